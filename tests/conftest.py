@@ -1,0 +1,36 @@
+import os
+import pathlib
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # noqa: E402
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
+# The benchmark datasets sit beside the project, never inside it.
+DATA = ROOT.parent / "shared" / "data"
+
+TINY_CONFIG = dict(
+    vocab_size=100,
+    hidden_size=32,
+    num_layers=2,
+    num_heads=4,
+    intermediate_size=64,
+    max_position_embeddings=64,
+    type_vocab_size=2,
+)
+
+
+@pytest.fixture(scope="session")
+def minilm_dir():
+    from tfbert.pretrained import resolve_checkpoint_dir
+
+    return resolve_checkpoint_dir("all-minilm-l6-v2")
+
+
+@pytest.fixture(scope="session")
+def minilm_encoder():
+    from tfbert import BertEncoder
+
+    return BertEncoder.from_pretrained("all-minilm-l6-v2")

@@ -1,0 +1,156 @@
+"""BertEncoder on tiny random weights: shapes, masking, serialization, precision."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import TINY_CONFIG
+from tfbert import BertEncoder
+from tfbert.layers.attention import attention_mask_bias
+
+
+def random_batch(batch_size=3, seq_length=9, lengths=(9, 5, 2), seed=0):
+    rng = np.random.default_rng(seed)
+    input_ids = rng.integers(1, TINY_CONFIG["vocab_size"], (batch_size, seq_length))
+    input_mask = np.zeros((batch_size, seq_length), np.int32)
+    for row, length in enumerate(lengths):
+        input_mask[row, :length] = 1
+    segment_ids = np.zeros_like(input_mask)
+    segment_ids[0, 5:] = 1
+    return {
+        "input_ids": (input_ids * input_mask).astype(np.int32),
+        "segment_ids": segment_ids * input_mask,
+        "input_mask": input_mask,
+    }
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    keras.utils.set_random_seed(1)
+    return BertEncoder(**TINY_CONFIG)
+
+
+def test_mask_bias_is_additive_minus_10000():
+    bias = attention_mask_bias(np.array([[1, 1, 0], [1, 0, 0]]))
+    assert bias.shape == (2, 1, 1, 3)
+    np.testing.assert_array_equal(
+        np.asarray(bias)[:, 0, 0], [[0.0, 0.0, -10000.0], [0.0, -10000.0, -10000.0]]
+    )
+
+
+def test_output_shapes_follow_the_batch(encoder):
+    for seq_length in (2, 9, 17):
+        batch = random_batch(seq_length=seq_length, lengths=(seq_length, 2, 1))
+        outputs = encoder(batch)
+        assert outputs["sequence_output"].shape == (3, seq_length, 32)
+        assert outputs["pooled_output"].shape == (3, 32)
+
+
+def test_padding_does_not_change_real_tokens(encoder):
+    batch = random_batch()
+    padded = {name: np.pad(value, [(0, 0), (0, 7)]) for name, value in batch.items()}
+    short = encoder(batch)
+    long = encoder(padded)
+    real = batch["input_mask"].astype(bool)
+    np.testing.assert_allclose(
+        np.asarray(long["sequence_output"])[:, :9][real],
+        np.asarray(short["sequence_output"])[real], atol=1e-5,
+    )
+    np.testing.assert_allclose(long["pooled_output"], short["pooled_output"], atol=1e-5)
+
+
+def test_masked_positions_are_ignored(encoder):
+    """Changing the ids under padding must not move the real tokens' outputs."""
+    batch = random_batch()
+    noisy = dict(batch, input_ids=np.where(batch["input_mask"] == 1, batch["input_ids"], 7))
+    np.testing.assert_allclose(
+        np.asarray(encoder(noisy)["sequence_output"])[batch["input_mask"] == 1],
+        np.asarray(encoder(batch)["sequence_output"])[batch["input_mask"] == 1], atol=1e-6,
+    )
+
+
+def test_mask_matters(encoder):
+    """A test that could fail: without masking the outputs must differ."""
+    batch = random_batch()
+    unmasked = dict(batch, input_mask=np.ones_like(batch["input_mask"]))
+    difference = np.abs(
+        np.asarray(encoder(unmasked)["sequence_output"])[1, 0]
+        - np.asarray(encoder(batch)["sequence_output"])[1, 0]
+    ).max()
+    assert difference > 1e-3
+
+
+def test_dropout_only_in_training(encoder):
+    batch = random_batch()
+    a = encoder(batch, training=False)["pooled_output"]
+    b = encoder(batch, training=False)["pooled_output"]
+    np.testing.assert_array_equal(a, b)
+    c = encoder(batch, training=True)["pooled_output"]
+    assert np.abs(np.asarray(c) - np.asarray(a)).max() > 1e-4
+
+
+def test_runs_in_tf_function_with_dynamic_length(encoder):
+    spec = tf.TensorSpec([None, None], tf.int32)
+
+    @tf.function(input_signature=[{"input_ids": spec, "segment_ids": spec, "input_mask": spec}])
+    def forward(inputs):
+        return encoder(inputs)["sequence_output"]
+
+    for seq_length in (3, 11):
+        batch = random_batch(seq_length=seq_length, lengths=(seq_length, 2, 1))
+        np.testing.assert_allclose(forward(batch), encoder(batch)["sequence_output"], atol=1e-6)
+    assert len(forward.get_concrete_function().graph.inputs) >= 3
+
+
+def test_too_long_sequence_is_a_clear_error(encoder):
+    batch = random_batch(seq_length=65, lengths=(65, 3, 1))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="max_position_embeddings=64"):
+        encoder(batch)
+
+
+def test_config_round_trip(encoder):
+    config = encoder.get_config()
+    assert all(isinstance(v, (int, float, str, bool, dict, type(None))) for v in config.values())
+    clone = BertEncoder.from_config(config)
+    assert clone.get_config() == config
+    clone.set_weights(encoder.get_weights())
+    batch = random_batch()
+    np.testing.assert_allclose(clone(batch)["pooled_output"], encoder(batch)["pooled_output"], atol=1e-6)
+
+
+def test_keras_file_save_and_load(encoder, tmp_path):
+    path = tmp_path / "encoder.keras"
+    encoder.save(path)
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded, BertEncoder)
+    batch = random_batch()
+    np.testing.assert_allclose(
+        loaded(batch)["sequence_output"], encoder(batch)["sequence_output"], atol=1e-6
+    )
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_policies(encoder, policy):
+    mixed = BertEncoder(**TINY_CONFIG, dtype=policy)
+    mixed.set_weights(encoder.get_weights())
+    block = mixed.transformer_blocks[0]
+    half = "bfloat16" if policy == "mixed_bfloat16" else "float16"
+    assert block.attention.query_key_value.compute_dtype == half
+    assert block.attention.query_key_value.kernel.dtype == "float32"  # variables stay float32
+    batch = random_batch()
+    outputs = mixed(batch)
+    assert outputs["sequence_output"].dtype == half
+    reference = np.asarray(encoder(batch)["sequence_output"])
+    got = np.asarray(tf.cast(outputs["sequence_output"], tf.float32))
+    assert np.isfinite(got).all()
+    # LayerNorm keeps activations ~unit scale: bf16 keeps ~3 significant digits.
+    tolerance = 0.1 if half == "bfloat16" else 0.02
+    np.testing.assert_allclose(got[batch["input_mask"] == 1], reference[batch["input_mask"] == 1], atol=tolerance)
+
+
+def test_constructor_rejects_bad_architecture():
+    with pytest.raises(ValueError, match="divisible"):
+        BertEncoder(**dict(TINY_CONFIG, num_heads=5))
+    with pytest.raises(ValueError, match="hidden_act 'tanh' is not supported"):
+        BertEncoder(**TINY_CONFIG, hidden_act="tanh")

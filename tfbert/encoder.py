@@ -1,0 +1,153 @@
+"""`BertEncoder`: the whole BERT encoder as one functional `keras.Model`.
+
+    input_ids, segment_ids, input_mask      int32 [batch, seq]
+      -> embeddings                         [batch, seq, hidden]
+      -> num_layers x TransformerBlock      [batch, seq, hidden]   = sequence_output
+      -> tanh dense on the [CLS] position   [batch, hidden]        = pooled_output
+
+`seq` is dynamic: each batch is padded only to its own longest example.
+"""
+
+import keras
+
+from tfbert.checkpoint import assign_checkpoint_weights, read_checkpoint
+from tfbert.config import BertConfig
+from tfbert.layers.attention import attention_mask_bias
+from tfbert.layers.embeddings import BertEmbeddings
+from tfbert.layers.transformer_block import TransformerBlock
+from tfbert.pretrained import resolve_checkpoint_dir
+
+
+@keras.saving.register_keras_serializable(package="tfbert")
+class BertEncoder(keras.Model):
+    """A BERT encoder whose constructor takes the fields of `BertConfig`.
+
+    Inputs: a dict of `input_ids`, `segment_ids`, `input_mask` (int32 [batch, seq]).
+    Outputs: a dict of `sequence_output` [batch, seq, hidden] and
+    `pooled_output` [batch, hidden], in the dtype policy's compute dtype.
+    """
+
+    def __init__(
+        self,
+        vocab_size,
+        hidden_size=768,
+        num_layers=12,
+        num_heads=12,
+        intermediate_size=3072,
+        hidden_act="gelu",
+        hidden_dropout=0.1,
+        attention_dropout=0.1,
+        max_position_embeddings=512,
+        type_vocab_size=2,
+        layer_norm_epsilon=1e-12,
+        initializer_range=0.02,
+        dtype=None,
+        **kwargs,
+    ):
+        config = BertConfig(
+            vocab_size=vocab_size,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            num_heads=num_heads,
+            intermediate_size=intermediate_size,
+            hidden_act=hidden_act,
+            hidden_dropout=hidden_dropout,
+            attention_dropout=attention_dropout,
+            max_position_embeddings=max_position_embeddings,
+            type_vocab_size=type_vocab_size,
+            layer_norm_epsilon=layer_norm_epsilon,
+        )
+        # Layers are created before the graph is traced through them, keras-hub
+        # style, so that they are reachable by name for checkpoint loading.
+        embeddings = BertEmbeddings(
+            vocab_size=vocab_size,
+            hidden_size=hidden_size,
+            max_position_embeddings=max_position_embeddings,
+            type_vocab_size=type_vocab_size,
+            dropout=hidden_dropout,
+            layer_norm_epsilon=layer_norm_epsilon,
+            initializer_range=initializer_range,
+            dtype=dtype,
+            name="embeddings",
+        )
+        blocks = [
+            TransformerBlock(
+                hidden_size=hidden_size,
+                num_heads=num_heads,
+                intermediate_size=intermediate_size,
+                hidden_act=hidden_act,
+                hidden_dropout=hidden_dropout,
+                attention_dropout=attention_dropout,
+                layer_norm_epsilon=layer_norm_epsilon,
+                initializer_range=initializer_range,
+                dtype=dtype,
+                name=f"transformer_block_{i}",
+            )
+            for i in range(num_layers)
+        ]
+        pooler = keras.layers.Dense(
+            hidden_size,
+            activation="tanh",
+            kernel_initializer=keras.initializers.TruncatedNormal(stddev=initializer_range),
+            dtype=dtype,
+            name="pooler",
+        )
+
+        input_ids = keras.Input(shape=(None,), dtype="int32", name="input_ids")
+        segment_ids = keras.Input(shape=(None,), dtype="int32", name="segment_ids")
+        input_mask = keras.Input(shape=(None,), dtype="int32", name="input_mask")
+
+        mask_bias = attention_mask_bias(input_mask)          # float32 [B, 1, 1, T]
+        hidden_states = embeddings(input_ids, segment_ids)   # [B, T, H]
+        for block in blocks:
+            hidden_states = block(hidden_states, mask_bias)
+        pooled_output = pooler(hidden_states[:, 0, :])       # [B, H]
+
+        super().__init__(
+            inputs={
+                "input_ids": input_ids,
+                "segment_ids": segment_ids,
+                "input_mask": input_mask,
+            },
+            outputs={"sequence_output": hidden_states, "pooled_output": pooled_output},
+            dtype=dtype,
+            **kwargs,
+        )
+        self.bert_config = config
+        self.initializer_range = initializer_range
+        self.embeddings = embeddings
+        self.transformer_blocks = blocks
+        self.pooler = pooler
+
+    def get_config(self):
+        config = {"name": self.name, "trainable": self.trainable}
+        config.update(self.bert_config.to_dict())
+        config["initializer_range"] = self.initializer_range
+        config["dtype"] = keras.dtype_policies.serialize(self.dtype_policy)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("dtype"), dict):
+            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
+        return cls(**config)
+
+    @classmethod
+    def from_bert_config(cls, config, **kwargs):
+        return cls(**config.to_dict(), **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, path_or_name, dtype=None, **kwargs):
+        """Builds the encoder of a checkpoint and loads its weights.
+
+        `path_or_name` is a Hugging Face directory (config.json, model.safetensors),
+        a Google BERT directory (bert_config.json, bert_model.ckpt.*), or a short
+        name such as "all-minilm-l6-v2". Every weight is checked before any is
+        assigned: missing, unexpected or misshapen weights raise one error that
+        lists all of them.
+        """
+        checkpoint = read_checkpoint(resolve_checkpoint_dir(path_or_name))
+        encoder = cls.from_bert_config(checkpoint.config, dtype=dtype, **kwargs)
+        assign_checkpoint_weights(encoder, checkpoint)
+        return encoder

@@ -1,0 +1,93 @@
+"""Multi-head self-attention with BERT's additive padding mask."""
+
+import math
+
+import keras
+from keras import ops
+
+
+def attention_mask_bias(input_mask):
+    """Turns a 0/1 padding mask into BERT's additive attention bias.
+
+    input_mask: int or float [batch, seq], 1 for real tokens and 0 for padding.
+    Returns float32 [batch, 1, 1, seq]: 0 where attention is allowed, -10000 where
+    it is not. Added to the scores before softmax, -10000 drives a padded key's
+    weight to exp(-10000) = 0 while staying finite in float16 and bfloat16 (a
+    -1e9 would overflow there), so one graph serves every precision.
+    """
+    mask = ops.cast(input_mask, "float32")
+    return ((1.0 - mask) * -10000.0)[:, None, None, :]
+
+
+@keras.saving.register_keras_serializable(package="tfbert")
+class BertSelfAttention(keras.layers.Layer):
+    """Scaled dot-product self-attention over `num_heads` heads.
+
+    Query, key and value come from one fused [hidden, 3 * hidden] projection:
+    one large matmul runs faster than three small ones, and the math is the same.
+    Scores, bias and softmax are computed in float32 whatever the layer's
+    compute dtype, so mixed precision does not change which tokens win.
+    """
+
+    def __init__(self, hidden_size, num_heads, dropout=0.1, initializer_range=0.02, **kwargs):
+        super().__init__(**kwargs)
+        if hidden_size % num_heads:
+            raise ValueError(
+                f"hidden_size ({hidden_size}) must be divisible by num_heads ({num_heads})."
+            )
+        self.hidden_size = hidden_size
+        self.num_heads = num_heads
+        self.head_size = hidden_size // num_heads
+        self.dropout = dropout
+        self.initializer_range = initializer_range
+
+        initializer = keras.initializers.TruncatedNormal(stddev=initializer_range)
+        self.query_key_value = keras.layers.Dense(
+            3 * hidden_size, kernel_initializer=initializer,
+            dtype=self.dtype_policy, name="query_key_value",
+        )
+        self.output_dense = keras.layers.Dense(
+            hidden_size, kernel_initializer=initializer,
+            dtype=self.dtype_policy, name="output_dense",
+        )
+        self.dropout_layer = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
+
+    def build(self, hidden_states_shape, mask_bias_shape=None):
+        self.query_key_value.build((None, None, self.hidden_size))
+        self.output_dense.build((None, None, self.hidden_size))
+        self.built = True
+
+    def call(self, hidden_states, mask_bias, training=None):
+        # hidden_states: [batch, seq, hidden]; mask_bias: float32 [batch, 1, 1, seq]
+        batch_size, seq_length = ops.shape(hidden_states)[0], ops.shape(hidden_states)[1]
+
+        qkv = self.query_key_value(hidden_states)                       # [B, T, 3H]
+        qkv = ops.reshape(
+            qkv, (batch_size, seq_length, 3, self.num_heads, self.head_size)
+        )                                                               # [B, T, 3, N, D]
+        query, key, value = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]    # [B, T, N, D] each
+
+        scores = ops.einsum("btnd,bsnd->bnts", query, key)              # [B, N, T, T]
+        scores = ops.cast(scores, "float32") / math.sqrt(self.head_size)
+        # Keras autocasts float inputs to the compute dtype; take the bias back to
+        # float32 (-10000 is -9984 in bfloat16: still a zero weight after softmax).
+        scores = scores + ops.cast(mask_bias, "float32")                # broadcasts over N, T
+        probs = ops.softmax(scores, axis=-1)                            # float32 [B, N, T, T]
+        probs = self.dropout_layer(ops.cast(probs, self.compute_dtype), training=training)
+
+        context = ops.einsum("bnts,bsnd->btnd", probs, value)           # [B, T, N, D]
+        context = ops.reshape(context, (batch_size, seq_length, self.hidden_size))
+        return self.output_dense(context)                               # [B, T, H]
+
+    def compute_output_shape(self, hidden_states_shape, mask_bias_shape=None):
+        return hidden_states_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            hidden_size=self.hidden_size,
+            num_heads=self.num_heads,
+            dropout=self.dropout,
+            initializer_range=self.initializer_range,
+        )
+        return config

@@ -1,0 +1,112 @@
+"""One post-LayerNorm transformer block, as in the original BERT."""
+
+import keras
+from keras import ops
+
+from tfbert.layers.attention import BertSelfAttention
+
+# hidden_act name -> activation. "gelu" is BERT's exact erf GELU; the tanh form is
+# what some later checkpoints were trained with.
+_ACTIVATIONS = {
+    "gelu": lambda x: ops.gelu(x, approximate=False),
+    "gelu_new": lambda x: ops.gelu(x, approximate=True),
+    "gelu_pytorch_tanh": lambda x: ops.gelu(x, approximate=True),
+    "relu": ops.relu,
+}
+
+
+@keras.saving.register_keras_serializable(package="tfbert")
+class TransformerBlock(keras.layers.Layer):
+    """attention -> dropout -> residual -> LayerNorm -> feed-forward -> dropout -> residual -> LayerNorm.
+
+    Call with hidden_states [batch, seq, hidden] and the additive mask bias
+    float32 [batch, 1, 1, seq]; returns [batch, seq, hidden].
+    """
+
+    def __init__(
+        self,
+        hidden_size,
+        num_heads,
+        intermediate_size,
+        hidden_act="gelu",
+        hidden_dropout=0.1,
+        attention_dropout=0.1,
+        layer_norm_epsilon=1e-12,
+        initializer_range=0.02,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if hidden_act not in _ACTIVATIONS:
+            raise ValueError(
+                f"hidden_act {hidden_act!r} is not supported; "
+                f"supported: {', '.join(_ACTIVATIONS)}."
+            )
+        self.hidden_size = hidden_size
+        self.num_heads = num_heads
+        self.intermediate_size = intermediate_size
+        self.hidden_act = hidden_act
+        self.hidden_dropout = hidden_dropout
+        self.attention_dropout = attention_dropout
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.initializer_range = initializer_range
+
+        initializer = keras.initializers.TruncatedNormal(stddev=initializer_range)
+        policy = self.dtype_policy
+        self.attention = BertSelfAttention(
+            hidden_size, num_heads, dropout=attention_dropout,
+            initializer_range=initializer_range, dtype=policy, name="attention",
+        )
+        self.attention_dropout_layer = keras.layers.Dropout(hidden_dropout, dtype=policy)
+        # Keras computes LayerNormalization in float32 internally for half inputs.
+        self.attention_layer_norm = keras.layers.LayerNormalization(
+            epsilon=layer_norm_epsilon, dtype=policy, name="attention_layer_norm"
+        )
+        self.intermediate_dense = keras.layers.Dense(
+            intermediate_size, kernel_initializer=initializer, dtype=policy,
+            name="intermediate_dense",
+        )
+        self.output_dense = keras.layers.Dense(
+            hidden_size, kernel_initializer=initializer, dtype=policy, name="output_dense"
+        )
+        self.output_dropout_layer = keras.layers.Dropout(hidden_dropout, dtype=policy)
+        self.output_layer_norm = keras.layers.LayerNormalization(
+            epsilon=layer_norm_epsilon, dtype=policy, name="output_layer_norm"
+        )
+
+    def build(self, hidden_states_shape, mask_bias_shape=None):
+        hidden_shape = (None, None, self.hidden_size)
+        self.attention.build(hidden_shape)
+        self.attention_layer_norm.build(hidden_shape)
+        self.intermediate_dense.build(hidden_shape)
+        self.output_dense.build((None, None, self.intermediate_size))
+        self.output_layer_norm.build(hidden_shape)
+        self.built = True
+
+    def call(self, hidden_states, mask_bias, training=None):
+        attention_output = self.attention(hidden_states, mask_bias, training=training)
+        attention_output = self.attention_dropout_layer(attention_output, training=training)
+        hidden_states = self.attention_layer_norm(hidden_states + attention_output)
+
+        intermediate = _ACTIVATIONS[self.hidden_act](
+            self.intermediate_dense(hidden_states)
+        )                                                       # [B, T, intermediate]
+        layer_output = self.output_dense(intermediate)          # [B, T, H]
+        layer_output = self.output_dropout_layer(layer_output, training=training)
+        return self.output_layer_norm(hidden_states + layer_output)
+
+    def compute_output_shape(self, hidden_states_shape, mask_bias_shape=None):
+        return hidden_states_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            hidden_size=self.hidden_size,
+            num_heads=self.num_heads,
+            intermediate_size=self.intermediate_size,
+            hidden_act=self.hidden_act,
+            hidden_dropout=self.hidden_dropout,
+            attention_dropout=self.attention_dropout,
+            layer_norm_epsilon=self.layer_norm_epsilon,
+            initializer_range=self.initializer_range,
+        )
+        return config
