@@ -57,9 +57,11 @@ def read_checkpoint(directory):
         return _read_hugging_face(directory)
     if (directory / "bert_config.json").exists():
         return _read_google(directory)
+    found = sorted(p.name for p in directory.iterdir())
+    listing = ", ".join(found[:8]) + (f" and {len(found) - 8} more" if len(found) > 8 else "")
     raise FileNotFoundError(
         f"{directory} holds neither config.json (Hugging Face) nor bert_config.json "
-        f"(Google BERT); found: {', '.join(sorted(p.name for p in directory.iterdir())) or 'nothing'}."
+        f"(Google BERT); found: {listing or 'nothing'}."
     )
 
 

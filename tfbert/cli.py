@@ -9,11 +9,8 @@ similarities: a quick check that the checkpoint loads and means something.
 
 import argparse
 import json
-import os
 import pathlib
 import sys
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 DEFAULT_CHECKPOINT = "all-minilm-l6-v2"
 EXAMPLE_SENTENCES = [
