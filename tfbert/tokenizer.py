@@ -311,17 +311,28 @@ class BertTokenizer(tf.Module):
           segment_ids (0-padded), input_mask (1 on tokens, 0 on padding).
         """
         first = self._tokenize(texts, "texts")
+        second = None if text_pairs is None else self._tokenize(text_pairs, "text_pairs")
+        return self.pack(first, second)
+
+    def pack(self, first, second=None):
+        """Packs WordPiece ids (as `tokenize` returns them) into BERT's inputs.
+
+        Args:
+          first: int32 RaggedTensor [B, (tokens)], the first texts.
+          second: optional int32 RaggedTensor [B, (tokens)], the second texts.
+
+        Returns the same dict as calling the tokenizer on the texts.
+        """
         first_lengths = first.row_lengths()
-        if text_pairs is None:
+        if second is None:
             keep_first = tf.minimum(first_lengths, self.max_length - 2)
-            second = keep_second = None
+            keep_second = None
         else:
             if self.max_length < 3:
                 raise ValueError(
                     f"max_length={self.max_length} is too small for text pairs: "
                     "[CLS] a [SEP] b [SEP] needs max_length >= 3."
                 )
-            second = self._tokenize(text_pairs, "text_pairs")
             self._check_same_batch_size(first, second)
             keep_first, keep_second = _longest_first_lengths(
                 first_lengths, second.row_lengths(), self.max_length - 3
