@@ -1,5 +1,8 @@
 """The `tfbert` command line.
 
+    tfbert train RECIPE.toml [--set KEY=VALUE ...]
+    tfbert evaluate RUN_DIR --data FILE [--output DIR] [--set KEY=VALUE ...]
+    tfbert predict RUN_DIR --input FILE --output FILE.jsonl [--set KEY=VALUE ...]
     tfbert embed [TEXT ...] [--file F] [--checkpoint NAME_OR_DIR] [--output out.npy]
     tfbert tokenize TEXT [--pair TEXT] [--checkpoint NAME_OR_DIR]
 
@@ -92,9 +95,99 @@ def command_tokenize(args):
     }, ensure_ascii=False))
 
 
+def command_train(args):
+    from tfbert.recipe import load_recipe
+    from tfbert.training.run import train
+
+    result = train(load_recipe(args.recipe, args.set or ()))
+    if result.get("train_examples_per_second"):
+        print(f"trained {result['steps']} steps in {result['train_seconds']:.0f} s "
+              f"({result['train_examples_per_second']:.1f} examples/s); run in {result['output_dir']}")
+
+
+def load_run(run_dir, overrides):
+    """The trained model and recipe of a run directory (as `tfbert train` leaves it)."""
+    import keras
+
+    from tfbert.recipe import RecipeError, parse_override, recipe_from_dict
+
+    run_dir = pathlib.Path(run_dir)
+    for name in ("model.keras", "recipe.json"):
+        if not (run_dir / name).exists():
+            raise FileNotFoundError(f"{run_dir} is not a training run: no {name} (made by `tfbert train`).")
+    values = json.loads((run_dir / "recipe.json").read_text())
+    for text in overrides or ():
+        path, value = parse_override(text)
+        if path[0] != "data" or len(path) != 2:
+            raise RecipeError(f"--set {text!r}: only data.* keys can be changed here.")
+        values["data"][path[1]] = value
+    recipe = recipe_from_dict(values, source=str(run_dir / "recipe.json"))
+    return keras.models.load_model(run_dir / "model.keras"), recipe
+
+
+def command_evaluate(args):
+    from tfbert.training.evaluate import evaluate_examples
+    from tfbert.training.examples import read_split
+
+    model, recipe = load_run(args.run, args.set)
+    examples = read_split(recipe, args.data)
+    output = pathlib.Path(args.output or pathlib.Path(args.run) / "eval")
+    _, report = evaluate_examples(recipe, model, examples, output, on_unknown=args.on_unknown)
+    print(report)
+    print(f"wrote {output}/metrics.json and predictions")
+
+
+def command_predict(args):
+    from tfbert.training.examples import model_inputs, read_split
+
+    model, recipe = load_run(args.run, args.set)
+    recipe.data.label_column = ""  # a file to predict need not carry labels
+    examples = read_split(recipe, args.input)
+    predicted = model.predict(model_inputs(recipe, examples), batch_size=args.batch_size)
+    with open(args.output, "w", encoding="utf-8") as f:
+        for i, line in enumerate(examples.line_numbers):
+            row = {"line": line, "text": examples.texts[i]}
+            if examples.text_pairs is not None:
+                row["text_pair"] = examples.text_pairs[i]
+            if "scores" in predicted:
+                row["score"] = float(predicted["scores"][i])
+            else:
+                row["label"] = predicted["labels"][i]
+                row["probabilities"] = {
+                    name: round(float(p), 6)
+                    for name, p in zip(model.label_names, predicted["probabilities"][i])
+                }
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    print(f"wrote {len(examples)} predictions to {args.output}")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="tfbert", description="BERT on Keras 3 / TensorFlow.")
     commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="fine-tune, evaluate and export from a recipe")
+    train.add_argument("recipe", help="a TOML recipe, e.g. recipes/sentiment.toml")
+    train.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="override a recipe key, e.g. training.epochs=1 (repeatable)")
+    train.set_defaults(run=command_train)
+
+    evaluate = commands.add_parser("evaluate", help="score a trained run on a labelled file")
+    evaluate.add_argument("run", help="the run directory tfbert train made (runs/NAME)")
+    evaluate.add_argument("--data", required=True, help="labelled file (same columns as training)")
+    evaluate.add_argument("--output", help="report directory (default: RUN/eval)")
+    evaluate.add_argument("--on-unknown", choices=("error", "skip"), default="error",
+                          help="what to do with labels the model does not know")
+    evaluate.add_argument("--set", action="append", metavar="data.KEY=VALUE",
+                          help="override a data key, e.g. data.text_column=sentence")
+    evaluate.set_defaults(run=command_evaluate)
+
+    predict = commands.add_parser("predict", help="label a file of texts with a trained run")
+    predict.add_argument("run", help="the run directory tfbert train made (runs/NAME)")
+    predict.add_argument("--input", required=True, help="file with the text column(s)")
+    predict.add_argument("--output", required=True, help="JSON lines out")
+    predict.add_argument("--batch-size", type=positive_int, default=64)
+    predict.add_argument("--set", action="append", metavar="data.KEY=VALUE")
+    predict.set_defaults(run=command_predict)
 
     embed = commands.add_parser("embed", help="sentence vectors from a pretrained encoder")
     embed.add_argument("texts", nargs="*", help="texts (default: built-in examples)")
@@ -117,7 +210,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
-    except (FileNotFoundError, NotADirectoryError, ValueError) as error:
+    except (FileNotFoundError, NotADirectoryError, FileExistsError, ValueError) as error:
         print(f"tfbert: {error}", file=sys.stderr)
         return 1
     return 0

@@ -1,0 +1,88 @@
+"""From raw strings to length-bucketed `tf.data` batches.
+
+Texts are tokenized once, in-graph, by the same `BertTokenizer` that serving uses.
+Batches are then planned from the token counts: shuffled, and sorted by length
+within windows of `window_batches` batches, so each batch holds texts of similar
+length and is padded only to its own longest row (SST-2's median sentence is ~13
+tokens; padding everything to 128 would do ~8x the work). The order of batches is
+shuffled again, so training does not see short batches first.
+
+The plan is a pure function of (lengths, seed, epoch): an interrupted run that
+resumes at step k rebuilds the same plan and skips the k batches already done.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+_TOKENIZE_BATCH = 1024
+
+
+def tokenize_texts(tokenizer, texts):
+    """WordPiece ids of every text: int32 RaggedTensor [n, (tokens)]."""
+    if len(texts) == 0:
+        return tf.ragged.constant([], dtype=tf.int32, ragged_rank=1)
+    dataset = (
+        tf.data.Dataset.from_tensor_slices(tf.constant(list(texts), tf.string))
+        .batch(_TOKENIZE_BATCH)
+        .map(tokenizer.tokenize, num_parallel_calls=tf.data.AUTOTUNE)
+    )
+    return tf.concat(list(dataset), axis=0)
+
+
+def plan_batches(lengths, batch_size, shuffle, seed=0, epoch=0, window_batches=64):
+    """Groups example indices into batches of similar length.
+
+    Args:
+      lengths: token count of each example.
+      shuffle: False for evaluation and prediction: then the whole set is sorted by
+        length (fewest padded tokens; callers restore the input order).
+      seed, epoch: the shuffle of epoch `epoch` is a pure function of both.
+      window_batches: sort by length within windows of this many batches.
+
+    Returns a list of int64 index arrays.
+    """
+    if batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size}.")
+    lengths = np.asarray(lengths)
+    count = len(lengths)
+    if not shuffle:
+        order = np.argsort(lengths, kind="stable")
+        return [order[i : i + batch_size] for i in range(0, count, batch_size)]
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(count)
+    window = batch_size * window_batches
+    batches = []
+    for start in range(0, count, window):
+        chunk = order[start : start + window]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def make_dataset(tokenizer, first_ids, second_ids, targets, batches):
+    """A dataset of (features, targets) for the planned batches, in order.
+
+    first_ids / second_ids: RaggedTensors from `tokenize_texts` (second_ids None
+    for single texts); targets: numpy array indexed like the texts, or None.
+    """
+    flat = np.concatenate(batches) if batches else np.zeros([0], np.int64)
+    index = tf.RaggedTensor.from_row_lengths(
+        tf.constant(flat, tf.int64), [len(b) for b in batches]
+    )
+    targets = None if targets is None else tf.constant(targets)
+
+    def load(batch_index):
+        features = tokenizer.pack(
+            tf.gather(first_ids, batch_index),
+            None if second_ids is None else tf.gather(second_ids, batch_index),
+        )
+        if targets is None:
+            return features
+        return features, tf.gather(targets, batch_index)
+
+    return (
+        tf.data.Dataset.from_tensor_slices(index)
+        .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        .prefetch(tf.data.AUTOTUNE)
+    )

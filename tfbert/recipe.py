@@ -1,0 +1,230 @@
+"""Recipes: a fine-tuning job as a TOML file, checked before anything runs.
+
+A recipe names the task, the data and its columns, the checkpoint, the head, the
+hyper-parameters and the export. Every key has a type and a default here; an
+unknown key or a value of the wrong type is an error that lists the valid keys, so
+a typo (`learning_rte`) cannot silently fall back to a default.
+
+Relative paths in a recipe file are relative to that file's folder; paths given
+with `--set` on the command line are relative to the current directory.
+"""
+
+import dataclasses
+import pathlib
+import tomllib
+
+
+@dataclasses.dataclass
+class DataSection:
+    train: str = ""
+    dev: str = ""
+    test: str = ""
+    format: str = ""  # tsv | csv | jsonl | seq_in; empty: from the file suffix
+    text_column: str = "text"
+    text_pair_column: str = ""  # set for pair tasks
+    label_column: str = "label"
+    multi_label: bool = False
+    label_separator: str = "#"
+    on_unknown_label: str = "error"  # error | skip (evaluation data only; skips are counted)
+    max_train_examples: int = 0  # 0: all
+
+
+@dataclasses.dataclass
+class TrainingSection:
+    epochs: int = 3
+    batch_size: int = 32
+    learning_rate: float = 5e-5
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    clip_norm: float = 1.0
+    max_length: int = 128
+    dropout: float = 0.1
+    seed: int = 0
+    mixed_precision: str = "none"  # none | bf16 | fp16
+    xla: bool = False
+    checkpoint_every: int = 200  # steps between resume checkpoints
+    eval_metric: str = ""  # empty: accuracy (classification) / spearman (regression)
+
+
+@dataclasses.dataclass
+class ExportSection:
+    name: str = ""  # empty: the recipe's name
+    dir: str = "saved_models"
+    enabled: bool = True
+
+
+@dataclasses.dataclass
+class Recipe:
+    name: str = ""
+    task: str = "classification"  # classification | regression
+    checkpoint: str = "all-minilm-l6-v2"
+    head: str = "cls"  # cls | attention
+    output_dir: str = ""  # empty: runs/<name>
+    data: DataSection = dataclasses.field(default_factory=DataSection)
+    training: TrainingSection = dataclasses.field(default_factory=TrainingSection)
+    export: ExportSection = dataclasses.field(default_factory=ExportSection)
+    source: str = ""  # the file it came from (not a key)
+
+    @property
+    def is_pair(self):
+        return bool(self.data.text_pair_column)
+
+
+_CHOICES = {
+    ("task",): ("classification", "regression"),
+    ("head",): ("cls", "attention"),
+    ("data", "format"): ("", "tsv", "csv", "jsonl", "seq_in"),
+    ("data", "on_unknown_label"): ("error", "skip"),
+    ("training", "mixed_precision"): ("none", "bf16", "fp16"),
+}
+_POSITIVE = {("training", "epochs"), ("training", "batch_size"), ("training", "max_length"),
+             ("training", "checkpoint_every")}
+_PATH_KEYS = {("data", "train"), ("data", "dev"), ("data", "test"), ("output_dir",),
+              ("export", "dir"), ("checkpoint",)}
+
+
+class RecipeError(ValueError):
+    pass
+
+
+def _fields(cls):
+    return {f.name: f for f in dataclasses.fields(cls) if f.name != "source"}
+
+
+def _check_value(where, key_path, value, field_type):
+    expected = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+    ok = (
+        (field_type is bool and isinstance(value, bool))
+        or (field_type is int and isinstance(value, int) and not isinstance(value, bool))
+        or (field_type is float and isinstance(value, (int, float)) and not isinstance(value, bool))
+        or (field_type is str and isinstance(value, str))
+    )
+    if not ok:
+        raise RecipeError(
+            f"{where}: {'.'.join(key_path)} must be {expected[field_type]}, got {value!r}."
+        )
+    return float(value) if field_type is float else value
+
+
+def _apply(where, target, values, prefix=()):
+    fields = _fields(type(target))
+    for key, value in values.items():
+        path = prefix + (key,)
+        if key not in fields:
+            raise RecipeError(
+                f"{where}: unknown key {'.'.join(path)!r}; valid keys"
+                f"{' in [' + '.'.join(prefix) + ']' if prefix else ''}: {', '.join(fields)}."
+            )
+        current = getattr(target, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise RecipeError(f"{where}: {'.'.join(path)} must be a table ([{key}]).")
+            _apply(where, current, value, path)
+        else:
+            setattr(target, key, _check_value(where, path, value, type(fields[key].default)))
+
+
+def _validate(recipe, where):
+    for path, choices in _CHOICES.items():
+        value = _get(recipe, path)
+        if value not in choices:
+            raise RecipeError(
+                f"{where}: {'.'.join(path)} = {value!r} is not one of: "
+                f"{', '.join(repr(c) for c in choices)}."
+            )
+    for path in _POSITIVE:
+        if _get(recipe, path) <= 0:
+            raise RecipeError(f"{where}: {'.'.join(path)} must be positive, got {_get(recipe, path)}.")
+    t = recipe.training
+    if not 0.0 < t.learning_rate < 1.0:
+        raise RecipeError(f"{where}: training.learning_rate must be in (0, 1), got {t.learning_rate}.")
+    if not 0.0 <= t.warmup_ratio <= 1.0:
+        raise RecipeError(f"{where}: training.warmup_ratio must be in [0, 1], got {t.warmup_ratio}.")
+    if not 0.0 <= t.dropout < 1.0:
+        raise RecipeError(f"{where}: training.dropout must be in [0, 1), got {t.dropout}.")
+    if not recipe.name:
+        raise RecipeError(f"{where}: name is required (it names the run and the export).")
+    if "/" in recipe.name or "\\" in recipe.name or recipe.name in (".", ".."):
+        raise RecipeError(f"{where}: name {recipe.name!r} must not contain path separators.")
+    if not recipe.data.train:
+        raise RecipeError(f"{where}: data.train is required.")
+    if recipe.task == "regression" and recipe.data.multi_label:
+        raise RecipeError(f"{where}: data.multi_label applies to classification only.")
+
+
+def _get(recipe, path):
+    value = recipe
+    for key in path:
+        value = getattr(value, key)
+    return value
+
+
+def _set(recipe, path, value):
+    target = recipe
+    for key in path[:-1]:
+        target = getattr(target, key)
+    setattr(target, path[-1], value)
+
+
+def parse_override(text):
+    """'training.epochs=2' -> (('training', 'epochs'), 2). Values are TOML; bare words are strings."""
+    if "=" not in text:
+        raise RecipeError(f"--set {text!r}: expected KEY=VALUE, e.g. training.epochs=2.")
+    key, raw = text.split("=", 1)
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return tuple(key.strip().split(".")), value
+
+
+def load_recipe(path, overrides=()):
+    """Reads, overrides (`KEY=VALUE` strings), validates; returns a Recipe with absolute paths."""
+    path = pathlib.Path(path)
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"Recipe not found: {path}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise RecipeError(f"{path}: not valid TOML: {error}") from None
+    recipe = Recipe(source=str(path))
+    _apply(str(path), recipe, values)
+    base = path.resolve().parent
+    for key_path in _PATH_KEYS:
+        value = _get(recipe, key_path)
+        # A short checkpoint name is not a path: keep it unless the file has one there.
+        if value and (key_path != ("checkpoint",) or (base / value).exists()):
+            _set(recipe, key_path, str((base / value).resolve()))
+    for text in overrides:
+        key_path, value = parse_override(text)
+        nested = {}
+        cursor = nested
+        for key in key_path[:-1]:
+            cursor = cursor.setdefault(key, {})
+        cursor[key_path[-1]] = value
+        _apply("--set", recipe, nested)
+        if key_path in _PATH_KEYS and value and (
+            key_path != ("checkpoint",) or pathlib.Path(value).exists()
+        ):
+            _set(recipe, key_path, str(pathlib.Path(value).resolve()))
+    _validate(recipe, str(path))
+    if not recipe.output_dir:
+        recipe.output_dir = str(pathlib.Path("runs", recipe.name).resolve())
+    if not recipe.export.name:
+        recipe.export.name = recipe.name
+    if not recipe.training.eval_metric:
+        recipe.training.eval_metric = "spearman" if recipe.task == "regression" else "accuracy"
+    return recipe
+
+
+def recipe_to_dict(recipe):
+    values = dataclasses.asdict(recipe)
+    values.pop("source")
+    return values
+
+
+def recipe_from_dict(values, source="recipe.json"):
+    """The inverse of `recipe_to_dict` (a run directory's recipe.json)."""
+    recipe = Recipe(source=source)
+    _apply(source, recipe, values)
+    return recipe

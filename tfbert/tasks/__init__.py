@@ -1,0 +1,4 @@
+from tfbert.tasks.text_classifier import TextClassifier
+from tfbert.tasks.text_regressor import TextRegressor
+
+__all__ = ["TextClassifier", "TextRegressor"]

@@ -1,0 +1,107 @@
+"""Text classification: one text or a text pair -> one label (softmax) or several (sigmoid)."""
+
+import keras
+import numpy as np
+
+from tfbert.tasks.text_task import TextTask
+
+
+@keras.saving.register_keras_serializable(package="tfbert")
+class TextClassifier(TextTask):
+    """BERT + a head for sentiment, intent, paraphrase.
+
+    Args:
+      encoder: a `tfbert.BertEncoder` (usually `BertEncoder.from_pretrained(...)`).
+      tokenizer: the checkpoint's `tfbert.BertTokenizer`.
+      label_names: the classes; output j is `label_names[j]`. They live with the model.
+      head: "cls" (pooled [CLS]) or "attention" (attention pooling).
+      pair: inputs are (text, text_pair).
+      multi_label: each label is an independent yes/no (sigmoid); a raw label such
+        as "atis_flight#atis_airfare" names several, split on `label_separator`.
+      threshold: probability above which a multi-label output counts as present.
+    """
+
+    def __init__(self, encoder, tokenizer, label_names, head="cls", pair=False,
+                 multi_label=False, label_separator="#", threshold=0.5, dropout=0.1, **kwargs):
+        label_names = [str(name) for name in label_names]
+        if len(label_names) < (1 if multi_label else 2):
+            raise ValueError(f"a classifier needs at least two label names, got {label_names}.")
+        if len(set(label_names)) != len(label_names):
+            raise ValueError(f"label_names has duplicates: {label_names}.")
+        super().__init__(encoder, tokenizer, len(label_names), head=head, pair=pair,
+                         dropout=dropout, **kwargs)
+        self.label_names = label_names
+        self.multi_label = multi_label
+        self.label_separator = label_separator
+        self.threshold = threshold
+        self._label_ids = {name: i for i, name in enumerate(label_names)}
+
+    def encode_targets(self, labels):
+        """Label names (or ids) -> int32 ids [n], or multi-hot float32 [n, labels]."""
+        labels = list(labels)
+        if self.multi_label:
+            targets = np.zeros((len(labels), len(self.label_names)), np.float32)
+            for row, label in enumerate(labels):
+                names = label.split(self.label_separator) if isinstance(label, str) else label
+                for name in names:
+                    targets[row, self._label_id(name, row)] = 1.0
+            return targets
+        return np.array([self._label_id(label, row) for row, label in enumerate(labels)], np.int32)
+
+    def _label_id(self, label, row):
+        if isinstance(label, (int, np.integer)) and 0 <= label < len(self.label_names):
+            return int(label)
+        if str(label) in self._label_ids:
+            return self._label_ids[str(label)]
+        known = ", ".join(self.label_names[:20]) + (" ..." if len(self.label_names) > 20 else "")
+        raise ValueError(f"example {row}: unknown label {label!r}; known labels: {known}.")
+
+    def compile(self, optimizer="adamw", loss="auto", metrics="auto", **kwargs):
+        if loss == "auto":
+            loss = (keras.losses.BinaryCrossentropy(from_logits=True) if self.multi_label
+                    else keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        if metrics == "auto":
+            metrics = ([keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")]
+                       if self.multi_label
+                       else [keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def probabilities(self, logits):
+        logits = np.asarray(logits, np.float64)
+        if self.multi_label:
+            return 1.0 / (1.0 + np.exp(-logits))
+        shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        return shifted / shifted.sum(axis=-1, keepdims=True)
+
+    def predict(self, x, batch_size=32, **kwargs):
+        """Raw texts -> {"labels", "label_ids", "probabilities", "logits"}.
+
+        Multi-class: one label per text. Multi-label: "labels" holds, per text, the
+        list of labels over `threshold` (the single most likely one if none is).
+        A `tf.data.Dataset` of token features returns Keras' plain logits.
+        """
+        if not self.is_raw_text(x):
+            return super().predict(x, **kwargs)
+        logits = self.predict_outputs(x, batch_size=batch_size, **kwargs)
+        probabilities = self.probabilities(logits)
+        if self.multi_label:
+            present = probabilities > self.threshold
+            best = probabilities.argmax(axis=-1) if len(probabilities) else np.zeros(0, int)
+            present[np.arange(len(present)), best] |= ~present.any(axis=-1)
+            label_ids = [np.flatnonzero(row).tolist() for row in present]
+            labels = [[self.label_names[i] for i in ids] for ids in label_ids]
+        else:
+            label_ids = probabilities.argmax(axis=-1) if len(probabilities) else np.zeros(0, int)
+            labels = [self.label_names[i] for i in label_ids]
+        return {"labels": labels, "label_ids": label_ids, "probabilities": probabilities,
+                "logits": logits}
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            label_names=self.label_names,
+            multi_label=self.multi_label,
+            label_separator=self.label_separator,
+            threshold=self.threshold,
+        )
+        return config

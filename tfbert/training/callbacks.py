@@ -1,0 +1,75 @@
+"""Callbacks of a fine-tuning run: dev evaluation and the resume checkpoint."""
+
+import json
+import pathlib
+
+import keras
+import tensorflow as tf
+
+
+class DevEvaluation(keras.callbacks.Callback):
+    """At each epoch end: scikit-learn metrics on the dev set, into the Keras logs as
+    `dev_<metric>`, and the model's weights saved when `metric` improves.
+
+    Keras' own validation metrics average over batches; F1 and Spearman do not
+    decompose that way, so the dev set is predicted whole and scored once.
+    """
+
+    def __init__(self, evaluate_fn, metric, best_weights_path, state_path, best=None):
+        super().__init__()
+        self.evaluate_fn = evaluate_fn  # () -> metrics dict
+        self.metric = metric
+        self.best_weights_path = str(best_weights_path)
+        self.state_path = pathlib.Path(state_path)
+        self.best = best
+
+    def on_epoch_end(self, epoch, logs=None):
+        metrics = self.evaluate_fn()
+        if self.metric not in metrics or metrics[self.metric] is None:
+            raise ValueError(
+                f"eval_metric {self.metric!r} is not available; the dev metrics are: "
+                f"{', '.join(k for k, v in metrics.items() if isinstance(v, (int, float)))}."
+            )
+        for key, value in metrics.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                if logs is not None:
+                    logs[f"dev_{key}"] = value
+        value = metrics[self.metric]
+        improved = self.best is None or value > self.best
+        if improved:
+            self.best = value
+            self.model.save_weights(self.best_weights_path)
+        self.state_path.write_text(json.dumps({"best": self.best, "epoch": epoch + 1}))
+        print(f"\n  dev {self.metric} = {value:.4f}"
+              f"{' (best so far, saved)' if improved else f' (best {self.best:.4f})'}", flush=True)
+
+
+class ResumeCheckpoint(keras.callbacks.Callback):
+    """Saves model and optimizer state every `every` steps (and at each epoch end)
+    with `tf.train.CheckpointManager`, so a killed run restarts where it stopped.
+
+    The optimizer's `iterations` is the global step: the learning-rate schedule and
+    the batch plan both resume from it.
+    """
+
+    def __init__(self, manager, every):
+        super().__init__()
+        self.manager = manager
+        self.every = every
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = int(self.model.optimizer.iterations.numpy())
+        if step % self.every == 0:
+            self.manager.save(checkpoint_number=step)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.manager.save(checkpoint_number=int(self.model.optimizer.iterations.numpy()))
+
+
+def resume_manager(model, directory):
+    """A CheckpointManager over the model's and optimizer's variables."""
+    checkpoint = tf.train.Checkpoint(
+        model_variables=[v.value for v in model.variables],
+        optimizer_variables=[v.value for v in model.optimizer.variables],
+    )
+    return tf.train.CheckpointManager(checkpoint, str(directory), max_to_keep=2), checkpoint
