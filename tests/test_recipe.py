@@ -1,0 +1,88 @@
+"""Recipes: defaults, path resolution, overrides, and every kind of bad key or value."""
+
+import pathlib
+
+import pytest
+
+from conftest import ROOT
+from tfbert.recipe import RecipeError, load_recipe, recipe_from_dict, recipe_to_dict
+
+MINIMAL = 'name = "demo"\n[data]\ntrain = "train.tsv"\n'
+
+
+def write(tmp_path, text):
+    path = tmp_path / "recipe.toml"
+    path.write_text(text)
+    return path
+
+
+def test_shipped_recipes_load():
+    for name in ("sentiment", "intent", "pair_similarity", "paraphrase"):
+        recipe = load_recipe(ROOT / "recipes" / f"{name}.toml")
+        assert recipe.name == name
+        assert pathlib.Path(recipe.data.train).is_absolute()
+        assert recipe.checkpoint == "all-minilm-l6-v2"
+    assert load_recipe(ROOT / "recipes" / "pair_similarity.toml").is_pair
+    assert load_recipe(ROOT / "recipes" / "intent.toml").data.multi_label
+
+
+def test_paths_relative_to_recipe_and_overrides_to_cwd(tmp_path, monkeypatch):
+    recipe = load_recipe(write(tmp_path, MINIMAL))
+    assert recipe.data.train == str(tmp_path / "train.tsv")
+    assert recipe.training.eval_metric == "accuracy" and recipe.export.name == "demo"
+    monkeypatch.chdir(tmp_path.parent)
+    recipe = load_recipe(write(tmp_path, MINIMAL), ["data.dev=other/dev.tsv", "training.epochs=1",
+                                                  "training.learning_rate=2e-5", "head=attention"])
+    assert recipe.data.dev == str(tmp_path.parent / "other" / "dev.tsv")
+    assert recipe.training.epochs == 1 and recipe.training.learning_rate == 2e-5
+    assert recipe.head == "attention"
+
+
+def test_round_trip_through_dict(tmp_path):
+    recipe = load_recipe(write(tmp_path, MINIMAL))
+    again = recipe_from_dict(recipe_to_dict(recipe))
+    assert recipe_to_dict(again) == recipe_to_dict(recipe)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (MINIMAL + "[training]\nlearning_rte = 1e-5\n",
+         "unknown key 'training.learning_rte'; valid keys in [training]: epochs, batch_size, learning_rate"),
+        (MINIMAL + "epochs = 3\n", "unknown key 'data.epochs'"),  # lands in [data]
+        ('name = "x"\nlayers = 3\n[data]\ntrain = "t"\n', "unknown key 'layers'; valid keys: name, task"),
+        (MINIMAL + "[training]\nepochs = \"three\"\n", "training.epochs must be an integer, got 'three'"),
+        (MINIMAL + "[training]\nepochs = 1.5\n", "training.epochs must be an integer, got 1.5"),
+        (MINIMAL + "[training]\nxla = 1\n", "training.xla must be true or false, got 1"),
+        (MINIMAL + "[training]\nepochs = 0\n", "training.epochs must be positive"),
+        (MINIMAL + "[training]\nlearning_rate = 5\n", "training.learning_rate must be in (0, 1)"),
+        (MINIMAL + "[training]\nmixed_precision = \"fp8\"\n", "training.mixed_precision = 'fp8' is not one of"),
+        ('name = "x"\ntask = "ranking"\n[data]\ntrain = "t"\n', "task = 'ranking' is not one of"),
+        ('name = "x"\ndata = 3\n', "data must be a table"),
+        ('[data]\ntrain = "t"\n', "name is required"),
+        ('name = "../x"\n[data]\ntrain = "t"\n', "must not contain path separators"),
+        ('name = "x"\n', "data.train is required"),
+        ('name = "x\n', "not valid TOML"),
+    ],
+)
+def test_bad_recipes_are_named(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(RecipeError) as error:
+        load_recipe(path)
+    assert message in str(error.value)
+    assert str(path) in str(error.value)
+
+
+def test_bad_overrides(tmp_path):
+    path = write(tmp_path, MINIMAL)
+    with pytest.raises(RecipeError, match="expected KEY=VALUE"):
+        load_recipe(path, ["training.epochs"])
+    with pytest.raises(RecipeError, match="unknown key 'training.epoch'"):
+        load_recipe(path, ["training.epoch=2"])
+    with pytest.raises(RecipeError, match="training.batch_size must be an integer, got 'big'"):
+        load_recipe(path, ["training.batch_size=big"])
+
+
+def test_missing_recipe_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="Recipe not found"):
+        load_recipe(tmp_path / "none.toml")
