@@ -104,10 +104,12 @@ class BertEncoder(keras.Model):
         pooled_output = pooler(hidden_states[:, 0, :])       # [B, H]
 
         super().__init__(
+            # Keys in sorted order: TensorFlow sorts dict keys when it flattens
+            # them (tf.data, tf.function), and Keras warns on any other order.
             inputs={
                 "input_ids": input_ids,
-                "segment_ids": segment_ids,
                 "input_mask": input_mask,
+                "segment_ids": segment_ids,
             },
             outputs={"sequence_output": hidden_states, "pooled_output": pooled_output},
             dtype=dtype,
