@@ -112,7 +112,7 @@ def train(recipe):
         if not remaining:
             continue
         dataset = make_dataset(task.tokenizer, first, second, targets, remaining)
-        keras.Model.fit(task, dataset, epochs=epoch + 1, initial_epoch=epoch,
+        keras.Model.fit(task, dataset, epochs=epoch + 1, initial_epoch=epoch, shuffle=False,
                         steps_per_epoch=len(remaining), callbacks=callbacks, verbose="auto")
         examples_seen += sum(len(b) for b in remaining)
     seconds = time.perf_counter() - started
