@@ -169,7 +169,7 @@ def build_parser():
     train.add_argument("recipe", help="a TOML recipe, e.g. recipes/sentiment.toml")
     train.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="override a recipe key, e.g. training.epochs=1 (repeatable)")
-    train.set_defaults(run=command_train)
+    train.set_defaults(handler=command_train)
 
     evaluate = commands.add_parser("evaluate", help="score a trained run on a labelled file")
     evaluate.add_argument("run", help="the run directory tfbert train made (runs/NAME)")
@@ -179,7 +179,7 @@ def build_parser():
                           help="what to do with labels the model does not know")
     evaluate.add_argument("--set", action="append", metavar="data.KEY=VALUE",
                           help="override a data key, e.g. data.text_column=sentence")
-    evaluate.set_defaults(run=command_evaluate)
+    evaluate.set_defaults(handler=command_evaluate)
 
     predict = commands.add_parser("predict", help="label a file of texts with a trained run")
     predict.add_argument("run", help="the run directory tfbert train made (runs/NAME)")
@@ -187,7 +187,7 @@ def build_parser():
     predict.add_argument("--output", required=True, help="JSON lines out")
     predict.add_argument("--batch-size", type=positive_int, default=64)
     predict.add_argument("--set", action="append", metavar="data.KEY=VALUE")
-    predict.set_defaults(run=command_predict)
+    predict.set_defaults(handler=command_predict)
 
     embed = commands.add_parser("embed", help="sentence vectors from a pretrained encoder")
     embed.add_argument("texts", nargs="*", help="texts (default: built-in examples)")
@@ -196,20 +196,20 @@ def build_parser():
     embed.add_argument("--pooling", choices=("mean", "cls"), default="mean")
     embed.add_argument("--batch-size", type=positive_int, default=32)
     embed.add_argument("--output", help="write vectors to this .npy file")
-    embed.set_defaults(run=command_embed)
+    embed.set_defaults(handler=command_embed)
 
     tokenize = commands.add_parser("tokenize", help="show how a text is split into tokens")
     tokenize.add_argument("text")
     tokenize.add_argument("--pair", help="second text of a pair")
     tokenize.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT)
-    tokenize.set_defaults(run=command_tokenize)
+    tokenize.set_defaults(handler=command_tokenize)
     return parser
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        args.run(args)
+        args.handler(args)
     except (FileNotFoundError, NotADirectoryError, FileExistsError, ValueError) as error:
         print(f"tfbert: {error}", file=sys.stderr)
         return 1

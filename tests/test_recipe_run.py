@@ -1,0 +1,71 @@
+"""The sentiment recipe end to end on its sample, with the real MiniLM checkpoint,
+then `tfbert evaluate` and `tfbert predict` on the run it leaves."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import ROOT
+from tfbert import cli
+from tfbert.recipe import load_recipe
+from tfbert.training.run import train
+
+
+@pytest.fixture(scope="module")
+def sentiment_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sentiment")
+    recipe = load_recipe(ROOT / "recipes" / "sentiment.toml", [
+        f"output_dir={out / 'run'}", f"export.dir={out / 'saved_models'}",
+        "data.max_train_examples=96", "training.epochs=1", "training.batch_size=16",
+    ])
+    return train(recipe), out
+
+
+def test_recipe_trains_evaluates_and_exports(sentiment_run):
+    result, out = sentiment_run
+    run = out / "run"
+    for name in ("recipe.json", "model.keras", "best.weights.h5", "dev_state.json"):
+        assert (run / name).exists(), name
+    metrics = json.loads((run / "eval_dev" / "metrics.json").read_text())
+    assert metrics["examples"] == 100 and 0.0 <= metrics["accuracy"] <= 1.0
+    assert metrics["accuracy"] == result["dev"]["accuracy"]
+    assert (run / "eval_dev" / "confusion_matrix.png").stat().st_size > 1000
+    lines = (run / "eval_dev" / "predictions.jsonl").read_text().splitlines()
+    assert len(lines) == 100 and json.loads(lines[0])["line"] == 2  # line 1 is the header
+    assert list((run / "logs").rglob("events.out.tfevents.*"))  # TensorBoard
+    export = out / "saved_models" / "sentiment" / "1"
+    serve = tf.saved_model.load(str(export)).signatures["serving_default"]
+    served = serve(text=tf.constant(["a wonderful film", "dull and far too long"]))
+    assert served["probabilities"].shape == (2, 2)
+
+
+def test_cli_predict_matches_served_model(sentiment_run, tmp_path):
+    _, out = sentiment_run
+    source = tmp_path / "texts.tsv"
+    source.write_text("sentence\nan absolute joy to watch\nthe worst meal I have had\n")
+    target = tmp_path / "predicted.jsonl"
+    assert cli.main(["predict", str(out / "run"), "--input", str(source), "--output", str(target)]) == 0
+    rows = [json.loads(line) for line in target.read_text().splitlines()]
+    assert [r["line"] for r in rows] == [2, 3]
+    serve = tf.saved_model.load(str(out / "saved_models" / "sentiment" / "1")).signatures["serving_default"]
+    served = serve(text=tf.constant([r["text"] for r in rows]))
+    assert [r["label"] for r in rows] == [x.decode() for x in served["label"].numpy()]
+    probabilities = np.array([[r["probabilities"]["negative"], r["probabilities"]["positive"]] for r in rows])
+    np.testing.assert_allclose(probabilities, served["probabilities"].numpy(), atol=1e-5)
+
+
+def test_cli_evaluate_and_its_errors(sentiment_run, tmp_path, capsys):
+    _, out = sentiment_run
+    data = tmp_path / "labelled.tsv"
+    data.write_text("sentence\tlabel\ngreat fun\tpositive\nboring\tnegative\nso so\tmeh\n")
+    assert cli.main(["evaluate", str(out / "run"), "--data", str(data)]) == 1
+    error = capsys.readouterr().err
+    assert "'meh'" in error and str(data) in error and "4" in error
+    assert cli.main(["evaluate", str(out / "run"), "--data", str(data), "--on-unknown", "skip",
+                     "--output", str(tmp_path / "report")]) == 0
+    metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    assert metrics["examples"] == 2 and metrics["skipped"] == 1
+    assert cli.main(["evaluate", str(tmp_path), "--data", str(data)]) == 1
+    assert "is not a training run" in capsys.readouterr().err
