@@ -2,6 +2,8 @@
 then `tfbert evaluate` and `tfbert predict` on the run it leaves."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -46,7 +48,11 @@ def test_cli_predict_matches_served_model(sentiment_run, tmp_path):
     source = tmp_path / "texts.tsv"
     source.write_text("sentence\nan absolute joy to watch\nthe worst meal I have had\n")
     target = tmp_path / "predicted.jsonl"
-    assert cli.main(["predict", str(out / "run"), "--input", str(source), "--output", str(target)]) == 0
+    # A fresh process, as a user runs it: nothing imported beforehand.
+    completed = subprocess.run(
+        [sys.executable, "-m", "tfbert.cli", "predict", str(out / "run"), "--input", str(source),
+         "--output", str(target)], capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-3000:]
     rows = [json.loads(line) for line in target.read_text().splitlines()]
     assert [r["line"] for r in rows] == [2, 3]
     serve = tf.saved_model.load(str(out / "saved_models" / "sentiment" / "1")).signatures["serving_default"]

@@ -109,6 +109,7 @@ def load_run(run_dir, overrides):
     """The trained model and recipe of a run directory (as `tfbert train` leaves it)."""
     import keras
 
+    import tfbert.tasks  # noqa: F401  (registers the task classes that load_model looks up)
     from tfbert.recipe import RecipeError, parse_override, recipe_from_dict
 
     run_dir = pathlib.Path(run_dir)

@@ -149,6 +149,11 @@ class TextTask(keras.Model):
 
     # ---------------------------------------------------------- serialization
 
+    def get_compile_config(self):
+        # A loaded task is compiled again by its user (compile() has task defaults);
+        # restoring a compiled state with a custom compile() is not supported by Keras.
+        return None
+
     def get_config(self):
         return {
             "name": self.name,
