@@ -130,3 +130,18 @@ def test_empty_prediction():
     model = TextClassifier(encoder, tokenizer, ["neg", "pos"])
     predicted = model.predict([])
     assert predicted["labels"] == [] and predicted["probabilities"].shape == (0, 2)
+
+
+@pytest.mark.parametrize("policy, jit", [("mixed_bfloat16", False), (None, True)])
+def test_mixed_precision_and_xla_training(policy, jit):
+    keras.utils.set_random_seed(0)
+    encoder = BertEncoder(vocab_size=len(VOCAB), hidden_size=32, num_layers=1, num_heads=4,
+                          intermediate_size=64, max_position_embeddings=64, dtype=policy)
+    model = TextClassifier(encoder, BertTokenizer(VOCAB, max_length=32), ["neg", "pos"],
+                           head="attention", dtype=policy)
+    model.compile(optimizer=keras.optimizers.Adam(2e-3), jit_compile=jit)
+    history = model.fit(TEXTS, LABELS, batch_size=12, epochs=3, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert model.predict(["good"])["probabilities"].dtype == np.float64
+    if policy:
+        assert model.encoder.transformer_blocks[0].attention.query_key_value.compute_dtype == "bfloat16"
