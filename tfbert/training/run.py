@@ -104,17 +104,25 @@ def train(recipe):
 
     started = time.perf_counter()
     examples_seen = 0
-    # Epoch e's batches are a pure function of (seed, e): skip the ones already done.
-    for epoch in range(done // steps_per_epoch, t.epochs):
-        batches = plan_batches(lengths, t.batch_size, shuffle=True, seed=t.seed, epoch=epoch)
-        skip = done - epoch * steps_per_epoch if done > epoch * steps_per_epoch else 0
-        remaining = batches[skip:]
-        if not remaining:
-            continue
-        dataset = make_dataset(task.tokenizer, first, second, targets, remaining)
-        keras.Model.fit(task, dataset, epochs=epoch + 1, initial_epoch=epoch, shuffle=False,
-                        steps_per_epoch=len(remaining), callbacks=callbacks, verbose="auto")
-        examples_seen += sum(len(b) for b in remaining)
+
+    def fit(batches, first_epoch, last_epoch, steps):
+        dataset = make_dataset(task.tokenizer, first, second, targets, batches)
+        keras.Model.fit(task, dataset, epochs=last_epoch, initial_epoch=first_epoch,
+                        steps_per_epoch=steps, shuffle=False, callbacks=callbacks)
+        return sum(len(b) for b in batches)
+
+    # Epoch e's batches are a pure function of (seed, e): a resumed run rebuilds the
+    # plan and skips the batches already done. A partly done epoch is finished in a
+    # fit() of its own; the remaining epochs run in one fit() (Keras keeps reading the
+    # same iterator across epochs when steps_per_epoch is given).
+    epoch, skip = divmod(done, steps_per_epoch)
+    plan = lambda e: plan_batches(lengths, t.batch_size, shuffle=True, seed=t.seed, epoch=e)
+    if skip and epoch < t.epochs:
+        examples_seen += fit(plan(epoch)[skip:], epoch, epoch + 1, steps_per_epoch - skip)
+        epoch += 1
+    if epoch < t.epochs:
+        rest = [batch for e in range(epoch, t.epochs) for batch in plan(e)]
+        examples_seen += fit(rest, epoch, t.epochs, steps_per_epoch)
     seconds = time.perf_counter() - started
 
     if dev_examples is not None and (output_dir / "best.weights.h5").exists():
