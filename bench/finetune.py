@@ -58,6 +58,9 @@ def main():
     unknown = sorted(set(args.tasks) - set(RUNS))
     if unknown:
         parser.error(f"unknown task(s) {', '.join(unknown)}; choose from {', '.join(RUNS)}")
+    results_file = ROOT / "bench" / "results" / "finetune.json"
+    # Earlier runs of other tasks are kept: one task's run replaces only its own row.
+    kept = json.loads(results_file.read_text()) if results_file.exists() else []
     results = []
     for name in args.tasks or list(RUNS):
         recipe_name, overrides, (split, metric), target = RUNS[name]
@@ -84,9 +87,10 @@ def main():
             "train_examples_per_second": result["train_examples_per_second"],
             "command": command,
         })
-        out = ROOT / "bench" / "results"
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "finetune.json").write_text(json.dumps(results, indent=2))
+        results_file.parent.mkdir(parents=True, exist_ok=True)
+        done = {r["task"] for r in results}
+        results_file.write_text(json.dumps(
+            [r for r in kept if r["task"] not in done] + results, indent=2))
 
     print(f"\n{'task':<7}{'metric':<16}{'value':>8}{'target':>8}{'epochs':>8}{'wall s':>9}{'train ex/s':>12}")
     for r in results:
