@@ -243,15 +243,7 @@ def _examples_from_records(path, records, columns, has_header, delimiter):
             values[role].append(fields[index].strip())
         line_numbers.append(number)
 
-    if "label" in values:
-        _check_labels(path, values["label"], line_numbers, columns["label"])
-    return TextExamples(
-        texts=values["text"],
-        text_pairs=values.get("text_pair"),
-        labels=values.get("label"),
-        source=str(path),
-        line_numbers=line_numbers,
-    )
+    return _examples_from_columns(path, values, line_numbers, columns)
 
 
 def _column_index(path, column, header, width, width_origin):
@@ -313,15 +305,7 @@ def _read_jsonl(path, columns, encoding):
         line_numbers.append(number)
     if not line_numbers:
         raise ValueError(f"{path} is empty.")
-    if "label" in values:
-        _check_labels(path, values["label"], line_numbers, columns["label"])
-    return TextExamples(
-        texts=values["text"],
-        text_pairs=values.get("text_pair"),
-        labels=values.get("label"),
-        source=str(path),
-        line_numbers=line_numbers,
-    )
+    return _examples_from_columns(path, values, line_numbers, columns)
 
 
 def _label_text(path, number, key, value):
@@ -335,6 +319,19 @@ def _label_text(path, number, key, value):
     raise ValueError(f"{path}, line {number}: label {key!r} must be a string or a number, got "
                      f"{type(value).__name__} {value!r}; give several labels as one string "
                      f"joined by the label separator (e.g. \"a#b\").")
+
+
+def _examples_from_columns(path, values, line_numbers, columns):
+    """TextExamples from the per-role columns a table or JSONL reader collected."""
+    if "label" in values:
+        _check_labels(path, values["label"], line_numbers, columns["label"])
+    return TextExamples(
+        texts=values["text"],
+        text_pairs=values.get("text_pair"),
+        labels=values.get("label"),
+        source=str(path),
+        line_numbers=line_numbers,
+    )
 
 
 def _check_labels(path, labels, line_numbers, column):

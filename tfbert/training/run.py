@@ -35,10 +35,7 @@ DTYPE_POLICIES = {"none": None, "bf16": "mixed_bfloat16", "fp16": "mixed_float16
 def build_task(recipe, train_examples):
     policy = DTYPE_POLICIES[recipe.training.mixed_precision]
     encoder = BertEncoder.from_pretrained(recipe.checkpoint, dtype=policy)
-    tokenizer = BertTokenizer.from_pretrained(recipe.checkpoint)
-    tokenizer = BertTokenizer.from_config(
-        dict(tokenizer.get_config(), max_length=recipe.training.max_length)
-    )
+    tokenizer = BertTokenizer.from_pretrained(recipe.checkpoint, max_length=recipe.training.max_length)
     common = dict(head=recipe.head, pair=recipe.is_pair, dropout=recipe.training.dropout,
                   dtype=policy, name=recipe.name.replace("-", "_"))
     if recipe.task == "regression":
