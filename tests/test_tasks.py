@@ -161,3 +161,15 @@ def test_same_seed_same_run():
     assert losses_a == losses_b
     np.testing.assert_array_equal(logits_a, logits_b)
     assert run(12)[0] != losses_a  # the seed does matter
+
+
+def test_output_bias_starts_at_label_priors():
+    encoder, tokenizer = tiny()
+    multi = TextClassifier(encoder, tokenizer, ["a", "b", "c"], multi_label=True)
+    multi.set_output_bias_to_label_priors(np.array([[1, 0, 0], [1, 1, 0], [1, 0, 0], [0, 0, 0]], np.float32))
+    # p = 0.75, 0.25 and 0 (clipped to 1e-4): the sigmoid of each bias gives p back.
+    bias = multi.head.output_dense.bias.numpy()
+    np.testing.assert_allclose(1 / (1 + np.exp(-bias)), [0.75, 0.25, 1e-4], rtol=1e-4)
+    single = TextClassifier(tiny()[0], tokenizer, ["x", "y"])
+    single.set_output_bias_to_label_priors(np.array([0, 0, 0, 1]))
+    np.testing.assert_allclose(single.head.output_dense.bias.numpy(), np.log([0.75, 0.25]), rtol=1e-5)

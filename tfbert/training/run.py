@@ -64,6 +64,8 @@ def train(recipe):
 
     task = build_task(recipe, train_examples)
     targets, _, _ = encode_targets(recipe, task, train_examples)
+    if recipe.task == "classification" and task.multi_label:
+        task.set_output_bias_to_label_priors(targets)
 
     first, second, lengths = task.tokenize_inputs(model_inputs(recipe, train_examples))
     steps_per_epoch = len(plan_batches(lengths, t.batch_size, shuffle=True, seed=t.seed))

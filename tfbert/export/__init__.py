@@ -1,0 +1,126 @@
+"""Export a fine-tuned task as a SavedModel for TensorFlow Serving.
+
+    saved_models/<name>/<version>/     the layout TF Serving watches
+      saved_model.pb, variables/       signatures: see serving_module.py
+      assets/vocab.txt, labels.txt     the tokenizer's vocabulary, the label names
+      assets.extra/tf_serving_warmup_requests
+    saved_models/models.config, batching_parameters.txt, docker-compose.yml, serve.sh
+
+A version is written to a temporary directory beside it and renamed into place, so
+a server watching `saved_models/<name>` never sees half a model.
+"""
+
+import os
+import pathlib
+import re
+import shutil
+import tempfile
+
+import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
+
+from tfbert.export.deployment import write_deployment_files, write_warmup_requests
+from tfbert.export.serving_module import (
+    CLASSIFY_METHOD_NAME,
+    REGRESS_METHOD_NAME,
+    ServingModule,
+)
+
+_VALID_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+COMPUTE_DTYPES = {"float32": None, "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
+
+
+def check_export_name(name):
+    if not _VALID_NAME.match(name or "") or ".." in name:
+        raise ValueError(
+            f"export name {name!r} must be letters, digits, '.', '_' or '-', start with a "
+            "letter or digit, and contain no path separators or '..'."
+        )
+
+
+def next_version(model_dir):
+    versions = [int(p.name) for p in pathlib.Path(model_dir).glob("*") if p.name.isdigit()]
+    return max(versions, default=0) + 1
+
+
+def with_compute_dtype(task, compute_dtype):
+    """The same task (same weights) computing in `compute_dtype`; inputs and outputs
+    stay float32. float16 is for GPU serving; bfloat16 for CPUs with bf16 units."""
+    if compute_dtype not in COMPUTE_DTYPES:
+        raise ValueError(f"compute_dtype {compute_dtype!r} is not one of: "
+                         f"{', '.join(COMPUTE_DTYPES)}.")
+    policy = COMPUTE_DTYPES[compute_dtype]
+    if policy is None and task.dtype_policy.compute_dtype == "float32":
+        return task
+    policy = policy or "float32"
+    encoder = type(task.encoder).from_config({**task.encoder.get_config(), "dtype": policy})
+    clone = type(task).from_config({**task.get_config(), "encoder": encoder, "dtype": policy})
+    clone.set_weights(task.get_weights())
+    return clone
+
+
+def _write_assets(task, folder):
+    """vocab.txt and labels.txt (classifiers) in folder; returns their paths."""
+    vocabulary = pathlib.Path(folder) / "vocab.txt"
+    vocabulary.write_text("".join(token + "\n" for token in task.tokenizer.vocabulary),
+                          encoding="utf-8")
+    if not hasattr(task, "label_names"):
+        return vocabulary, None
+    for name in task.label_names:
+        if "\n" in name or "\r" in name:
+            raise ValueError(f"label name {name!r} contains a line break; labels.txt holds "
+                             "one label a line.")
+    labels = pathlib.Path(folder) / "labels.txt"
+    labels.write_text("".join(name + "\n" for name in task.label_names), encoding="utf-8")
+    return vocabulary, labels
+
+
+def _set_method_names(saved_model_dir):
+    """TF Serving runs Classify/Regress only on signatures with those method names;
+    tf.saved_model.save marks every signature as Predict, so mark them here."""
+    path = pathlib.Path(saved_model_dir) / "saved_model.pb"
+    saved_model = saved_model_pb2.SavedModel.FromString(path.read_bytes())
+    for meta_graph in saved_model.meta_graphs:
+        signatures = meta_graph.signature_def
+        if "classify" in signatures:
+            signatures["classify"].method_name = CLASSIFY_METHOD_NAME
+        if "regress" in signatures:
+            signatures["regress"].method_name = REGRESS_METHOD_NAME
+    path.write_bytes(saved_model.SerializeToString())
+
+
+def export_for_serving(task, base_dir="saved_models", name="model", version=None,
+                       overwrite=False, compute_dtype="float32", deployment_files=True):
+    """Writes base_dir/name/version/ (and the server files in base_dir); returns its path.
+
+    version: the next free number by default. An existing version is an error
+    unless overwrite=True. compute_dtype: "float32", "float16" (GPU) or "bfloat16".
+    """
+    check_export_name(name)
+    model_dir = pathlib.Path(base_dir) / name
+    version = next_version(model_dir) if version is None else int(version)
+    if version <= 0:
+        raise ValueError(f"version must be a positive integer, got {version}.")
+    target = model_dir / str(version)
+    if target.exists() and not overwrite:
+        raise FileExistsError(f"{target} exists; pass overwrite=True (--overwrite) to replace it.")
+    served = with_compute_dtype(task, compute_dtype)
+
+    model_dir.mkdir(parents=True, exist_ok=True)
+    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{version}.tmp-", dir=model_dir))
+    try:
+        with tempfile.TemporaryDirectory() as asset_folder:
+            vocabulary, labels = _write_assets(served, asset_folder)
+            module = ServingModule(served, vocabulary, labels)
+            tf.saved_model.save(module, str(staging), signatures=module.signatures())
+        _set_method_names(staging)
+        write_warmup_requests(staging, name, task.pair)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    if deployment_files:
+        write_deployment_files(base_dir)
+    return target
