@@ -12,6 +12,7 @@ bench/results/finetune.json. Data is read from ../shared/data, never copied.
 import argparse
 import json
 import pathlib
+import shutil
 import sys
 import time
 
@@ -32,7 +33,7 @@ RUNS = {
     "atis": ("intent", [
         f"data.train={DATA}/atis/train", f"data.dev={DATA}/atis/valid",
         f"data.test={DATA}/atis/test", "data.text_column=seq.in", "data.label_column=label",
-        "data.on_unknown_label=skip", "training.epochs=4",
+        "data.on_unknown_label=skip", "head=attention", "training.epochs=10",
     ], ("test", "accuracy"), 0.965),
     "stsb": ("pair_similarity", [
         f"data.train={DATA}/stsb/train.tsv", f"data.dev={DATA}/stsb/dev.tsv",
@@ -72,6 +73,8 @@ def main():
             f"--set '{o}'" for o in overrides)
         print(f"\n=== {name}: {command}", flush=True)
         recipe = load_recipe(ROOT / "recipes" / f"{recipe_name}.toml", overrides)
+        # A benchmark starts afresh: never resume an older run's checkpoint.
+        shutil.rmtree(recipe.output_dir, ignore_errors=True)
         started = time.perf_counter()
         result = train(recipe)
         metrics = result[split]

@@ -62,3 +62,25 @@ def test_killed_run_resumes_mid_epoch(tmp_path):
     assert f"trained {TOTAL_STEPS} steps" in output
     assert (run_dir / "model.keras").exists()
     assert (run_dir / "eval_dev" / "metrics.json").exists()
+
+
+def test_resume_refuses_a_changed_recipe(tmp_path):
+    import json
+
+    import pytest
+
+    from tfbert.recipe import load_recipe, recipe_to_dict
+    from tfbert.training.run import check_resumable
+
+    recipe = load_recipe(ROOT / "recipes" / "sentiment.toml")
+    (tmp_path / "recipe.json").write_text(json.dumps(recipe_to_dict(recipe)))
+    check_resumable(recipe, tmp_path)  # no checkpoint yet: anything goes
+    (tmp_path / "resume").mkdir()
+    (tmp_path / "resume" / "ckpt-10.index").write_bytes(b"")
+    check_resumable(recipe, tmp_path)  # the same recipe continues
+    check_resumable(load_recipe(ROOT / "recipes" / "sentiment.toml", ["export.enabled=false"]), tmp_path)
+    changed = load_recipe(ROOT / "recipes" / "sentiment.toml",
+                          ["head=attention", "training.learning_rate=0.5"])
+    with pytest.raises(ValueError, match=r"different recipe \(head: 'cls' -> 'attention'; "
+                                         r"training.learning_rate: 0.0001 -> 0.5\)"):
+        check_resumable(changed, tmp_path)

@@ -48,12 +48,48 @@ def build_task(recipe, train_examples):
                           label_separator=recipe.data.label_separator, **common)
 
 
+# Keys that may change between an interrupted run and its resumption: they do not
+# change what training computes.
+RESUME_MAY_CHANGE = {"export", "data.test", "training.checkpoint_every"}
+
+
+def _flatten(values, prefix=""):
+    flat = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def check_resumable(recipe, output_dir):
+    """A run directory with a resume checkpoint continues only the same recipe;
+    anything else would silently mix two trainings."""
+    saved = output_dir / "recipe.json"
+    if not saved.exists() or not any((output_dir / "resume").glob("ckpt-*")):
+        return
+    before = _flatten(json.loads(saved.read_text()))
+    now = _flatten(recipe_to_dict(recipe))
+    changed = [key for key in sorted(set(before) | set(now))
+               if before.get(key) != now.get(key)
+               and key not in RESUME_MAY_CHANGE and key.split(".")[0] not in RESUME_MAY_CHANGE]
+    if changed:
+        details = "; ".join(f"{key}: {before.get(key)!r} -> {now.get(key)!r}" for key in changed)
+        raise ValueError(
+            f"{output_dir} holds an interrupted run of a different recipe ({details}). "
+            f"Resume with the same recipe, or choose another output_dir (or delete "
+            f"{output_dir / 'resume'}) to start afresh."
+        )
+
+
 def train(recipe):
     """Runs a recipe end to end; returns a dict of what it produced."""
     t = recipe.training
     keras.utils.set_random_seed(t.seed)
     output_dir = pathlib.Path(recipe.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    check_resumable(recipe, output_dir)
     (output_dir / "recipe.json").write_text(json.dumps(recipe_to_dict(recipe), indent=2))
 
     train_examples = read_split(recipe, recipe.data.train)
