@@ -3,6 +3,7 @@
     tfbert train RECIPE.toml [--set KEY=VALUE ...]
     tfbert evaluate RUN_DIR --data FILE [--output DIR] [--set KEY=VALUE ...]
     tfbert predict RUN_DIR --input FILE --output FILE.jsonl [--set KEY=VALUE ...]
+                   [--server HOST:PORT [--protocol grpc|rest] [--model-name NAME]]
     tfbert embed [TEXT ...] [--file F] [--checkpoint NAME_OR_DIR] [--output out.npy]
     tfbert tokenize TEXT [--pair TEXT] [--checkpoint NAME_OR_DIR]
 
@@ -110,20 +111,28 @@ def load_run(run_dir, overrides):
     import keras
 
     import tfbert.tasks  # noqa: F401  (registers the task classes that load_model looks up)
+
+    run_dir = pathlib.Path(run_dir)
+    if not (run_dir / "model.keras").exists():
+        raise FileNotFoundError(f"{run_dir} is not a training run: no model.keras (made by `tfbert train`).")
+    recipe = run_recipe(run_dir, overrides)
+    return keras.models.load_model(run_dir / "model.keras"), recipe
+
+
+def run_recipe(run_dir, overrides):
+    """The recipe of a run directory (its recipe.json), with data.* overrides."""
     from tfbert.recipe import RecipeError, parse_override, recipe_from_dict
 
     run_dir = pathlib.Path(run_dir)
-    for name in ("model.keras", "recipe.json"):
-        if not (run_dir / name).exists():
-            raise FileNotFoundError(f"{run_dir} is not a training run: no {name} (made by `tfbert train`).")
+    if not (run_dir / "recipe.json").exists():
+        raise FileNotFoundError(f"{run_dir} is not a training run: no recipe.json (made by `tfbert train`).")
     values = json.loads((run_dir / "recipe.json").read_text())
     for text in overrides or ():
         path, value = parse_override(text)
         if path[0] != "data" or len(path) != 2:
             raise RecipeError(f"--set {text!r}: only data.* keys can be changed here.")
         values["data"][path[1]] = value
-    recipe = recipe_from_dict(values, source=str(run_dir / "recipe.json"))
-    return keras.models.load_model(run_dir / "model.keras"), recipe
+    return recipe_from_dict(values, source=str(run_dir / "recipe.json"))
 
 
 def command_evaluate(args):
@@ -138,13 +147,48 @@ def command_evaluate(args):
     print(f"wrote {output}/metrics.json and predictions")
 
 
+def predict_with_server(args, recipe, examples):
+    """model.predict's answer (labels/probabilities or scores) from TF Serving, and
+    the label names (from the classify signature, whose classes are the names in order)."""
+    from tfbert.serving import make_client
+
+    name = args.model_name or recipe.export.name or recipe.name
+    client = make_client(args.server, name, args.protocol, timeout=args.timeout)
+    labels, probabilities, scores = [], [], []
+    for start in range(0, len(examples), args.batch_size):
+        texts = examples.texts[start : start + args.batch_size]
+        pairs = None if examples.text_pairs is None else examples.text_pairs[start : start + args.batch_size]
+        outputs = client.predict(texts, pairs)
+        if recipe.task == "regression":
+            scores.extend(outputs["score"].tolist())
+            continue
+        labels.extend(str(label) for label in outputs["label"])
+        probabilities.extend(outputs["probabilities"])
+    if recipe.task == "regression":
+        return {"scores": scores}, None
+    if recipe.data.multi_label:  # the export joins the labels over the threshold
+        labels = [label.split(recipe.data.label_separator) for label in labels]
+    label_names = []
+    if len(examples):
+        first_pair = None if examples.text_pairs is None else examples.text_pairs[:1]
+        label_names = [label for label, _ in client.classify(examples.texts[:1], first_pair)[0]]
+    return {"labels": labels, "probabilities": probabilities}, label_names
+
+
 def command_predict(args):
     from tfbert.training.examples import model_inputs, read_split
 
-    model, recipe = load_run(args.run, args.set)
+    if args.server:  # TF Serving does the work: no model to load here
+        model, recipe = None, run_recipe(args.run, args.set)
+    else:
+        model, recipe = load_run(args.run, args.set)
     recipe.data.label_column = ""  # a file to predict need not carry labels
     examples = read_split(recipe, args.input)
-    predicted = model.predict(model_inputs(recipe, examples), batch_size=args.batch_size)
+    if model is None:
+        predicted, label_names = predict_with_server(args, recipe, examples)
+    else:
+        predicted = model.predict(model_inputs(recipe, examples), batch_size=args.batch_size)
+        label_names = getattr(model, "label_names", None)
     with open(args.output, "w", encoding="utf-8") as f:
         for i, line in enumerate(examples.line_numbers):
             row = {"line": line, "text": examples.texts[i]}
@@ -156,7 +200,7 @@ def command_predict(args):
                 row["label"] = predicted["labels"][i]
                 row["probabilities"] = {
                     name: round(float(p), 6)
-                    for name, p in zip(model.label_names, predicted["probabilities"][i])
+                    for name, p in zip(label_names, predicted["probabilities"][i])
                 }
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
     print(f"wrote {len(examples)} predictions to {args.output}")
@@ -188,6 +232,11 @@ def build_parser():
     predict.add_argument("--output", required=True, help="JSON lines out")
     predict.add_argument("--batch-size", type=positive_int, default=64)
     predict.add_argument("--set", action="append", metavar="data.KEY=VALUE")
+    predict.add_argument("--server", metavar="HOST:PORT",
+                         help="ask TF Serving instead of loading the model (gRPC 8500, REST 8501)")
+    predict.add_argument("--protocol", choices=("grpc", "rest"), default="grpc")
+    predict.add_argument("--model-name", help="the served model's name (default: the run's export name)")
+    predict.add_argument("--timeout", type=float, default=30.0, help="seconds per request to --server")
     predict.set_defaults(handler=command_predict)
 
     embed = commands.add_parser("embed", help="sentence vectors from a pretrained encoder")
@@ -209,9 +258,11 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    from tfbert.serving import ServingError
+
     try:
         args.handler(args)
-    except (FileNotFoundError, NotADirectoryError, FileExistsError, ValueError) as error:
+    except (FileNotFoundError, NotADirectoryError, FileExistsError, ValueError, ServingError) as error:
         print(f"tfbert: {error}", file=sys.stderr)
         return 1
     return 0
