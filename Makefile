@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run test bench-setup bench clean
+.PHONY: setup serving-venv run test bench-setup bench clean
 
 setup: $(VENV)/.installed
 
@@ -21,7 +21,17 @@ $(VENV)/.installed: pyproject.toml
 run: setup
 	$(BIN)/tfbert train recipes/sentiment.toml
 
-test: setup
+# TF Serving's own runtime (its newest release bundles TF 2.20 and TF Text 2.20), in a
+# venv of its own: tests/test_serving_compat.py loads exports there as the server does.
+SERVING_VENV ?= .venv-tf220
+serving-venv: $(SERVING_VENV)/.installed
+
+$(SERVING_VENV)/.installed:
+	$(PYTHON) -m venv $(SERVING_VENV)
+	$(SERVING_VENV)/bin/python -m pip install -q "tensorflow==2.20.*" "tensorflow-text==2.20.*"
+	touch $@
+
+test: setup serving-venv
 	$(BIN)/python -m pytest -q
 
 # Benchmarks compare against PyTorch: the CPU build of torch (never a tfbert dependency).
@@ -33,4 +43,4 @@ bench: bench-setup
 	$(BIN)/python bench/finetune.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(SERVING_VENV) .pytest_cache

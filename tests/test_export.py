@@ -194,3 +194,33 @@ def test_saved_model_cli_lists_signatures(tmp_path):
     assert "outputs['probabilities'] tensor_info:\n        dtype: DT_FLOAT\n        shape: (-1, 2)" in default
     ids = shown.split("signature_def['predict_ids']")[1].split("signature_def[")[0]
     assert "inputs['input_ids'] tensor_info:\n        dtype: DT_INT32\n        shape: (-1, -1)" in ids
+
+
+def test_cli_export_from_a_run(tmp_path, capsys):
+    import json
+
+    from conftest import ROOT
+    from tfbert import cli
+    from tfbert.recipe import load_recipe, recipe_to_dict
+
+    encoder, tokenizer = tiny()
+    model = TextClassifier(encoder, tokenizer, ["neg", "pos"])
+    run = tmp_path / "run"
+    run.mkdir()
+    model.save(run / "model.keras")
+    recipe = load_recipe(ROOT / "recipes" / "sentiment.toml", [f"export.dir={tmp_path / 'served'}"])
+    (run / "recipe.json").write_text(json.dumps(recipe_to_dict(recipe)))
+
+    assert cli.main(["export", str(run)]) == 0
+    path = tmp_path / "served" / "sentiment" / "1"
+    outputs = serving_signatures(path)["serving_default"](text=tf.constant(["good movie"]))
+    np.testing.assert_allclose(outputs["probabilities"].numpy(),
+                               model.predict(["good movie"])["probabilities"], atol=1e-5)
+    assert cli.main(["export", str(run), "--name", "other", "--dir", str(tmp_path / "b")]) == 0
+    assert (tmp_path / "b" / "other" / "1" / "saved_model.pb").exists()
+    capsys.readouterr()
+    assert cli.main(["export", str(run), "--version", "1"]) == 1
+    assert "sentiment/1 exists; pass overwrite=True (--overwrite)" in capsys.readouterr().err
+    assert cli.main(["export", str(run), "--version", "1", "--overwrite"]) == 0
+    assert cli.main(["export", str(tmp_path / "nothing")]) == 1
+    assert "is not a training run" in capsys.readouterr().err

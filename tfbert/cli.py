@@ -2,6 +2,7 @@
 
     tfbert train RECIPE.toml [--set KEY=VALUE ...]
     tfbert evaluate RUN_DIR --data FILE [--output DIR] [--set KEY=VALUE ...]
+    tfbert export RUN_DIR [--dir saved_models] [--name NAME] [--version N] [--overwrite]
     tfbert predict RUN_DIR --input FILE --output FILE.jsonl [--set KEY=VALUE ...]
                    [--server HOST:PORT [--protocol grpc|rest] [--model-name NAME]]
     tfbert embed [TEXT ...] [--file F] [--checkpoint NAME_OR_DIR] [--output out.npy]
@@ -135,6 +136,16 @@ def run_recipe(run_dir, overrides):
     return recipe_from_dict(values, source=str(run_dir / "recipe.json"))
 
 
+def command_export(args):
+    from tfbert.export import export_for_serving
+
+    model, recipe = load_run(args.run, None)
+    path = export_for_serving(model, args.dir or recipe.export.dir, args.name or recipe.export.name
+                              or recipe.name, version=args.version, overwrite=args.overwrite,
+                              compute_dtype=args.compute_dtype)
+    print(f"exported {path} (serve it with {pathlib.Path(path).parent.parent / 'serve.sh'})")
+
+
 def command_evaluate(args):
     from tfbert.training.evaluate import evaluate_examples
     from tfbert.training.examples import read_split
@@ -238,6 +249,16 @@ def build_parser():
     predict.add_argument("--model-name", help="the served model's name (default: the run's export name)")
     predict.add_argument("--timeout", type=float, default=30.0, help="seconds per request to --server")
     predict.set_defaults(handler=command_predict)
+
+    export = commands.add_parser("export", help="write a SavedModel for TF Serving from a run")
+    export.add_argument("run", help="the run directory tfbert train made (runs/NAME)")
+    export.add_argument("--dir", help="base directory (default: the recipe's export.dir)")
+    export.add_argument("--name", help="model name (default: the recipe's export name)")
+    export.add_argument("--version", type=positive_int, help="default: the next free number")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing version")
+    export.add_argument("--compute-dtype", choices=("float32", "float16", "bfloat16"),
+                        default="float32", help="float16 for GPU serving; I/O stays float32")
+    export.set_defaults(handler=command_export)
 
     embed = commands.add_parser("embed", help="sentence vectors from a pretrained encoder")
     embed.add_argument("texts", nargs="*", help="texts (default: built-in examples)")

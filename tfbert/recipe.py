@@ -51,6 +51,7 @@ class ExportSection:
     name: str = ""  # empty: the recipe's name
     dir: str = "saved_models"
     enabled: bool = True
+    compute_dtype: str = "float32"  # float16 for GPU serving (inputs, outputs stay float32)
 
 
 @dataclasses.dataclass
@@ -76,6 +77,7 @@ _CHOICES = {
     ("data", "format"): ("", "tsv", "csv", "jsonl", "seq_in"),
     ("data", "on_unknown_label"): ("error", "skip"),
     ("training", "mixed_precision"): ("none", "bf16", "fp16"),
+    ("export", "compute_dtype"): ("float32", "float16", "bfloat16"),
 }
 _POSITIVE = {("training", "epochs"), ("training", "batch_size"), ("training", "max_length"),
              ("training", "checkpoint_every")}

@@ -40,6 +40,10 @@ class ServingModule(tf.Module):
     def __init__(self, task, vocabulary_file, labels_file=None):
         super().__init__()
         self.task = task
+        # Keras 3 variables wrap tf.Variables that tf.Module does not find on its own:
+        # without tracking them here the checkpoint restores other copies, and a server
+        # loading the graph the TF1 way (as TF Serving does) finds them uninitialised.
+        self.variable_values = [variable.value for variable in task.variables]
         self.tokenizer = task.tokenizer
         self.pair = task.pair
         self.is_classifier = labels_file is not None

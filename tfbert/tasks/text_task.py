@@ -147,6 +147,12 @@ class TextTask(keras.Model):
         restored[order] = outputs
         return restored
 
+    def export_for_serving(self, base_dir="saved_models", name="model", **kwargs):
+        """A SavedModel for TF Serving at base_dir/name/<version>/; see `tfbert.export`."""
+        from tfbert.export import export_for_serving  # the export imports the tasks' classes
+
+        return export_for_serving(self, base_dir, name, **kwargs)
+
     # ---------------------------------------------------------- serialization
 
     def get_compile_config(self):

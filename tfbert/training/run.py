@@ -174,6 +174,7 @@ def train(recipe):
             result[split] = metrics
             print(report)
     if recipe.export.enabled:
-        result["export"] = str(export_for_serving(task, recipe.export.dir, recipe.export.name))
+        result["export"] = str(export_for_serving(task, recipe.export.dir, recipe.export.name,
+                                                    compute_dtype=recipe.export.compute_dtype))
         print(f"exported {result['export']}")
     return result

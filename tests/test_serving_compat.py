@@ -1,0 +1,150 @@
+"""Exports load and run in TF Serving's runtime, as TF Serving runs them.
+
+A fine-tuned MiniLM classifier (and two tiny models for the pair regressor and the
+multi-label outputs) are exported here with TF 2.21; then
+tests/serving_compat/run_signatures.py, in a virtual environment with only
+tensorflow==2.20.* and tensorflow-text==2.20.* (the runtime of the newest TF Serving
+release; `make serving-venv` builds it), lists every op of each export, loads it with
+the v1 loader and runs every signature by its SignatureDef tensor names in a Session.
+"""
+
+import base64
+import json
+import os
+import subprocess
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import DATA, FIXTURES, ROOT
+from test_export import example_batch
+from test_tasks import tiny
+from tfbert import BertEncoder, BertTokenizer
+from tfbert.data.readers import read_examples
+from tfbert.export import export_for_serving
+from tfbert.tasks import TextClassifier, TextRegressor
+
+SERVING_PYTHON = os.environ.get("TFBERT_SERVING_PYTHON", str(ROOT / ".venv-tf220" / "bin" / "python"))
+RUNNER = ROOT / "tests" / "serving_compat" / "run_signatures.py"
+BROKEN_UTF8 = [b"\xff\xfe broken", b"caf\xc3", b"\xed\xa0\x80 surrogate"]
+
+
+def hard_strings():
+    entries = json.loads((FIXTURES / "hard_strings.json").read_text(encoding="utf-8"))["strings"]
+    return [entry["text"] * entry.get("repeat", 1) for entry in entries]
+
+
+def as_bytes(texts):
+    """A string input for the job file (base64: keeps invalid UTF-8 and NUL bytes)."""
+    items = [t if isinstance(t, bytes) else t.encode("utf-8") for t in texts]
+    return {"dtype": "string", "base64": [base64.b64encode(item).decode() for item in items]}
+
+
+def as_ints(array):
+    return {"dtype": "int32", "values": np.asarray(array).astype(np.int32).tolist()}
+
+
+def run_in_serving_runtime(tmp_path, models, inputs):
+    if not os.path.exists(SERVING_PYTHON):
+        pytest.fail(f"{SERVING_PYTHON} is missing: run `make serving-venv` (a venv with only "
+                    "tensorflow==2.20.* and tensorflow-text==2.20.*) or set TFBERT_SERVING_PYTHON.")
+    job = {"models": models, "inputs": inputs}
+    (tmp_path / "job.json").write_text(json.dumps(job))
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+    finished = subprocess.run([SERVING_PYTHON, str(RUNNER), str(tmp_path / "job.json"),
+                               str(tmp_path / "result.npz")], capture_output=True, text=True,
+                              env=env, timeout=600)
+    assert finished.returncode == 0, finished.stderr[-4000:]
+    result = dict(np.load(tmp_path / "result.npz", allow_pickle=False))
+    report = json.loads(str(result.pop("report")))
+    assert report["tensorflow"].startswith("2.20.") and report["tensorflow_text"].startswith("2.20.")
+    assert report["imported"] == []
+    for key, ops in report["models"].items():
+        assert ops["unregistered"] == [], f"{key}: ops TF Serving 2.20 cannot run: {ops['unregistered']}"
+        # The op listing sees the tokenizer's TF Text ops: it really reads the graphs.
+        assert "FastWordpieceTokenizeWithOffsets" in ops["tf_text_ops"], ops["tf_text_ops"]
+    return result
+
+
+@pytest.fixture(scope="module")
+def fine_tuned_sentiment(minilm_dir):
+    keras.utils.set_random_seed(0)
+    model = TextClassifier(BertEncoder.from_pretrained(minilm_dir), BertTokenizer.from_pretrained(minilm_dir),
+                           ["negative", "positive"])
+    model.compile(optimizer=keras.optimizers.AdamW(5e-5))
+    train = read_examples(DATA / "sst2" / "train.tsv", text_column="sentence", label_column="label")
+    labels = ["positive" if label == "1" else "negative" for label in train.labels[:64]]
+    model.fit(train.texts[:64], labels, batch_size=16, epochs=1, verbose=0)
+    return model
+
+
+def test_exports_run_in_tf_serving_runtime(tmp_path, fine_tuned_sentiment):
+    model = fine_tuned_sentiment
+    texts = read_examples(DATA / "sst2" / "dev.tsv", text_column="sentence").texts + hard_strings()
+    texts.sort(key=len)  # requests of similar lengths, as a batching client would send
+    classifier_dir = export_for_serving(model, tmp_path / "models", "sentiment")
+    features = model.tokenizer(texts[:64])
+
+    encoder, tokenizer = tiny()
+    regressor = TextRegressor(encoder, tokenizer, pair=True)
+    regressor_dir = export_for_serving(regressor, tmp_path / "models", "similarity")
+    multi = TextClassifier(tiny()[0], tokenizer, ["fare", "flight", "meal"], multi_label=True, threshold=0.3)
+    multi_dir = export_for_serving(multi, tmp_path / "models", "intent")
+    first, second = ["a cat sat", "", "rain " * 200], ["a cat sits", "x", "sun"]
+
+    inputs = {
+        "texts": as_bytes(texts), "broken": as_bytes(BROKEN_UTF8), "none": as_bytes([]),
+        "examples": as_bytes(example_batch(texts[:40]).numpy()),
+        "input_ids": as_ints(features["input_ids"]),
+        "segment_ids": as_ints(features["segment_ids"]),
+        "input_mask": as_ints(features["input_mask"]),
+        "first": as_bytes(first), "second": as_bytes(second),
+        "pair_examples": as_bytes(example_batch(first, second).numpy()),
+    }
+    result = run_in_serving_runtime(tmp_path, [
+        {"key": "sentiment", "dir": str(classifier_dir), "calls": [
+            {"signature": "serving_default", "inputs": {"text": "texts"}},
+            {"signature": "predict_ids", "inputs": {k: k for k in ("input_ids", "segment_ids", "input_mask")}},
+            {"signature": "classify", "inputs": {"inputs": "examples"}},
+        ]},
+        {"key": "broken", "dir": str(classifier_dir), "calls": [
+            {"signature": "serving_default", "inputs": {"text": "broken"}}]},
+        {"key": "empty", "dir": str(classifier_dir), "calls": [
+            {"signature": "serving_default", "inputs": {"text": "none"}}]},
+        {"key": "similarity", "dir": str(regressor_dir), "calls": [
+            {"signature": "serving_default", "inputs": {"text": "first", "text_pair": "second"}},
+            {"signature": "regress", "inputs": {"inputs": "pair_examples"}},
+        ]},
+        {"key": "intent", "dir": str(multi_dir), "calls": [
+            {"signature": "serving_default", "inputs": {"text": "first"}}]},
+    ], inputs)
+
+    expected = model.predict(texts, batch_size=64)
+    assert len(texts) == 872 + len(hard_strings())
+    served = "sentiment/serving_default/"
+    np.testing.assert_allclose(result[served + "probabilities"], expected["probabilities"], atol=1e-5)
+    np.testing.assert_allclose(result[served + "logits"], expected["logits"], atol=1e-5)
+    assert [x.decode() for x in result[served + "label"]] == expected["labels"]
+    np.testing.assert_array_equal(result[served + "label_id"], expected["label_ids"])
+    np.testing.assert_allclose(result["sentiment/predict_ids/probabilities"],
+                               expected["probabilities"][:64], atol=1e-5)
+    np.testing.assert_allclose(result["sentiment/classify/scores"], expected["probabilities"][:40], atol=1e-5)
+    assert result["sentiment/classify/classes"].tolist() == [[b"negative", b"positive"]] * 40
+    assert str(result["sentiment/classify/method_name"]) == "tensorflow/serving/classify"
+
+    broken = result["broken/serving_default/probabilities"]
+    assert broken.shape == (3, 2) and np.isfinite(broken).all()
+    in_process = tf.saved_model.load(str(classifier_dir)).signatures["serving_default"]
+    np.testing.assert_allclose(broken, in_process(text=tf.constant(BROKEN_UTF8))["probabilities"], atol=1e-5)
+    assert result["empty/serving_default/probabilities"].shape == (0, 2)
+
+    scores = regressor.predict((first, second))["scores"]
+    np.testing.assert_allclose(result["similarity/serving_default/score"], scores, atol=1e-5)
+    np.testing.assert_allclose(result["similarity/regress/outputs"], scores, atol=1e-5)
+    assert str(result["similarity/regress/method_name"]) == "tensorflow/serving/regress"
+
+    predicted = multi.predict(first)
+    np.testing.assert_allclose(result["intent/serving_default/probabilities"], predicted["probabilities"], atol=1e-5)
+    assert [x.decode() for x in result["intent/serving_default/label"]] == ["#".join(l) for l in predicted["labels"]]
