@@ -3,6 +3,8 @@
 import keras
 import numpy as np
 
+from tfbert.data.labels import LabelVocabulary
+from tfbert.data.readers import TextExamples
 from tfbert.tasks.text_task import TextTask
 
 
@@ -34,27 +36,26 @@ class TextClassifier(TextTask):
         self.multi_label = multi_label
         self.label_separator = label_separator
         self.threshold = threshold
-        self._label_ids = {name: i for i, name in enumerate(label_names)}
+
+    @property
+    def label_vocabulary(self):
+        return LabelVocabulary(self.label_names, multi_label=self.multi_label,
+                               separator=self.label_separator)
 
     def encode_targets(self, labels):
-        """Label names (or ids) -> int32 ids [n], or multi-hot float32 [n, labels]."""
-        labels = list(labels)
-        if self.multi_label:
-            targets = np.zeros((len(labels), len(self.label_names)), np.float32)
-            for row, label in enumerate(labels):
-                names = label.split(self.label_separator) if isinstance(label, str) else label
-                for name in names:
-                    targets[row, self._label_id(name, row)] = 1.0
-            return targets
-        return np.array([self._label_id(label, row) for row, label in enumerate(labels)], np.int32)
-
-    def _label_id(self, label, row):
-        if isinstance(label, (int, np.integer)) and 0 <= label < len(self.label_names):
-            return int(label)
-        if str(label) in self._label_ids:
-            return self._label_ids[str(label)]
-        known = ", ".join(self.label_names[:20]) + (" ..." if len(self.label_names) > 20 else "")
-        raise ValueError(f"example {row}: unknown label {label!r}; known labels: {known}.")
+        """Label names (or ids; lists of names for multi-label) -> int32 ids [n], or
+        multi-hot float32 [n, labels]. An unknown label is an error naming its position."""
+        raw = []
+        for label in labels:
+            if isinstance(label, (int, np.integer)) and 0 <= label < len(self.label_names):
+                label = self.label_names[label]
+            elif self.multi_label and isinstance(label, (list, tuple)):
+                label = self.label_separator.join(map(str, label))
+            raw.append(str(label))
+        given = TextExamples(texts=[""] * len(raw), text_pairs=None, labels=raw,
+                             source="labels given", line_numbers=list(range(1, len(raw) + 1)))
+        targets, _, _ = self.label_vocabulary.encode(given)
+        return targets
 
     def set_output_bias_to_label_priors(self, targets):
         """Starts each output at its label's training frequency: bias = log(p / (1 - p)).

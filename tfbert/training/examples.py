@@ -4,7 +4,7 @@ import dataclasses
 
 import numpy as np
 
-from tfbert.data.labels import LabelVocabulary, parse_scores
+from tfbert.data.labels import parse_scores
 from tfbert.data.readers import read_examples
 
 
@@ -29,9 +29,7 @@ def encode_targets(recipe, task, examples, on_unknown="error"):
     """Targets of labelled examples; returns (targets, kept indices, skipped count)."""
     if recipe.task == "regression":
         return task.encode_targets(parse_scores(examples)), np.arange(len(examples)), 0
-    vocabulary = LabelVocabulary(task.label_names, multi_label=task.multi_label,
-                                 separator=task.label_separator)
-    targets, kept, skipped = vocabulary.encode(examples, on_unknown=on_unknown)
+    targets, kept, skipped = task.label_vocabulary.encode(examples, on_unknown=on_unknown)
     return targets, np.asarray(kept), skipped
 
 
