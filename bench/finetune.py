@@ -42,7 +42,8 @@ RUNS = {
     "mrpc": ("paraphrase", [
         f"data.train={DATA}/mrpc/train.tsv", f"data.dev={DATA}/mrpc/dev.tsv",
         'data.text_column="#1 String"', 'data.text_pair_column="#2 String"',
-        "data.label_column=Quality", "training.eval_metric=f1", "training.epochs=3",
+        "data.label_column=Quality", "training.eval_metric=f1", "training.epochs=4",
+        "training.learning_rate=1e-4",
     ], ("dev", "f1"), 0.850),
 }
 

@@ -224,3 +224,12 @@ def test_cli_export_from_a_run(tmp_path, capsys):
     assert cli.main(["export", str(run), "--version", "1", "--overwrite"]) == 0
     assert cli.main(["export", str(tmp_path / "nothing")]) == 1
     assert "is not a training run" in capsys.readouterr().err
+
+
+def test_label_with_a_line_break_is_refused(tmp_path):
+    encoder, tokenizer = tiny()
+    model = TextClassifier(encoder, tokenizer, ["neg", "pos\nitive"])
+    with pytest.raises(ValueError, match=r"label name 'pos\\nitive' contains a line break"):
+        export_for_serving(model, tmp_path, "sentiment")
+    assert not (tmp_path / "sentiment" / "1").exists()
+    assert [p.name for p in (tmp_path / "sentiment").iterdir()] == []  # no staging left
