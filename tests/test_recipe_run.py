@@ -75,3 +75,33 @@ def test_cli_evaluate_and_its_errors(sentiment_run, tmp_path, capsys):
     assert metrics["examples"] == 2 and metrics["skipped"] == 1
     assert cli.main(["evaluate", str(tmp_path), "--data", str(data)]) == 1
     assert "is not a training run" in capsys.readouterr().err
+
+
+def test_multi_label_recipe_starts_at_label_priors_and_exports(tmp_path, monkeypatch):
+    """The intent recipe (multi-label) on a tiny random checkpoint: training starts each
+    output at its label's prior, and the export joins the labels over the threshold."""
+    from conftest import write_tiny_checkpoint
+    from tfbert.tasks import TextClassifier
+
+    words = sorted({w for line in (ROOT / "recipes" / "data" / "intent" / "train.jsonl").read_text().split()
+                    for w in [line.strip('",{}:').lower()] if w.isalpha()})
+    checkpoint = write_tiny_checkpoint(tmp_path / "tiny", words[:200])
+    starting_biases = []
+    original = TextClassifier.set_output_bias_to_label_priors
+
+    def spy(self, targets):
+        original(self, targets)
+        starting_biases.append((self.head.output_dense.bias.numpy().copy(), targets.mean(axis=0)))
+
+    monkeypatch.setattr(TextClassifier, "set_output_bias_to_label_priors", spy)
+    recipe = load_recipe(ROOT / "recipes" / "intent.toml", [
+        f"checkpoint={checkpoint}", f"output_dir={tmp_path / 'run'}",
+        f"export.dir={tmp_path / 'served'}", "training.epochs=1", "training.batch_size=32"])
+    result = train(recipe)
+    (bias, frequency), = starting_biases
+    np.testing.assert_allclose(1 / (1 + np.exp(-bias)), np.clip(frequency, 1e-4, 1 - 1e-4), rtol=1e-4)
+    assert 0.0 <= result["dev"]["accuracy"] <= 1.0
+    serve = tf.saved_model.load(result["export"]).signatures["serving_default"]
+    outputs = serve(text=tf.constant(["book a table for two and play some jazz"]))
+    assert outputs["over_threshold"].shape[1] == len(frequency)
+    assert outputs["label"].numpy()[0].decode()  # at least the most likely intent
