@@ -32,7 +32,7 @@ $(SERVING_VENV)/.installed:
 	touch $@
 
 test: setup serving-venv
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 # Benchmarks compare against PyTorch: the CPU build of torch (never a tfbert dependency).
 bench-setup: setup
