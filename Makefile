@@ -36,7 +36,7 @@ test: setup serving-venv
 
 # Benchmarks compare against PyTorch: the CPU build of torch (never a tfbert dependency).
 bench-setup: setup
-	$(BIN)/python -m pip install -q "torch==2.13.0" ".[reference]"
+	$(BIN)/python -m pip install -q "torch==2.13.0" ".[reference]" onnxruntime onnx
 
 bench: bench-setup
 	$(BIN)/python bench/encoder_forward.py

@@ -63,19 +63,24 @@ class BertSelfAttention(keras.layers.Layer):
 
         qkv = self.query_key_value(hidden_states)                       # [B, T, 3H]
         qkv = ops.reshape(
-            qkv, (batch_size, seq_length, 3, self.num_heads, self.head_size)
-        )                                                               # [B, T, 3, N, D]
-        query, key, value = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]    # [B, T, N, D] each
+            qkv, (batch_size, seq_length, 3 * self.num_heads, self.head_size)
+        )                                                               # [B, T, 3N, D]
+        # Heads first, once, so both products below are plain batched matmuls
+        # (measured faster on CPU than einsums that transpose their operands each).
+        qkv = ops.transpose(qkv, (0, 2, 1, 3))                          # [B, 3N, T, D]
+        query, key, value = ops.split(qkv, 3, axis=1)                   # [B, N, T, D] each
 
-        scores = ops.einsum("btnd,bsnd->bnts", query, key)              # [B, N, T, T]
-        scores = ops.cast(scores, "float32") / math.sqrt(self.head_size)
+        # Scaling the query, not the scores, touches T*D values per head, not T*T.
+        query = query * ops.cast(1.0 / math.sqrt(self.head_size), query.dtype)
+        scores = ops.matmul(query, ops.transpose(key, (0, 1, 3, 2)))    # [B, N, T, T]
         # Keras autocasts float inputs to the compute dtype; take the bias back to
         # float32 (-10000 is -9984 in bfloat16: still a zero weight after softmax).
-        scores = scores + ops.cast(mask_bias, "float32")                # broadcasts over N, T
+        scores = ops.cast(scores, "float32") + ops.cast(mask_bias, "float32")
         probs = ops.softmax(scores, axis=-1)                            # float32 [B, N, T, T]
         probs = self.dropout_layer(ops.cast(probs, self.compute_dtype), training=training)
 
-        context = ops.einsum("bnts,bsnd->btnd", probs, value)           # [B, T, N, D]
+        context = ops.matmul(probs, value)                              # [B, N, T, D]
+        context = ops.transpose(context, (0, 2, 1, 3))                  # [B, T, N, D]
         context = ops.reshape(context, (batch_size, seq_length, self.hidden_size))
         return self.output_dense(context)                               # [B, T, H]
 

@@ -1,0 +1,369 @@
+"""End-to-end serving on real text: SST-2 dev sentences in, labels out.
+
+    python bench/serving_e2e.py [--quick] [--threads 2] [--batch-sizes 1 8 64] [--json F]
+
+The 872 SST-2 dev sentences (read from ../shared/data, never copied) are sent as raw
+strings in requests of 1, 8 and 64 sentences, in file order. Per path and batch size
+the script prints sentences/s, the p50/p99 latency of one request, and the peak
+resident memory of the process that served it. Each path runs in its own process that
+imports only what its deployment would, so memory and thread pools are its own:
+
+- tfbert float32 / bf16: a SavedModel written by `tfbert.export.export_for_serving`
+  (the bf16 one with `compute_dtype="bfloat16"`) in an earlier, separate process,
+  loaded with `tf.saved_model.load(...).signatures["serving_default"]` in a process
+  that imports only tensorflow and tensorflow_text. Tokenization is inside the graph.
+- keras-hub: `BertTextClassifier.from_preset(dir, num_classes=2, sequence_length=128)`;
+  its preprocessor and the classifier in one tf.function. The preprocessor pads every
+  request to the fixed 128 (its default would be 512; 128 is the others' truncation).
+- transformers float32 / bf16: `BertTokenizerFast(padding=True, truncation=True,
+  max_length=128)` then `BertForSequenceClassification` under `torch.inference_mode()`
+  (bf16: `torch.autocast("cpu", dtype=torch.bfloat16)`).
+- onnxruntime: the same transformers model exported by `torch.onnx.export` with
+  dynamic batch and sequence axes, run by an `InferenceSession` with the Hugging Face
+  fast tokenizer (`tokenizers`, padding to the longest row, truncation 128).
+
+The heads are untrained (seeded), so accuracy means nothing. To make the labels
+comparable, every path uses tfbert's head: its `output_dense` kernel [384, 2] and
+bias are copied into keras-hub's `logits` dense layer and, transposed, into
+transformers' `classifier` (the ONNX export inherits it). All three heads compute
+pooled [CLS] -> dropout (off) -> dense, so the paths then compute the same function,
+and the script prints how often each path's labels agree with tfbert float32.
+
+Each batch size gets 2 warm-up requests first (graph tracing, first allocations);
+then `--passes` passes over the sentences are timed request by request.
+"""
+
+import argparse
+import importlib.util
+import json
+import pathlib
+import subprocess
+import sys
+import tempfile
+import time
+
+import common
+
+PATHS = ["tfbert float32", "tfbert bf16", "keras-hub float32", "transformers float32",
+         "transformers bf16", "onnxruntime float32"]
+MAX_LENGTH = 128
+
+
+# ----------------------------------------------------------------- export steps
+
+def export_tfbert(workdir, threads):
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from tfbert import BertEncoder, BertTokenizer
+    from tfbert.export import export_for_serving
+    from tfbert.tasks import TextClassifier
+
+    common.tf_threads(tf, threads)
+    model_dir = common.checkpoint_dir()
+    keras.utils.set_random_seed(0)  # the untrained head: the same one on every run
+    task = TextClassifier(BertEncoder.from_pretrained(model_dir),
+                          BertTokenizer.from_pretrained(model_dir, max_length=MAX_LENGTH),
+                          ["negative", "positive"])
+    for dtype in ("float32", "bfloat16"):
+        export_for_serving(task, workdir / "saved_models", f"sst2-{dtype}", version=1,
+                           overwrite=True, compute_dtype=dtype, deployment_files=False)
+    np.save(workdir / "head_kernel.npy", task.head.output_dense.kernel.numpy())
+    np.save(workdir / "head_bias.npy", task.head.output_dense.bias.numpy())
+    # The other children read the checkpoint directory from here: resolving it would
+    # import tfbert, hence TensorFlow, into the torch and onnxruntime processes.
+    (workdir / "checkpoint_dir.txt").write_text(model_dir)
+
+
+def transformers_model(workdir):
+    """BertForSequenceClassification with tfbert's head copied in."""
+    import numpy as np
+    import torch
+    from transformers import BertForSequenceClassification
+
+    model_dir = (workdir / "checkpoint_dir.txt").read_text()
+    model = BertForSequenceClassification.from_pretrained(model_dir, num_labels=2).eval()
+    with torch.no_grad():  # torch's Linear keeps weight as [out, in]: the transpose
+        model.classifier.weight.copy_(torch.from_numpy(np.load(workdir / "head_kernel.npy").T))
+        model.classifier.bias.copy_(torch.from_numpy(np.load(workdir / "head_bias.npy")))
+    return model
+
+
+def export_onnx(workdir, threads):
+    import torch
+
+    torch.set_num_threads(threads)
+    model = transformers_model(workdir)
+
+    class Logits(torch.nn.Module):
+        """Positional inputs in a fixed order and one output: what ONNX needs."""
+
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.model(input_ids=input_ids, attention_mask=attention_mask,
+                              token_type_ids=token_type_ids).logits
+
+    example = torch.ones((2, 8), dtype=torch.long)
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    # The TorchScript exporter (dynamo=False): dynamic_axes is all it needs, where the
+    # dynamo exporter would also want onnxscript installed.
+    torch.onnx.export(Logits(model), (example, example, torch.zeros_like(example)),
+                      str(workdir / "model.onnx"), input_names=names, output_names=["logits"],
+                      dynamic_axes={name: {0: "batch", 1: "sequence"} for name in names}
+                      | {"logits": {0: "batch"}},
+                      opset_version=17, dynamo=False)
+
+
+# ------------------------------------------------------------ serving children
+
+def softmax_positive(logits):
+    import numpy as np
+
+    logits = np.asarray(logits, np.float64)
+    exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return (exp / exp.sum(axis=-1, keepdims=True))[:, 1]
+
+
+def tfbert_predictor(workdir, threads, precision):
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401 (registers the tokenizer ops the graph uses)
+
+    common.tf_threads(tf, threads)
+    dtype = "bfloat16" if precision == "bf16" else "float32"
+    serve = tf.saved_model.load(str(workdir / "saved_models" / f"sst2-{dtype}" / "1"))
+    serve = serve.signatures["serving_default"]
+
+    def predict(texts):
+        outputs = serve(text=tf.constant(texts))
+        return outputs["label_id"].numpy(), outputs["probabilities"].numpy()[:, 1]
+
+    return predict
+
+
+def keras_hub_predictor(workdir, threads, precision):
+    import keras_hub
+    import numpy as np
+    import tensorflow as tf
+
+    common.tf_threads(tf, threads)
+    model_dir = (workdir / "checkpoint_dir.txt").read_text()
+    classifier = keras_hub.models.BertTextClassifier.from_preset(
+        model_dir, num_classes=2, sequence_length=MAX_LENGTH)
+    classifier.output_dense.set_weights([np.load(workdir / "head_kernel.npy"),
+                                         np.load(workdir / "head_bias.npy")])
+    preprocessor = classifier.preprocessor
+    serve = tf.function(lambda texts: classifier(preprocessor(texts), training=False))
+
+    def predict(texts):
+        logits = serve(tf.constant(texts)).numpy()
+        return logits.argmax(axis=-1), softmax_positive(logits)
+
+    return predict
+
+
+def transformers_predictor(workdir, threads, precision):
+    import torch
+    from transformers import BertTokenizerFast
+
+    torch.set_num_threads(threads)
+    tokenizer = BertTokenizerFast.from_pretrained((workdir / "checkpoint_dir.txt").read_text())
+    model = transformers_model(workdir)
+
+    def predict(texts):
+        with torch.inference_mode(), torch.autocast(
+                "cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            batch = tokenizer(texts, padding=True, truncation=True, max_length=MAX_LENGTH,
+                              return_tensors="pt")
+            logits = model(**batch).logits.float().numpy()
+        return logits.argmax(axis=-1), softmax_positive(logits)
+
+    return predict
+
+
+def onnxruntime_predictor(workdir, threads, precision):
+    import numpy as np
+    import onnxruntime
+    from tokenizers import Tokenizer
+
+    model_dir = pathlib.Path((workdir / "checkpoint_dir.txt").read_text())
+    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tokenizer.enable_truncation(MAX_LENGTH)
+    tokenizer.enable_padding(pad_id=tokenizer.token_to_id("[PAD]"), pad_token="[PAD]")
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(str(workdir / "model.onnx"), options,
+                                           providers=["CPUExecutionProvider"])
+
+    def predict(texts):
+        encodings = tokenizer.encode_batch(texts)
+        feeds = {
+            "input_ids": np.array([e.ids for e in encodings], np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encodings], np.int64),
+        }
+        logits = session.run(["logits"], feeds)[0]
+        return logits.argmax(axis=-1), softmax_positive(logits)
+
+    return predict
+
+
+PREDICTORS = {"tfbert": tfbert_predictor, "keras-hub": keras_hub_predictor,
+              "transformers": transformers_predictor, "onnxruntime": onnxruntime_predictor}
+
+
+def serve_sentences(predict, sentences, batch_sizes, passes):
+    """Per batch size: throughput and request latencies; labels of the last pass."""
+    results = {}
+    for size in batch_sizes:
+        requests = [sentences[i:i + size] for i in range(0, len(sentences), size)]
+        for request in requests[:2]:  # warm-up, not timed
+            predict(request)
+        latencies, labels, positive = [], [], []
+        for _ in range(passes):
+            labels, positive = [], []
+            for request in requests:
+                start = time.perf_counter()
+                label_ids, probabilities = predict(request)
+                latencies.append(time.perf_counter() - start)
+                labels += [int(x) for x in label_ids]
+                positive += [float(x) for x in probabilities]
+        results[str(size)] = {
+            "sentences_per_s": passes * len(sentences) / sum(latencies),
+            "p50_ms": 1000 * common.percentile(latencies, 50),
+            "p99_ms": 1000 * common.percentile(latencies, 99),
+            "requests_timed": len(latencies),
+        }
+    return results, labels, positive
+
+
+def child(step, workdir, args):
+    if step == "export-tfbert":
+        return export_tfbert(workdir, args.threads)
+    if step == "export-onnx":
+        return export_onnx(workdir, args.threads)
+    framework, precision = step.split()
+    predict = PREDICTORS[framework](workdir, args.threads, precision)
+    sentences = common.sst2_sentences("dev", args.sentences)
+    results, labels, positive = serve_sentences(predict, sentences, args.batch_sizes, args.passes)
+    common.write_json(workdir / f"{step.replace(' ', '_')}.json", {
+        "by_batch_size": results, "peak_rss_mib": common.peak_rss_mib(),
+        "labels": labels, "positive_probability": positive,
+    })
+
+
+# ---------------------------------------------------------------------- parent
+
+def run_child(step, workdir, args):
+    """Runs one step in a fresh interpreter; returns None or the error text."""
+    command = [sys.executable, __file__, "--child", step, "--workdir", str(workdir),
+               "--threads", str(args.threads), "--passes", str(args.passes),
+               "--batch-sizes", *map(str, args.batch_sizes)]
+    if args.sentences:
+        command += ["--sentences", str(args.sentences)]
+    print(f"  running {step} ...", flush=True)
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        return done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
+    return None
+
+
+def print_tables(figures, batch_sizes, threads, count):
+    reference = figures.get("tfbert float32")
+    print(f"\nServing end to end, SST-2 dev ({count} sentences, raw strings in, labels out), "
+          f"{threads} threads")
+    print(f"{'path':<22}{'batch':>6}{'sent/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'peak MiB':>10}"
+          f"{'tfbert f32 / this':>19}")
+    for size in map(str, batch_sizes):
+        for path, result in figures.items():
+            row = result["by_batch_size"][size]
+            ratio = (f"{reference['by_batch_size'][size]['sentences_per_s'] / row['sentences_per_s']:18.2f}x"
+                     if reference else f"{'-':>19}")
+            print(f"{path:<22}{size:>6}{row['sentences_per_s']:9.1f}{row['p50_ms']:9.1f}"
+                  f"{row['p99_ms']:9.1f}{result['peak_rss_mib']:10.0f}{ratio}")
+
+
+def agreement(figures):
+    """Share of labels equal to tfbert float32's, and the largest P(positive) gap."""
+    reference = figures.get("tfbert float32")
+    if not reference:
+        return {}
+    out = {}
+    for path, result in figures.items():
+        if path == "tfbert float32":
+            continue
+        pairs = list(zip(reference["labels"], result["labels"]))
+        gaps = [abs(a - b) for a, b in zip(reference["positive_probability"],
+                                           result["positive_probability"])]
+        out[path] = {"label_agreement": sum(a == b for a, b in pairs) / len(pairs),
+                     "max_abs_positive_probability_difference": max(gaps)}
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="32 sentences, one pass (a smoke run)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 64])
+    parser.add_argument("--sentences", type=int, help="the first N dev sentences (default: all 872)")
+    parser.add_argument("--passes", type=int, default=2, help="timed passes over the sentences")
+    parser.add_argument("--only", nargs="+", choices=PATHS, help="some of the paths")
+    parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.quick:
+        args.sentences, args.passes = args.sentences or 32, 1
+    common.limit_threads(args.threads)
+    if args.child:
+        return child(args.child, pathlib.Path(args.workdir), args)
+
+    with tempfile.TemporaryDirectory(prefix="tfbert-serving-") as tmp:
+        workdir = pathlib.Path(tmp)
+        error = run_child("export-tfbert", workdir, args)
+        if error:
+            sys.exit(f"tfbert export failed: {error}")
+        notes = {}
+        paths = args.only or PATHS
+        if "onnxruntime float32" in paths:
+            if not (importlib.util.find_spec("onnxruntime") and importlib.util.find_spec("onnx")):
+                notes["onnxruntime float32"] = "not available (pip could not install it)"
+            else:
+                error = run_child("export-onnx", workdir, args)
+                if error:
+                    notes["onnxruntime float32"] = f"ONNX export failed: {error}"
+        figures = {}
+        for path in paths:
+            if path in notes:
+                continue
+            error = run_child(path, workdir, args)
+            if error:
+                notes[path] = f"failed: {error}"
+                continue
+            figures[path] = json.loads((workdir / f"{path.replace(' ', '_')}.json").read_text())
+
+    count = len(common.sst2_sentences("dev", args.sentences))
+    print_tables(figures, args.batch_sizes, args.threads, count)
+    agree = agreement(figures)
+    print("\nLabels against tfbert float32 (same weights, tfbert's head copied into the others):")
+    for path, row in agree.items():
+        print(f"  {path:<22} agree {row['label_agreement']:.3f}, "
+              f"max |P(positive) difference| {row['max_abs_positive_probability_difference']:.4f}")
+    for path, note in notes.items():
+        print(f"{path.split()[0]}: {note}")
+    common.write_json(args.json, {
+        "sentences": count, "threads": args.threads, "passes": args.passes,
+        "batch_sizes": args.batch_sizes, "keras_hub_sequence_length": MAX_LENGTH,
+        "paths": {path: {k: v for k, v in result.items()
+                         if k not in ("labels", "positive_probability")}
+                  for path, result in figures.items()},
+        "agreement_with_tfbert_float32": agree, "not_run": notes,
+    })
+
+
+if __name__ == "__main__":
+    main()
