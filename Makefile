@@ -36,11 +36,12 @@ test: setup serving-venv
 
 # Benchmarks compare against PyTorch: the CPU build of torch (never a tfbert dependency).
 bench-setup: setup
-	$(BIN)/python -m pip install -q "torch==2.13.0" ".[reference]" onnxruntime onnx
+	$(BIN)/python -m pip install -q "torch==2.13.0" -e ".[dev,reference]" onnxruntime onnx
 
+# The speed suite (encoder, serving, fine-tuning throughput, tokenization) and its
+# targets; the fine-tuning accuracy runs (over an hour) are `bench/finetune.py`.
 bench: bench-setup
-	$(BIN)/python bench/encoder_forward.py
-	$(BIN)/python bench/finetune.py
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) $(SERVING_VENV) .pytest_cache

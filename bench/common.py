@@ -12,21 +12,27 @@ import pathlib
 import platform
 import resource
 import statistics
+import subprocess
+import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 CHECKPOINT = "all-minilm-l6-v2"
 
 
-def sst2_sentences(split, count=None):
-    """The `sentence` column of ../shared/data/sst2/<split>.tsv, read in place.
+def sst2_column(split, name, count=None):
+    """One column of ../shared/data/sst2/<split>.tsv, read in place.
 
     GLUE's TSVs are unquoted, so a plain tab split is the right parse (csv would
     treat a leading quote in a sentence as quoting)."""
     lines = (DATA / "sst2" / f"{split}.tsv").read_text(encoding="utf-8").splitlines()
-    column = lines[0].split("\t").index("sentence")
-    sentences = [line.split("\t")[column].strip() for line in lines[1:] if line.strip()]
-    return sentences if count is None else sentences[:count]
+    column = lines[0].split("\t").index(name)
+    values = [line.split("\t")[column].strip() for line in lines[1:] if line.strip()]
+    return values if count is None else values[:count]
+
+
+def sst2_sentences(split, count=None):
+    return sst2_column(split, "sentence", count)
 
 
 def limit_threads(threads):
@@ -50,6 +56,33 @@ def checkpoint_dir():
     from tfbert.pretrained import resolve_checkpoint_dir
 
     return str(resolve_checkpoint_dir(CHECKPOINT))
+
+
+def checkpoint_dir_in_child():
+    """checkpoint_dir(), resolved in a throwaway interpreter.
+
+    For a parent that only launches children: resolving imports tfbert, hence
+    TensorFlow, which such a parent need not load. The parent passes the directory
+    on to its children, so a torch-only child never imports tfbert either."""
+    code = "import common; print(common.checkpoint_dir())"
+    done = subprocess.run([sys.executable, "-c", code], cwd=pathlib.Path(__file__).parent,
+                          capture_output=True, text=True, check=True)
+    return done.stdout.strip().splitlines()[-1]
+
+
+def run_child(command):
+    """Runs one measurement in a fresh interpreter; returns None or the error text.
+
+    Each (framework, precision) gets its own process: torch and TensorFlow in one
+    process fight over their OpenMP/Eigen thread pools and slow whatever runs later,
+    and peak memory is then the child's own. The child's stdout streams through (its
+    progress lines); stderr, where TensorFlow's start-up chatter goes, is kept and only
+    its last line is reported, on failure."""
+    done = subprocess.run([sys.executable, *map(str, command)], stderr=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines()
+        return lines[-1] if lines else f"exit {done.returncode}"
+    return None
 
 
 def peak_rss_mib():

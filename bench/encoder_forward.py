@@ -1,47 +1,43 @@
 """Encoder forward pass: tfbert vs keras-hub BertBackbone vs transformers (PyTorch).
 
-All three load the same MiniLM checkpoint directory, run the same random token ids
-(batch x seq, no padding) with the same number of CPU threads, in one process, and
-print sequences per second (median of the timed calls after warm-up) and ratios,
-float32 and bf16.
+    python bench/encoder_forward.py [--quick] [--threads 2] [--repeats 5]
+        [--batch-sizes 1 8 32] [--lengths 32 128] [--json F]
 
-    python bench/encoder_forward.py [--batch 32] [--seq 128] [--threads 2] [--repeats 5]
-    python bench/encoder_forward.py --batch-sizes 1 8 32 --lengths 32 128 [--json F]
-
-With one shape (the default, 32 x 128) the table is the one bench/README.md quotes;
-with several, each model is built once and timed on every batch x length combination.
+All three load the same MiniLM checkpoint directory and run the same random token ids
+(seeded per shape, no padding) with the same number of CPU threads. Each (framework,
+precision) runs in its own fresh process (torch and TensorFlow in one process slow
+each other down through their thread pools), builds its model once and times every
+batch x length shape: sequences per second from the median of the timed calls after
+the warm-up ones. The parent prints one table with tfbert's ratios.
 
 bf16 means: tfbert and keras-hub under the `mixed_bfloat16` Keras policy (bf16
 matmuls, float32 variables, softmax and LayerNorm); transformers under
-`torch.autocast("cpu", dtype=torch.bfloat16)`.
+`torch.autocast("cpu", dtype=torch.bfloat16)`. tfbert and keras-hub run inside
+`tf.function`, transformers under `torch.inference_mode`.
 """
 
 import argparse
-import os
-import statistics
+import json
+import pathlib
+import tempfile
 import time
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import common
+
+FRAMEWORKS = ["tfbert", "keras-hub", "transformers"]
+PRECISIONS = ["float32", "bf16"]
+KERAS_DTYPES = {"float32": "float32", "bf16": "mixed_bfloat16"}
 
 
-def time_call(fn, repeats, warmup=2):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+# ------------------------------------------------------------------ children
 
-
-def tfbert_runner(model_dir, dtype):
+def tfbert_runner(model_dir, precision, threads):
     import tensorflow as tf
 
     from tfbert import BertEncoder
 
-    encoder = BertEncoder.from_pretrained(model_dir, dtype=dtype)
+    common.tf_threads(tf, threads)
+    encoder = BertEncoder.from_pretrained(model_dir, dtype=KERAS_DTYPES[precision])
     # One tf.function for all shapes: each new shape traces once, during its warm-up.
     forward = tf.function(lambda x: encoder(x, training=False)["sequence_output"])
 
@@ -52,11 +48,12 @@ def tfbert_runner(model_dir, dtype):
     return bind
 
 
-def keras_hub_runner(model_dir, dtype):
+def keras_hub_runner(model_dir, precision, threads):
     import keras_hub
     import tensorflow as tf
 
-    backbone = keras_hub.models.BertBackbone.from_preset(str(model_dir), dtype=dtype)
+    common.tf_threads(tf, threads)
+    backbone = keras_hub.models.BertBackbone.from_preset(model_dir, dtype=KERAS_DTYPES[precision])
     forward = tf.function(lambda x: backbone(x, training=False)["sequence_output"])
 
     def bind(inputs):
@@ -70,11 +67,12 @@ def keras_hub_runner(model_dir, dtype):
     return bind
 
 
-def transformers_runner(model_dir, dtype):
+def transformers_runner(model_dir, precision, threads):
     import torch
     from transformers import BertModel
 
-    model = BertModel.from_pretrained(str(model_dir)).eval()
+    torch.set_num_threads(threads)
+    model = BertModel.from_pretrained(model_dir).eval()
 
     def bind(inputs):
         tensors = dict(
@@ -85,7 +83,7 @@ def transformers_runner(model_dir, dtype):
 
         def run():
             with torch.inference_mode(), torch.autocast(
-                "cpu", dtype=torch.bfloat16, enabled=dtype == "bf16"
+                "cpu", dtype=torch.bfloat16, enabled=precision == "bf16"
             ):
                 return model(**tensors).last_hidden_state.float().numpy()
 
@@ -94,8 +92,12 @@ def transformers_runner(model_dir, dtype):
     return bind
 
 
+RUNNERS = {"tfbert": tfbert_runner, "keras-hub": keras_hub_runner,
+           "transformers": transformers_runner}
+
+
 def random_inputs(batch, seq):
-    """The same ids for every framework: seeded per shape, [CLS] first, no padding."""
+    """The same ids in every process: seeded per shape, [CLS] first, no padding."""
     import numpy as np
 
     rng = np.random.default_rng(0)
@@ -108,99 +110,106 @@ def random_inputs(batch, seq):
     return inputs
 
 
-def print_single_shape(rows, batch, seq, threads, repeats):
-    """The table bench/README.md quotes (one shape)."""
-    by_key = {(name, precision): rate for name, precision, _, _, rate in rows}
-    print(
-        f"\nEncoder forward, MiniLM-L6, batch {batch} x {seq} tokens, "
-        f"{threads} threads (median of {repeats})"
-    )
-    print(f"{'framework':<14}{'precision':<10}{'seq/s':>9}{'vs keras-hub':>14}{'vs transformers':>17}")
-    for name, precision, _, _, rate in rows:
-        print(
-            f"{name:<14}{precision:<10}{rate:9.1f}"
-            f"{rate / by_key[('keras-hub', precision)]:13.2f}x"
-            f"{rate / by_key[('transformers', precision)]:16.2f}x"
-        )
-    print(
-        f"tfbert bf16 / tfbert float32: "
-        f"{by_key[('tfbert', 'bf16')] / by_key[('tfbert', 'float32')]:.2f}x"
-    )
+def time_call(fn, repeats, warmup):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return common.median(times)
 
 
-def print_grid(rows, threads, repeats):
-    """One row per shape and precision: each framework's seq/s, then tfbert's ratios."""
-    by_key = {(name, precision, b, s): rate for name, precision, b, s, rate in rows}
-    shapes = sorted({(b, s) for _, _, b, s, _ in rows})
-    print(f"\nEncoder forward, MiniLM-L6, seq/s, {threads} threads (median of {repeats})")
+def child(step, args):
+    """One (framework, precision): times every shape, writes <workdir>/<step>.json."""
+    framework, precision = step.split()
+    bind = RUNNERS[framework](args.checkpoint_dir, precision, args.threads)
+    rates = {}
+    for batch in args.batch_sizes:
+        for length in args.lengths:
+            rate = batch / time_call(bind(random_inputs(batch, length)), args.repeats, args.warmup)
+            rates[f"{batch}x{length}"] = rate
+            print(f"  {framework:<13}{precision:<9}{batch:4d} x {length:<4d}{rate:9.1f} seq/s", flush=True)
+    common.write_json(pathlib.Path(args.workdir) / f"{step.replace(' ', '_')}.json",
+                      {"seq_per_s": rates, "peak_rss_mib": common.peak_rss_mib()})
+
+
+# -------------------------------------------------------------------- parent
+
+def print_grid(rates, shapes, threads, repeats):
+    """One row per precision and shape: each framework's seq/s, then tfbert's ratios."""
+    def ratio(a, b):
+        return f"{a / b:.2f}x" if a and b else "-"
+
+    def rate(value):
+        return f"{value:.1f}" if value else "-"
+
+    print(f"\nEncoder forward, MiniLM-L6, sequences/s, {threads} threads (median of {repeats})")
     print(f"{'batch':>5}{'len':>5}  {'precision':<10}{'tfbert':>9}{'keras-hub':>11}"
           f"{'transformers':>14}{'tfbert/keras-hub':>18}{'tfbert/transformers':>21}")
-    for precision in ("float32", "bf16"):
-        for b, s in shapes:
-            tfbert, hub, torch_ = (by_key[(name, precision, b, s)]
-                                   for name in ("tfbert", "keras-hub", "transformers"))
-            print(f"{b:5d}{s:5d}  {precision:<10}{tfbert:9.1f}{hub:11.1f}{torch_:14.1f}"
-                  f"{tfbert / hub:17.2f}x{tfbert / torch_:20.2f}x")
-    for b, s in shapes:
-        ratio = by_key[("tfbert", "bf16", b, s)] / by_key[("tfbert", "float32", b, s)]
-        print(f"tfbert bf16 / float32 at {b} x {s}: {ratio:.2f}x")
+    for precision in PRECISIONS:
+        for batch, length in shapes:
+            tfbert, hub, torch_ = (rates.get((name, precision, batch, length)) for name in FRAMEWORKS)
+            print(f"{batch:5d}{length:5d}  {precision:<10}{rate(tfbert):>9}{rate(hub):>11}"
+                  f"{rate(torch_):>14}{ratio(tfbert, hub):>18}{ratio(tfbert, torch_):>21}")
+    for batch, length in shapes:
+        bf16, float32 = (rates.get(("tfbert", p, batch, length)) for p in ("bf16", "float32"))
+        print(f"tfbert bf16 / float32 at {batch} x {length}: {ratio(bf16, float32)}")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--seq", type=int, default=128)
-    parser.add_argument("--batch-sizes", type=int, nargs="+", help="several batch sizes (overrides --batch)")
-    parser.add_argument("--lengths", type=int, nargs="+", help="several sequence lengths (overrides --seq)")
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--json", help="also write the figures to this file")
-    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--quick", action="store_true", help="batch 1 and 8, length 32, 2 repeats")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--lengths", type=int, nargs="+", default=[32, 128])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--checkpoint", default="all-minilm-l6-v2")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", help=argparse.SUPPRESS)
+    parser.add_argument("--checkpoint-dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.quick:
+        args.batch_sizes, args.lengths, args.repeats = [1, 8], [32], 2
+    # Before any framework is imported: OpenMP reads its thread count once, at start-up.
+    common.limit_threads(args.threads)
+    if args.child:
+        return child(args.child, args)
 
-    import tensorflow as tf
-    import torch
+    checkpoint_dir = common.checkpoint_dir_in_child()
+    shapes = [(b, s) for b in args.batch_sizes for s in args.lengths]
+    rates, peak_rss, notes = {}, {}, {}
+    with tempfile.TemporaryDirectory(prefix="tfbert-encoder-") as workdir:
+        for precision in PRECISIONS:
+            for framework in FRAMEWORKS:
+                step = f"{framework} {precision}"
+                print(f"running {step} ...", flush=True)
+                error = common.run_child([
+                    __file__, "--child", step, "--workdir", workdir,
+                    "--checkpoint-dir", checkpoint_dir, "--threads", args.threads,
+                    "--repeats", args.repeats, "--warmup", args.warmup,
+                    "--batch-sizes", *args.batch_sizes, "--lengths", *args.lengths])
+                if error:
+                    notes[step] = f"failed: {error}"
+                    continue
+                result = json.loads((pathlib.Path(workdir) / f"{step.replace(' ', '_')}.json").read_text())
+                peak_rss[step] = result["peak_rss_mib"]
+                for shape, rate in result["seq_per_s"].items():
+                    batch, length = map(int, shape.split("x"))
+                    rates[(framework, precision, batch, length)] = rate
 
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-    torch.set_num_threads(args.threads)
-
-    from tfbert.pretrained import resolve_checkpoint_dir
-
-    model_dir = resolve_checkpoint_dir(args.checkpoint)
-    batch_sizes = args.batch_sizes or [args.batch]
-    lengths = args.lengths or [args.seq]
-    shapes = [(b, s) for b in batch_sizes for s in lengths]
-    inputs = {shape: random_inputs(*shape) for shape in shapes}
-
-    rows = []  # (framework, precision, batch, seq, seq/s)
-    for precision, keras_dtype in (("float32", "float32"), ("bf16", "mixed_bfloat16")):
-        for name, make in (
-            ("tfbert", lambda: tfbert_runner(model_dir, keras_dtype)),
-            ("keras-hub", lambda: keras_hub_runner(model_dir, keras_dtype)),
-            ("transformers", lambda: transformers_runner(model_dir, precision)),
-        ):
-            bind = make()
-            for b, s in shapes:
-                rate = b / time_call(bind(inputs[(b, s)]), args.repeats, args.warmup)
-                rows.append((name, precision, b, s, rate))
-                print(f"  measured {name:<13} {precision:<8} {b:3d} x {s:<4d} {rate:8.1f} seq/s", flush=True)
-
-    if len(shapes) == 1:
-        print_single_shape(rows, *shapes[0], args.threads, args.repeats)
-    else:
-        print_grid(rows, args.threads, args.repeats)
-    if args.json:
-        import json
-        import pathlib
-
-        pathlib.Path(args.json).write_text(json.dumps({
-            "threads": args.threads, "repeats": args.repeats, "warmup": args.warmup,
-            "unit": "sequences/s",
-            "rows": [dict(framework=n, precision=p, batch=b, length=s, seq_per_s=r)
-                     for n, p, b, s, r in rows],
-        }, indent=2) + "\n")
+    print_grid(rates, shapes, args.threads, args.repeats)
+    for step, note in notes.items():
+        print(f"{step}: {note}")
+    common.write_json(args.json, {
+        "threads": args.threads, "repeats": args.repeats, "warmup": args.warmup,
+        "unit": "sequences/s", "batch_sizes": args.batch_sizes, "lengths": args.lengths,
+        "rows": [dict(framework=f, precision=p, batch=b, length=s, seq_per_s=r)
+                 for (f, p, b, s), r in rates.items()],
+        "peak_rss_mib": peak_rss, "not_run": notes,
+    })
 
 
 if __name__ == "__main__":

@@ -37,7 +37,6 @@ import argparse
 import importlib.util
 import json
 import pathlib
-import subprocess
 import sys
 import tempfile
 import time
@@ -260,16 +259,12 @@ def child(step, workdir, args):
 
 def run_child(step, workdir, args):
     """Runs one step in a fresh interpreter; returns None or the error text."""
-    command = [sys.executable, __file__, "--child", step, "--workdir", str(workdir),
-               "--threads", str(args.threads), "--passes", str(args.passes),
-               "--batch-sizes", *map(str, args.batch_sizes)]
+    command = [__file__, "--child", step, "--workdir", workdir, "--threads", args.threads,
+               "--passes", args.passes, "--batch-sizes", *args.batch_sizes]
     if args.sentences:
-        command += ["--sentences", str(args.sentences)]
+        command += ["--sentences", args.sentences]
     print(f"  running {step} ...", flush=True)
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        return done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
-    return None
+    return common.run_child(command)
 
 
 def print_tables(figures, batch_sizes, threads, count):

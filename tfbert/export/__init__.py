@@ -90,12 +90,17 @@ def _set_method_names(saved_model_dir):
 
 
 def export_for_serving(task, base_dir="saved_models", name="model", version=None,
-                       overwrite=False, compute_dtype="float32", deployment_files=True):
+                       overwrite=False, compute_dtype="float32", deployment_files=True,
+                       chunk_size=16):
     """Writes base_dir/name/version/ (and the server files in base_dir); returns its path.
 
     version: the next free number by default. An existing version is an error
     unless overwrite=True. compute_dtype: "float32", "float16" (GPU) or "bfloat16".
+    chunk_size: the serving graph sorts each request by length and runs it in chunks
+    of this many rows, each padded to its own longest (None: one padded batch).
     """
+    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
+        raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size!r}.")
     check_export_name(name)
     model_dir = pathlib.Path(base_dir) / name
     version = next_version(model_dir) if version is None else int(version)
@@ -111,7 +116,7 @@ def export_for_serving(task, base_dir="saved_models", name="model", version=None
     try:
         with tempfile.TemporaryDirectory() as asset_folder:
             vocabulary, labels = _write_assets(served, asset_folder)
-            module = ServingModule(served, vocabulary, labels)
+            module = ServingModule(served, vocabulary, labels, chunk_size=chunk_size)
             tf.saved_model.save(module, str(staging), signatures=module.signatures())
         _set_method_names(staging)
         write_warmup_requests(staging, name, task.pair)

@@ -25,6 +25,8 @@ lookup table, so the file and the answers cannot disagree.
 
 import tensorflow as tf
 
+from tfbert.export.length_sorted import logits_sorted_by_length
+
 # Method names TF Serving checks before it runs a Classify or Regress request.
 CLASSIFY_METHOD_NAME = "tensorflow/serving/classify"
 REGRESS_METHOD_NAME = "tensorflow/serving/regress"
@@ -35,11 +37,14 @@ class ServingModule(tf.Module):
 
     vocabulary_file / labels_file: paths of the files to ship as assets (the labels
     file holds one label name a line, in output order; None for regressors).
+    chunk_size: rows per length-sorted chunk (see length_sorted.py); None runs each
+    request as one batch padded to its longest row.
     """
 
-    def __init__(self, task, vocabulary_file, labels_file=None):
+    def __init__(self, task, vocabulary_file, labels_file=None, chunk_size=16):
         super().__init__()
         self.task = task
+        self.chunk_size = chunk_size
         # Keras 3 variables wrap tf.Variables that tf.Module does not find on its own:
         # without tracking them here the checkpoint restores other copies, and a server
         # loading the graph the TF1 way (as TF Serving does) finds them uninitialised.
@@ -68,10 +73,19 @@ class ServingModule(tf.Module):
 
     def logits(self, features):
         """Token features -> float32 [B, outputs]."""
+        def model_logits(batch):
+            return tf.cast(self.task(batch, training=False), tf.float32)
+
+        def request_logits():
+            if self.chunk_size is None:
+                return model_logits(features)
+            return logits_sorted_by_length(model_logits, features, self.task.num_outputs,
+                                           self.chunk_size)
+
         # An empty batch has no [CLS] column to pool: answer with empty outputs.
         return tf.cond(
             tf.shape(features["input_ids"])[0] > 0,
-            lambda: tf.cast(self.task(features, training=False), tf.float32),
+            request_logits,
             lambda: tf.zeros([0, self.task.num_outputs], tf.float32),
         )
 

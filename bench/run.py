@@ -1,0 +1,222 @@
+"""The benchmark suite: every part, then the targets of the speed issue, met or not.
+
+    python bench/run.py [--quick] [--only encoder serving training tokenization]
+        [--threads 2] [--summary-only]
+
+Each part is its own script, run here as a subprocess with the same --threads (and
+--quick): its output streams through, its figures go to bench/results/<part>.json
+(bench/results/quick/ for --quick, so a smoke run never replaces a full run's
+figures). Then one table: each target, the ratio measured in this run, met or not;
+everything, with the machine it ran on, goes to bench/results/suite.json. A part that
+fails is reported as such and the others still run. --summary-only re-reads the
+JSON files of an earlier run instead of running the parts.
+
+The parts (each script's docstring says exactly what it measures):
+- encoder: encoder_forward.py, forward pass on random ids, float32 and bf16, tfbert
+  vs keras-hub BertBackbone vs transformers (PyTorch, bf16 autocast).
+- serving: serving_e2e.py, SST-2 dev sentences as raw strings to labels, every
+  serving path, with its peak resident memory.
+- training: train_speed.py, fine-tuning examples/s on SST-2, one recipe for all.
+- tokenization: tokenization.py, sentences/s of tfbert's tokenizer vs HF tokenizers.
+"""
+
+import argparse
+import json
+import pathlib
+import subprocess
+import sys
+import time
+
+import common
+
+BENCH = pathlib.Path(__file__).resolve().parent
+PARTS = {"encoder": "encoder_forward.py", "serving": "serving_e2e.py",
+         "training": "train_speed.py", "tokenization": "tokenization.py"}
+
+
+def run_part(part, script, json_path, args):
+    """Runs one part script, output streaming through; returns (status, seconds)."""
+    json_path.unlink(missing_ok=True)  # a failed part must not leave an old run's figures
+    command = [sys.executable, str(BENCH / script), "--threads", str(args.threads),
+               "--json", str(json_path)] + (["--quick"] if args.quick else [])
+    print(f"\n=== {part}: {' '.join(command[1:])}", flush=True)
+    started = time.perf_counter()
+    done = subprocess.run(command)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        return f"failed (exit {done.returncode}, see its output above)", seconds
+    if not json_path.exists():
+        return "failed (wrote no JSON)", seconds
+    return "ok", seconds
+
+
+# ------------------------------------------------------------------ targets
+# Each function reads the parts' JSON (None where a part did not run) and returns
+# (measured value, how it was obtained), or raises KeyError/ValueError when a figure
+# it needs is missing; the summary then says "not measured".
+
+def best(rates):
+    """(name, rate) of the fastest among those that ran."""
+    name = max(rates, key=rates.get)
+    return name, rates[name]
+
+
+def serving_rates(serving, prefix, size="64"):
+    return {path: row["by_batch_size"][size]["sentences_per_s"]
+            for path, row in serving["paths"].items() if path.startswith(prefix)}
+
+
+def serving_vs(serving, peers):
+    """Best tfbert serving path / best of `peers`, SST-2 dev, requests of 64."""
+    tfbert, ours = best(serving_rates(serving, "tfbert"))
+    peer_rates = {path: rate for path, rate in serving_rates(serving, "").items() if path in peers}
+    peer, theirs = best(peer_rates)
+    return ours / theirs, f"{tfbert} {ours:.0f} / {peer} {theirs:.0f} sent/s"
+
+
+def training_vs(training, peers):
+    """Best tfbert row / best of `peers`, fine-tuning examples/s."""
+    rates = {row: result["examples_per_s"] for row, result in training["rows"].items()}
+    tfbert, ours = best({row: rate for row, rate in rates.items() if row.startswith("tfbert")})
+    peer, theirs = best({row: rate for row, rate in rates.items() if row in peers})
+    return ours / theirs, f"{tfbert} {ours:.1f} / {peer} {theirs:.1f} ex/s"
+
+
+def encoder_rate(encoder, framework, precision, batch=32, length=128):
+    for row in encoder["rows"]:
+        if (row["framework"], row["precision"], row["batch"], row["length"]) == (
+                framework, precision, batch, length):
+            return row["seq_per_s"]
+    raise KeyError(f"{framework} {precision} {batch}x{length}")
+
+
+def encoder_vs(encoder, a, b):
+    ours, theirs = encoder_rate(encoder, *a), encoder_rate(encoder, *b)
+    return ours / theirs, f"{' '.join(a)} {ours:.1f} / {' '.join(b)} {theirs:.1f} seq/s at 32x128"
+
+
+def tokenization_vs(tokenization):
+    """tfbert / HF tokenizers at batch 64 (the serving batch); the whole-list ratio is shown."""
+    rates = {name: row["sentences_per_s"] for name, row in tokenization["tokenizers"].items()}
+    ours, theirs = rates["tfbert"], rates["tokenizers"]
+    return (ours["64"] / theirs["64"],
+            f"tfbert {ours['64']:.0f} / tokenizers {theirs['64']:.0f} sent/s at batch 64 "
+            f"(whole list at once: {ours['all'] / theirs['all']:.2f}x)")
+
+
+def fast_path_disagreement(serving):
+    """Worst share of SST-2 dev labels, in points, on which a tfbert fast path differs
+    from tfbert float32: an upper bound on how far its accuracy can move."""
+    rows = {path: row for path, row in serving["agreement_with_tfbert_float32"].items()
+            if path.startswith("tfbert")}
+    path = min(rows, key=lambda p: rows[p]["label_agreement"])
+    points = 100 * (1 - rows[path]["label_agreement"])
+    return points, f"{path} labels differ from tfbert float32 on {points:.2f} % of sentences"
+
+
+TRANSFORMERS_SERVING = ["transformers float32", "transformers bf16", "onnxruntime float32"]
+TRANSFORMERS_TRAINING = ["transformers float32", "transformers bf16"]
+
+# (target, part it reads, check, needed, at least (True) or at most (False))
+TARGETS = [
+    ("serving batch 64: tfbert / keras-hub", "serving",
+     lambda r: serving_vs(r, ["keras-hub float32"]), 6.0, True),
+    ("serving batch 64: tfbert / best transformers path", "serving",
+     lambda r: serving_vs(r, TRANSFORMERS_SERVING), 1.5, True),
+    ("fine-tuning: tfbert / keras-hub", "training",
+     lambda r: training_vs(r, ["keras-hub float32"]), 4.0, True),
+    ("fine-tuning: tfbert / transformers", "training",
+     lambda r: training_vs(r, TRANSFORMERS_TRAINING), 1.2, True),
+    ("encoder 32x128 float32: tfbert / transformers", "encoder",
+     lambda r: encoder_vs(r, ("tfbert", "float32"), ("transformers", "float32")), 1.0, True),
+    ("encoder 32x128: tfbert bf16 / tfbert float32", "encoder",
+     lambda r: encoder_vs(r, ("tfbert", "bf16"), ("tfbert", "float32")), 2.0, True),
+    ("tokenization: tfbert / HF tokenizers", "tokenization", tokenization_vs, 5.0, True),
+    ("fast paths: SST-2 dev labels changed (points)", "serving", fast_path_disagreement, 0.3, False),
+]
+
+
+def evaluate_targets(results):
+    rows = []
+    for target, part, check, needed, at_least in TARGETS:
+        row = {"target": target, "part": part, "needed": needed,
+               "comparison": ">=" if at_least else "<="}
+        if results.get(part) is None:
+            row.update(measured=None, met=None, detail=f"no results from the {part} part")
+            rows.append(row)
+            continue
+        try:
+            value, detail = check(results[part])
+            row.update(measured=value, detail=detail,
+                       met=value >= needed if at_least else value <= needed)
+        except KeyError as error:  # a row or shape it reads was not run
+            row.update(measured=None, met=None, detail=f"not measured: no figure for {error}")
+        except ValueError:  # max() of nothing: none of the paths it compares ran
+            row.update(measured=None, met=None, detail="not measured: a side of it did not run")
+        rows.append(row)
+    return rows
+
+
+def print_summary(statuses, targets, serving, quick):
+    print("\n=== Summary" + (" (--quick: smoke-run figures, not results)" if quick else ""))
+    for part, status in statuses.items():
+        print(f"{part:<13} {status['status']}"
+              + (f" ({status['seconds']:.0f} s)" if status.get("seconds") else "")
+              + "".join(f"\n{'':14}{row}: {note}" for row, note in status.get("not_run", {}).items()))
+    print(f"\n{'target':<50}{'measured':>10}{'needed':>10}  result")
+    for row in targets:
+        unit = "" if row["comparison"] == "<=" else "x"
+        measured = f"{row['measured']:.2f}{unit}" if row["measured"] is not None else "-"
+        needed = f"{row['comparison']} {row['needed']:.1f}{unit}"
+        result = {True: "met", False: "NOT MET", None: "not measured"}[row["met"]]
+        print(f"{row['target']:<50}{measured:>10}{needed:>10}  {result}")
+        print(f"{'':4}{row['detail']}")
+    print("(labels changed: the serving heads are untrained and shared, so this bounds how far "
+          "a fast path's accuracy can move; it is not an accuracy)")
+    if serving:
+        print("\nPeak resident memory of each serving path (MiB):")
+        for path, row in serving["paths"].items():
+            print(f"  {path:<22}{row['peak_rss_mib']:8.0f}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="every part's smoke-run settings")
+    parser.add_argument("--only", nargs="+", choices=list(PARTS), help="some of the parts")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--summary-only", action="store_true",
+                        help="summarize the JSON of an earlier run, run nothing")
+    args = parser.parse_args()
+    results_dir = BENCH / "results" / ("quick" if args.quick else "")
+    results_dir.mkdir(parents=True, exist_ok=True)
+
+    statuses, results = {}, {}
+    for part, script in PARTS.items():
+        json_path = results_dir / f"{part}.json"
+        if args.only and part not in args.only:
+            statuses[part] = {"status": "not run (--only)"}
+        elif args.summary_only:
+            statuses[part] = {"status": "from an earlier run" if json_path.exists() else "no results"}
+        else:
+            status, seconds = run_part(part, script, json_path, args)
+            statuses[part] = {"status": status, "seconds": seconds}
+        if json_path.exists() and not (args.only and part not in args.only):
+            results[part] = json.loads(json_path.read_text())
+            if results[part].get("not_run"):
+                statuses[part]["not_run"] = results[part]["not_run"]
+
+    targets = evaluate_targets(results)
+    print_summary(statuses, targets, results.get("serving"), args.quick)
+    serving = results.get("serving") or {}
+    common.write_json(results_dir / "suite.json", {
+        "machine": common.machine(), "quick": args.quick, "threads": args.threads,
+        "parts": {part: dict(status, results=f"{part}.json") for part, status in statuses.items()},
+        "targets": targets,
+        "serving_peak_rss_mib": {path: row["peak_rss_mib"]
+                                 for path, row in serving.get("paths", {}).items()},
+    })
+    print(f"\nwrote {results_dir / 'suite.json'}")
+
+
+if __name__ == "__main__":
+    main()
