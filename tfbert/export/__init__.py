@@ -27,7 +27,7 @@ from tfbert.export.serving_module import (
 )
 
 _VALID_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-COMPUTE_DTYPES = {"float32": None, "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
+COMPUTE_DTYPES = {"float32": None, "float16": "mixed_float16", "bfloat16": "bfloat16"}
 
 
 def check_export_name(name):
