@@ -150,6 +150,42 @@ def test_float16_export_keeps_float32_interface(tmp_path):
         export_for_serving(model, tmp_path, "gpu", compute_dtype="int8")
 
 
+def test_bfloat16_export_stores_bfloat16_weights_and_keeps_float32_interface(tmp_path):
+    encoder, tokenizer = tiny()
+    model = TextClassifier(encoder, tokenizer, ["neg", "pos"])
+    path = export_for_serving(model, tmp_path, "cpu", compute_dtype="bfloat16")
+    loaded = tf.saved_model.load(str(path))
+    # Weights stored in bf16: no per-request casts of float32 variables, half the size.
+    # (The task's own output layer stays float32, as the model built it.)
+    encoder_weights = [variable for variable in loaded.variable_values
+                       if variable.dtype.is_floating and "text_classifier/" not in variable.name]
+    assert len(encoder_weights) > 20
+    assert {variable.dtype for variable in encoder_weights} == {tf.bfloat16}
+    outputs = loaded.signatures["serving_default"](text=tf.constant(["good movie", "bad"]))
+    assert outputs["probabilities"].dtype == tf.float32
+    np.testing.assert_allclose(outputs["probabilities"].numpy(),
+                               model.predict(["good movie", "bad"])["probabilities"], atol=2e-2)
+
+
+def test_length_sorted_chunks_answer_as_one_padded_batch(tmp_path):
+    encoder, tokenizer = tiny()
+    model = TextClassifier(encoder, tokenizer, ["neg", "pos"])
+    texts = tf.constant(["a", "good movie " * 9, "", "bad", "the plot was bad " * 5,
+                         "fine", "x y z", "very very very good"])
+    answers = {}
+    for chunk_size in (None, 1, 3, 16):
+        path = export_for_serving(model, tmp_path, f"chunks{chunk_size}", chunk_size=chunk_size,
+                                  deployment_files=False)
+        answers[chunk_size] = serving_signatures(path)["serving_default"](text=texts)
+    for chunk_size in (1, 3, 16):
+        np.testing.assert_allclose(answers[chunk_size]["logits"].numpy(),
+                                   answers[None]["logits"].numpy(), atol=1e-5)
+        assert answers[chunk_size]["label"].numpy().tolist() == answers[None]["label"].numpy().tolist()
+    for bad in (0, -2, 2.5, "16"):
+        with pytest.raises(ValueError, match="chunk_size must be a positive integer"):
+            export_for_serving(model, tmp_path, "bad", chunk_size=bad)
+
+
 def test_deployment_files(tmp_path):
     from tensorflow_serving.apis import prediction_log_pb2
 
