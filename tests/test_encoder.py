@@ -154,3 +154,19 @@ def test_constructor_rejects_bad_architecture():
         BertEncoder(**dict(TINY_CONFIG, num_heads=5))
     with pytest.raises(ValueError, match="hidden_act 'tanh' is not supported"):
         BertEncoder(**TINY_CONFIG, hidden_act="tanh")
+
+
+def test_pooled_only_gives_the_same_pooled_output_and_cls_row(encoder):
+    # The last block computing only [CLS] must not change what a [CLS] head reads.
+    pooled_only = BertEncoder.from_config({**encoder.get_config(), "pooled_only": True})
+    pooled_only.set_weights(encoder.get_weights())
+    assert pooled_only.get_config()["pooled_only"] is True
+    batch = random_batch()
+    full, short = encoder(batch), pooled_only(batch)
+    assert tuple(short["sequence_output"].shape) == (3, 1, TINY_CONFIG["hidden_size"])
+    np.testing.assert_allclose(short["pooled_output"], full["pooled_output"], atol=1e-6)
+    np.testing.assert_allclose(short["sequence_output"][:, 0], full["sequence_output"][:, 0], atol=1e-6)
+    # The other positions still count as keys: changing one changes the [CLS] row.
+    changed = dict(batch, input_ids=batch["input_ids"].copy())
+    changed["input_ids"][0, 3] = (changed["input_ids"][0, 3] + 7) % TINY_CONFIG["vocab_size"]
+    assert not np.allclose(pooled_only(changed)["pooled_output"][0], short["pooled_output"][0])

@@ -25,6 +25,13 @@ class BertEncoder(keras.Model):
     Inputs: a dict of `input_ids`, `segment_ids`, `input_mask` (int32 [batch, seq]).
     Outputs: a dict of `sequence_output` [batch, seq, hidden] and
     `pooled_output` [batch, hidden], in the dtype policy's compute dtype.
+
+    `pooled_only=True` is for models that read only the pooled output (a [CLS]
+    head): the last block then computes only the [CLS] position, so
+    `sequence_output` is [batch, 1, hidden]. The pooled output is the same; the
+    last block's work drops by about three quarters (its attention output and
+    feed-forward for one position instead of every position). Exports of [CLS]-head
+    classifiers use it.
     """
 
     def __init__(
@@ -41,6 +48,7 @@ class BertEncoder(keras.Model):
         type_vocab_size=2,
         layer_norm_epsilon=1e-12,
         initializer_range=0.02,
+        pooled_only=False,
         dtype=None,
         **kwargs,
     ):
@@ -99,8 +107,9 @@ class BertEncoder(keras.Model):
 
         mask_bias = attention_mask_bias(input_mask)          # float32 [B, 1, 1, T]
         hidden_states = embeddings(input_ids, segment_ids)   # [B, T, H]
-        for block in blocks:
-            hidden_states = block(hidden_states, mask_bias)
+        for index, block in enumerate(blocks):
+            last = index == len(blocks) - 1
+            hidden_states = block(hidden_states, mask_bias, first_position_only=pooled_only and last)
         pooled_output = pooler(hidden_states[:, 0, :])       # [B, H]
 
         super().__init__(
@@ -117,6 +126,7 @@ class BertEncoder(keras.Model):
         )
         self.bert_config = config
         self.initializer_range = initializer_range
+        self.pooled_only = pooled_only
         self.embeddings = embeddings
         self.transformer_blocks = blocks
         self.pooler = pooler
@@ -125,6 +135,7 @@ class BertEncoder(keras.Model):
         config = {"name": self.name, "trainable": self.trainable}
         config.update(self.bert_config.to_dict())
         config["initializer_range"] = self.initializer_range
+        config["pooled_only"] = self.pooled_only
         config["dtype"] = keras.dtype_policies.serialize(self.dtype_policy)
         return config
 

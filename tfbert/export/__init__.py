@@ -43,17 +43,19 @@ def next_version(model_dir):
     return max(versions, default=0) + 1
 
 
-def with_compute_dtype(task, compute_dtype):
-    """The same task (same weights) computing in `compute_dtype`; inputs and outputs
-    stay float32. float16 is for GPU serving; bfloat16 for CPUs with bf16 units."""
+def serving_copy(task, compute_dtype):
+    """The same task (same weights) computing in `compute_dtype`, built for serving;
+    inputs and outputs stay float32. float16 is for GPU serving; bfloat16 for CPUs
+    with bf16 units."""
     if compute_dtype not in COMPUTE_DTYPES:
         raise ValueError(f"compute_dtype {compute_dtype!r} is not one of: "
                          f"{', '.join(COMPUTE_DTYPES)}.")
-    policy = COMPUTE_DTYPES[compute_dtype]
-    if policy is None and task.dtype_policy.compute_dtype == "float32":
-        return task
-    policy = policy or "float32"
-    encoder = type(task.encoder).from_config({**task.encoder.get_config(), "dtype": policy})
+    policy = COMPUTE_DTYPES[compute_dtype] or "float32"
+    # A [CLS] head reads only the pooled output: the served encoder computes only the
+    # [CLS] position in its last block (BertEncoder's pooled_only).
+    pooled_only = task.head_type == "cls"
+    encoder = type(task.encoder).from_config(
+        {**task.encoder.get_config(), "dtype": policy, "pooled_only": pooled_only})
     clone = type(task).from_config({**task.get_config(), "encoder": encoder, "dtype": policy})
     clone.set_weights(task.get_weights())
     return clone
@@ -109,7 +111,7 @@ def export_for_serving(task, base_dir="saved_models", name="model", version=None
     target = model_dir / str(version)
     if target.exists() and not overwrite:
         raise FileExistsError(f"{target} exists; pass overwrite=True (--overwrite) to replace it.")
-    served = with_compute_dtype(task, compute_dtype)
+    served = serving_copy(task, compute_dtype)
 
     model_dir.mkdir(parents=True, exist_ok=True)
     staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{version}.tmp-", dir=model_dir))

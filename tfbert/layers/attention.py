@@ -57,11 +57,15 @@ class BertSelfAttention(keras.layers.Layer):
         self.output_dense.build((None, None, self.hidden_size))
         self.built = True
 
-    def call(self, hidden_states, mask_bias, training=None):
+    def call(self, hidden_states, mask_bias, training=None, first_query_only=False):
         # hidden_states: [batch, seq, hidden]; mask_bias: float32 [batch, 1, 1, seq]
+        # first_query_only: attend from position 0 ([CLS]) only; returns [B, 1, H].
         batch_size, seq_length = ops.shape(hidden_states)[0], ops.shape(hidden_states)[1]
 
-        qkv = self.query_key_value(hidden_states)                       # [B, T, 3H]
+        # The projections run on [B*T, H] rows: a 2-D matmul lets oneDNN fuse the bias
+        # add into it, which a reshape between the two prevents (bench/README.md).
+        rows = ops.reshape(hidden_states, (-1, self.hidden_size))       # [B*T, H]
+        qkv = self.query_key_value(rows)                                # [B*T, 3H]
         qkv = ops.reshape(
             qkv, (batch_size, seq_length, 3 * self.num_heads, self.head_size)
         )                                                               # [B, T, 3N, D]
@@ -69,20 +73,24 @@ class BertSelfAttention(keras.layers.Layer):
         # (measured faster on CPU than einsums that transpose their operands each).
         qkv = ops.transpose(qkv, (0, 2, 1, 3))                          # [B, 3N, T, D]
         query, key, value = ops.split(qkv, 3, axis=1)                   # [B, N, T, D] each
+        if first_query_only:
+            query = query[:, :, :1]                                     # [B, N, 1, D]
+        query_length = 1 if first_query_only else seq_length            # Q below
 
         # Scaling the query, not the scores, touches T*D values per head, not T*T.
         query = query * ops.cast(1.0 / math.sqrt(self.head_size), query.dtype)
-        scores = ops.matmul(query, ops.transpose(key, (0, 1, 3, 2)))    # [B, N, T, T]
+        scores = ops.matmul(query, ops.transpose(key, (0, 1, 3, 2)))    # [B, N, Q, T]
         # Keras autocasts float inputs to the compute dtype; take the bias back to
         # float32 (-10000 is -9984 in bfloat16: still a zero weight after softmax).
         scores = ops.cast(scores, "float32") + ops.cast(mask_bias, "float32")
-        probs = ops.softmax(scores, axis=-1)                            # float32 [B, N, T, T]
+        probs = ops.softmax(scores, axis=-1)                            # float32 [B, N, Q, T]
         probs = self.dropout_layer(ops.cast(probs, self.compute_dtype), training=training)
 
-        context = ops.matmul(probs, value)                              # [B, N, T, D]
-        context = ops.transpose(context, (0, 2, 1, 3))                  # [B, T, N, D]
-        context = ops.reshape(context, (batch_size, seq_length, self.hidden_size))
-        return self.output_dense(context)                               # [B, T, H]
+        context = ops.matmul(probs, value)                              # [B, N, Q, D]
+        context = ops.transpose(context, (0, 2, 1, 3))                  # [B, Q, N, D]
+        context = ops.reshape(context, (-1, self.hidden_size))          # [B*Q, H]
+        output = self.output_dense(context)                             # [B*Q, H]
+        return ops.reshape(output, (batch_size, query_length, self.hidden_size))
 
     def compute_output_shape(self, hidden_states_shape, mask_bias_shape=None):
         return hidden_states_shape

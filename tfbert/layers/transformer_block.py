@@ -93,16 +93,25 @@ class TransformerBlock(keras.layers.Layer):
         self.output_layer_norm.build(hidden_shape)
         self.built = True
 
-    def call(self, hidden_states, mask_bias, training=None):
-        attention_output = self.attention(hidden_states, mask_bias, training=training)
+    def call(self, hidden_states, mask_bias, training=None, first_position_only=False):
+        # first_position_only: compute only position 0's output ([CLS]), [B, 1, H].
+        # Every position still serves as a key and value, so that row is exact.
+        attention_output = self.attention(hidden_states, mask_bias, training=training,
+                                          first_query_only=first_position_only)
+        if first_position_only:
+            hidden_states = hidden_states[:, :1]                               # [B, 1, H]
         attention_output = self.attention_dropout_layer(attention_output, training=training)
         hidden_states = self.attention_layer_norm(hidden_states + attention_output)
 
+        # The feed-forward runs on [B*T, H] rows: 2-D matmuls let oneDNN fuse the bias
+        # add into them (see BertSelfAttention).
+        rows = ops.reshape(hidden_states, (-1, self.hidden_size))          # [B*T, H]
         intermediate = _ACTIVATIONS[self.hidden_act](
-            self.intermediate_dense(hidden_states)
-        )                                                       # [B, T, intermediate]
-        layer_output = self.output_dense(intermediate)          # [B, T, H]
+            self.intermediate_dense(rows)
+        )                                                                  # [B*T, intermediate]
+        layer_output = self.output_dense(intermediate)                     # [B*T, H]
         layer_output = self.output_dropout_layer(layer_output, training=training)
+        layer_output = ops.reshape(layer_output, ops.shape(hidden_states))  # [B, T, H]
         return self.output_layer_norm(hidden_states + layer_output)
 
     def compute_output_shape(self, hidden_states_shape, mask_bias_shape=None):
