@@ -25,6 +25,13 @@ RUNS = {
         f"data.train={DATA}/sst2/train.tsv", f"data.dev={DATA}/sst2/dev.tsv",
         "data.label_column=label", "training.epochs=2", "training.learning_rate=5e-5",
     ], ("dev", "accuracy"), 0.895),
+    # The bf16 fast path of fine-tuning, against float32's one-epoch 89.22 (the speed
+    # issue: a fast path may lose at most 0.3 points). Not part of the default set.
+    "sst2_bf16": ("sentiment", [
+        f"data.train={DATA}/sst2/train.tsv", f"data.dev={DATA}/sst2/dev.tsv",
+        "data.label_column=label", "training.epochs=1", "training.learning_rate=5e-5",
+        'training.mixed_precision="bf16"',
+    ], ("dev", "accuracy"), 0.8922 - 0.003),
     "snips": ("intent", [
         f"data.train={DATA}/snips/train", f"data.dev={DATA}/snips/valid",
         f"data.test={DATA}/snips/test", "data.text_column=seq.in", "data.label_column=label",
@@ -50,7 +57,7 @@ RUNS = {
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("tasks", nargs="*", help=f"some of: {', '.join(RUNS)} (default: all)")
+    parser.add_argument("tasks", nargs="*", help=f"some of: {', '.join(RUNS)} (default: all but sst2_bf16)")
     parser.add_argument("--quick", action="store_true", help="2,000 training examples per task")
     args = parser.parse_args()
 
@@ -64,7 +71,7 @@ def main():
     # Earlier runs of other tasks are kept: one task's run replaces only its own row.
     kept = json.loads(results_file.read_text()) if results_file.exists() else []
     results = []
-    for name in args.tasks or list(RUNS):
+    for name in args.tasks or [name for name in RUNS if name != "sst2_bf16"]:
         recipe_name, overrides, (split, metric), target = RUNS[name]
         overrides = overrides + [f"name={name}", f"output_dir=runs/bench_{name}",
                                  "export.enabled=false"]
