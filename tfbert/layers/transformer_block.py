@@ -6,7 +6,6 @@ from keras import ops
 from tfbert.layers.attention import BertSelfAttention
 
 
-
 def _exact_gelu(x):
     # erf has no vectorized bfloat16/float16 kernel on CPU: in half precision it ran
     # 1.6x slower than casting to float32 and back (bench/README.md), and float32 is
