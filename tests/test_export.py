@@ -174,14 +174,13 @@ def test_length_sorted_chunks_answer_as_one_padded_batch(tmp_path):
     texts = tf.constant(["a", "good movie " * 9, "", "bad", "the plot was bad " * 5,
                          "fine", "x y z", "very very very good"])
     answers = {}
-    for chunk_size in (None, 1, 3, 16):
+    for chunk_size in (None, 3):
         path = export_for_serving(model, tmp_path, f"chunks{chunk_size}", chunk_size=chunk_size,
                                   deployment_files=False)
         answers[chunk_size] = serving_signatures(path)["serving_default"](text=texts)
-    for chunk_size in (1, 3, 16):
-        np.testing.assert_allclose(answers[chunk_size]["logits"].numpy(),
-                                   answers[None]["logits"].numpy(), atol=1e-5)
-        assert answers[chunk_size]["label"].numpy().tolist() == answers[None]["label"].numpy().tolist()
+    # 8 texts in chunks of 3: two full chunks and a short one (other sizes: test_length_sorted.py).
+    np.testing.assert_allclose(answers[3]["logits"].numpy(), answers[None]["logits"].numpy(), atol=1e-5)
+    assert answers[3]["label"].numpy().tolist() == answers[None]["label"].numpy().tolist()
     for bad in (0, -2, 2.5, "16"):
         with pytest.raises(ValueError, match="chunk_size must be a positive integer"):
             export_for_serving(model, tmp_path, "bad", chunk_size=bad)
