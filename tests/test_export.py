@@ -181,7 +181,7 @@ def test_length_sorted_chunks_answer_as_one_padded_batch(tmp_path):
     # 8 texts in chunks of 3: two full chunks and a short one (other sizes: test_length_sorted.py).
     np.testing.assert_allclose(answers[3]["logits"].numpy(), answers[None]["logits"].numpy(), atol=1e-5)
     assert answers[3]["label"].numpy().tolist() == answers[None]["label"].numpy().tolist()
-    for bad in (0, -2, 2.5, "16"):
+    for bad in (0, -2, 2.5, "16", True):
         with pytest.raises(ValueError, match="chunk_size must be a positive integer"):
             export_for_serving(model, tmp_path, "bad", chunk_size=bad)
 

@@ -116,6 +116,10 @@ def test_bad_inputs_are_clear():
         TextClassifier(encoder, tokenizer, ["a", "b"], head="max")
     with pytest.raises(ValueError, match="duplicates"):
         TextClassifier(encoder, tokenizer, ["a", "a"])
+    cls_only = BertEncoder.from_config({**encoder.get_config(), "pooled_only": True})
+    with pytest.raises(ValueError, match="head 'attention' reads every token.*pooled_only=True"):
+        TextClassifier(cls_only, tokenizer, ["a", "b"], head="attention")
+    TextClassifier(cls_only, tokenizer, ["a", "b"], head="cls")  # what pooled_only is for
     pair_model = TextClassifier(encoder, tokenizer, ["a", "b"], pair=True)
     with pytest.raises(ValueError, match="text-pair task"):
         pair_model.predict(["only one"])

@@ -101,7 +101,8 @@ def export_for_serving(task, base_dir="saved_models", name="model", version=None
     chunk_size: the serving graph sorts each request by length and runs it in chunks
     of this many rows, each padded to its own longest (None: one padded batch).
     """
-    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
+    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int)
+                                   or chunk_size < 1):
         raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size!r}.")
     check_export_name(name)
     model_dir = pathlib.Path(base_dir) / name

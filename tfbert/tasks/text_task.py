@@ -37,6 +37,12 @@ class TextTask(keras.Model):
             tokenizer = BertTokenizer.from_config(tokenizer)
         if not isinstance(encoder, BertEncoder):
             raise TypeError(f"encoder must be a tfbert.BertEncoder, got {type(encoder).__name__}.")
+        if encoder.pooled_only and head != "cls":
+            # Such an encoder returns only the [CLS] position: any other head would
+            # quietly pool over one token.
+            raise ValueError(f"head {head!r} reads every token, but the encoder was built "
+                             "with pooled_only=True (only [CLS]); use head='cls' or an "
+                             "encoder with pooled_only=False.")
         self.encoder = encoder
         self.tokenizer = tokenizer
         self.pair = pair
