@@ -17,12 +17,8 @@ Served paths are loaded with `tf.saved_model.load` and sent requests of 64 raw
 sentences, as bench/serving_e2e.py does. Each training run is a fresh process.
 """
 
-import argparse
-import json
 import pathlib
-import subprocess
 import sys
-import tempfile
 
 import common
 
@@ -51,7 +47,7 @@ def fine_tune(workdir, examples, precision):
     labels = common.sst2_column("train", "label", examples)
     task.fit(texts, labels, batch_size=BATCH, epochs=1, shuffle=True, verbose=2)
     dev = common.sst2_column("dev", "sentence")
-    predicted = task.predict(dev, batch_size=REQUEST)["label_ids"]
+    predicted = task.predict(dev, batch_size=REQUEST)["label_id"]
     np.save(workdir / f"keras_{precision}.npy", np.asarray(predicted))
     if precision == "float32":
         for name, dtype, chunk_size in (("float32_unsorted", "float32", None),
@@ -86,14 +82,9 @@ PATHS = [  # (row, child step, file the child writes)
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = common.parser(__doc__, quick_help="256 training sentences")
     parser.add_argument("--examples", type=int, default=4000, help="SST-2 training sentences")
-    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-bf16-training", action="store_true")
-    parser.add_argument("--quick", action="store_true", help="256 training sentences")
-    parser.add_argument("--json", help="also write the figures to this file")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--workdir", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.quick:
         args.examples = 256
@@ -110,21 +101,17 @@ def main():
 
     gold = np.array([int(label) for label in common.sst2_column("dev", "label")])
     accuracy, failed = {}, {}
-    with tempfile.TemporaryDirectory(prefix="tfbert-accuracy-") as tmp:
-        workdir = pathlib.Path(tmp)
+    with common.Children(__file__, common.flags(args, "threads", "examples")) as children:
         for row, step, output in PATHS:
             if step == "train bf16" and args.no_bf16_training:
                 continue
-            print(f"  {row} ...", flush=True)
-            error = common.run_child([__file__, "--child", step, "--workdir", tmp,
-                                      "--threads", str(args.threads),
-                                      "--examples", str(args.examples)])
+            error = children.run(step)
             if error:
                 failed[row] = error
                 if step == "train float32":
                     break  # nothing else exists without the fine-tuned model
                 continue
-            predicted = np.load(workdir / output).astype(int)
+            predicted = np.load(children.workdir / output).astype(int)
             accuracy[row] = float((predicted == gold).mean())
 
     reference = accuracy.get("keras float32")

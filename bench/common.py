@@ -3,8 +3,17 @@
 Each part runs in its own process, so a helper here must not import TensorFlow or
 torch at module level: the serving part measures the peak memory of processes that
 import only what a deployment would.
+
+The child-process protocol every part script follows lives here too. A script is
+both the parent and its children: the parent (`Children`) runs each measurement step
+as `python SCRIPT --child STEP --workdir DIR [--checkpoint-dir D] [options]` in a
+fresh interpreter; the child (`args.child` set) does the one step and writes its
+figures to `child_json(DIR, STEP)` (`write_child_result`), which the parent reads
+back. A step that fails is recorded with the last line of its stderr, and the others
+still run.
 """
 
+import argparse
 import datetime
 import json
 import os
@@ -14,6 +23,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -83,6 +93,97 @@ def run_child(command):
         lines = done.stderr.strip().splitlines()
         return lines[-1] if lines else f"exit {done.returncode}"
     return None
+
+
+def parser(doc, quick_help=None):
+    """An argument parser with the options every part script shares: --threads, --json,
+    --quick where the script has a smoke-run setting, and the hidden options of the
+    child protocol (--child STEP, --workdir DIR, --checkpoint-dir D)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    if quick_help:
+        parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json", help="also write the figures to this file")
+    for hidden in ("--child", "--workdir", "--checkpoint-dir"):
+        parser.add_argument(hidden, help=argparse.SUPPRESS)
+    return parser
+
+
+def flags(args, *names):
+    """The command-line flags that pass these options of `args` on to a child:
+    a list as its items, True as the bare flag, False and None left out."""
+    out = []
+    for name in names:
+        value, flag = getattr(args, name), "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            out += [flag] if value else []
+        elif isinstance(value, (list, tuple)):
+            out += [flag, *value]
+        elif value is not None:
+            out += [flag, value]
+    return out
+
+
+def child_json(workdir, step):
+    """Where the child that ran `step` leaves its figures."""
+    return pathlib.Path(workdir) / f"{step.replace(' ', '_')}.json"
+
+
+def write_child_result(args, data):
+    """In a child: its figures, for the parent to read back."""
+    write_json(child_json(args.workdir, args.child), data)
+
+
+class Children:
+    """The parent's side of the child protocol.
+
+        with common.Children(__file__, common.flags(args, "threads"), checkpoint=True) as children:
+            results, notes = children.run_all(steps)
+
+    A scratch directory (`workdir`) for the run; with checkpoint=True the MiniLM
+    directory is resolved once, in a throwaway interpreter, and passed to every child
+    as --checkpoint-dir (so a torch-only child never imports tfbert, hence TensorFlow)."""
+
+    def __init__(self, script, flags=(), checkpoint=False):
+        self.script, self.flags, self.checkpoint = script, list(flags), checkpoint
+        self.checkpoint_dir = None
+
+    def __enter__(self):
+        self._tmp = tempfile.TemporaryDirectory(prefix=f"tfbert-{pathlib.Path(self.script).stem}-")
+        self.workdir = pathlib.Path(self._tmp.name)
+        if self.checkpoint:
+            self.checkpoint_dir = checkpoint_dir_in_child()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._tmp.cleanup()
+
+    def run(self, step):
+        """Runs one step in a fresh interpreter; returns None or the error text."""
+        print(f"running {step} ...", flush=True)
+        command = [self.script, "--child", step, "--workdir", self.workdir]
+        if self.checkpoint_dir:
+            command += ["--checkpoint-dir", self.checkpoint_dir]
+        return run_child(command + self.flags)
+
+    def result(self, step):
+        return json.loads(child_json(self.workdir, step).read_text())
+
+    def run_all(self, steps):
+        """Each step in turn: ({step: the JSON it wrote}, {step: "failed: <error>"})."""
+        results, notes = {}, {}
+        for step in steps:
+            error = self.run(step)
+            if error:
+                notes[step] = f"failed: {error}"
+            else:
+                results[step] = self.result(step)
+        return results, notes
+
+
+def config_text(config):
+    """A row's configuration on one line, as the tables print it beside the row."""
+    return "; ".join(f"{key.replace('_', ' ')} {value}" for key, value in config.items())
 
 
 def peak_rss_mib():

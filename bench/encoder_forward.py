@@ -18,10 +18,6 @@ call and measured no faster here); transformers under
 `tf.function`, transformers under `torch.inference_mode`.
 """
 
-import argparse
-import json
-import pathlib
-import tempfile
 import time
 
 import common
@@ -133,8 +129,7 @@ def child(step, args):
             rate = batch / time_call(bind(random_inputs(batch, length)), args.repeats, args.warmup)
             rates[f"{batch}x{length}"] = rate
             print(f"  {framework:<13}{precision:<9}{batch:4d} x {length:<4d}{rate:9.1f} seq/s", flush=True)
-    common.write_json(pathlib.Path(args.workdir) / f"{step.replace(' ', '_')}.json",
-                      {"seq_per_s": rates, "peak_rss_mib": common.peak_rss_mib()})
+    common.write_child_result(args, {"seq_per_s": rates, "peak_rss_mib": common.peak_rss_mib()})
 
 
 # -------------------------------------------------------------------- parent
@@ -161,17 +156,11 @@ def print_grid(rates, shapes, threads, repeats):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="batch 1 and 8, length 32, 2 repeats")
+    parser = common.parser(__doc__, quick_help="batch 1 and 8, length 32, 2 repeats")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--lengths", type=int, nargs="+", default=[32, 128])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--json", help="also write the figures to this file")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--workdir", help=argparse.SUPPRESS)
-    parser.add_argument("--checkpoint-dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.quick:
         args.batch_sizes, args.lengths, args.repeats = [1, 8], [32], 2
@@ -180,27 +169,18 @@ def main():
     if args.child:
         return child(args.child, args)
 
-    checkpoint_dir = common.checkpoint_dir_in_child()
     shapes = [(b, s) for b in args.batch_sizes for s in args.lengths]
-    rates, peak_rss, notes = {}, {}, {}
-    with tempfile.TemporaryDirectory(prefix="tfbert-encoder-") as workdir:
-        for precision in PRECISIONS:
-            for framework in FRAMEWORKS:
-                step = f"{framework} {precision}"
-                print(f"running {step} ...", flush=True)
-                error = common.run_child([
-                    __file__, "--child", step, "--workdir", workdir,
-                    "--checkpoint-dir", checkpoint_dir, "--threads", args.threads,
-                    "--repeats", args.repeats, "--warmup", args.warmup,
-                    "--batch-sizes", *args.batch_sizes, "--lengths", *args.lengths])
-                if error:
-                    notes[step] = f"failed: {error}"
-                    continue
-                result = json.loads((pathlib.Path(workdir) / f"{step.replace(' ', '_')}.json").read_text())
-                peak_rss[step] = result["peak_rss_mib"]
-                for shape, rate in result["seq_per_s"].items():
-                    batch, length = map(int, shape.split("x"))
-                    rates[(framework, precision, batch, length)] = rate
+    steps = [f"{framework} {precision}" for precision in PRECISIONS for framework in FRAMEWORKS]
+    options = common.flags(args, "threads", "repeats", "warmup", "batch_sizes", "lengths")
+    with common.Children(__file__, options, checkpoint=True) as children:
+        results, notes = children.run_all(steps)
+    rates, peak_rss = {}, {}
+    for step, result in results.items():
+        framework, precision = step.split()
+        peak_rss[step] = result["peak_rss_mib"]
+        for shape, rate in result["seq_per_s"].items():
+            batch, length = map(int, shape.split("x"))
+            rates[(framework, precision, batch, length)] = rate
 
     print_grid(rates, shapes, args.threads, args.repeats)
     for step, note in notes.items():

@@ -5,7 +5,9 @@
     python bench/finetune.py --quick         # 2,000 training examples each (a smoke run)
 
 Each run is `tfbert train` with the recipe in `recipes/` and the overrides below,
-exactly as a user would type them (the table prints them). Results go to
+exactly as a user would type them (the table prints them). Task options are in the
+task's own section: `classification.head`, `classification.multi_label`,
+`classification.label_separator` (`regression.head` for regression). Results go to
 bench/results/finetune.json. Data is read from ../shared/data, never copied.
 """
 
@@ -35,12 +37,12 @@ RUNS = {
     "snips": ("intent", [
         f"data.train={DATA}/snips/train", f"data.dev={DATA}/snips/valid",
         f"data.test={DATA}/snips/test", "data.text_column=seq.in", "data.label_column=label",
-        "data.multi_label=false", "training.epochs=2",
+        "classification.multi_label=false", "training.epochs=2",
     ], ("test", "accuracy"), 0.975),
     "atis": ("intent", [
         f"data.train={DATA}/atis/train", f"data.dev={DATA}/atis/valid",
         f"data.test={DATA}/atis/test", "data.text_column=seq.in", "data.label_column=label",
-        "data.on_unknown_label=skip", "head=attention", "training.epochs=10",
+        "data.on_unknown_label=skip", "classification.head=attention", "training.epochs=10",
     ], ("test", "accuracy"), 0.965),
     "stsb": ("pair_similarity", [
         f"data.train={DATA}/stsb/train.tsv", f"data.dev={DATA}/stsb/dev.tsv",

@@ -1,7 +1,7 @@
 """The benchmark suite: every part, then the targets of the speed issue, met or not.
 
     python bench/run.py [--quick] [--only encoder serving training tokenization]
-        [--threads 2] [--summary-only]
+        [--threads 2] [--summary-only] [--results-dir DIR]
 
 Each part is its own script, run here as a subprocess with the same --threads (and
 --quick): its output streams through, its figures go to bench/results/<part>.json
@@ -9,14 +9,23 @@ Each part is its own script, run here as a subprocess with the same --threads (a
 figures). Then one table: each target, the ratio measured in this run, met or not;
 everything, with the machine it ran on, goes to bench/results/suite.json. A part that
 fails is reported as such and the others still run. --summary-only re-reads the
-JSON files of an earlier run instead of running the parts.
+JSON files of an earlier run instead of running the parts. --results-dir puts (or,
+with --summary-only, finds) the JSON files elsewhere.
 
 The parts (each script's docstring says exactly what it measures):
 - encoder: encoder_forward.py, forward pass on random ids, float32 and bf16, tfbert
   vs keras-hub BertBackbone vs transformers (PyTorch, bf16 autocast).
 - serving: serving_e2e.py, SST-2 dev sentences as raw strings to labels, every
-  serving path, with its peak resident memory.
-- training: train_speed.py, fine-tuning examples/s on SST-2, one recipe for all.
+  serving path (keras-hub and transformers in float32 and bf16, onnxruntime), with
+  its peak resident memory.
+- training: train_speed.py, fine-tuning examples/s on SST-2, one recipe for all:
+  tfbert, keras-hub float32/bf16, and transformers float32/bf16 tokenized before the
+  timer on tfbert's length-bucketed batches; padded tokens per row.
+
+A serving or fine-tuning ratio is tfbert's fastest row over each peer's fastest
+configuration (keras-hub: float32 or bf16; transformers: float32, bf16 or
+onnxruntime for serving); the summary prints every row's configuration (precision,
+threads, batch, ordering/padding, where tokenization happens).
 - tokenization: tokenization.py, sentences/s of tfbert's tokenizer vs HF tokenizers.
 - accuracy: accuracy.py, SST-2 dev accuracy of each fast path (bf16 export,
   length-sorted serving, bf16 training) against the float32 path, after fine-tuning.
@@ -69,20 +78,33 @@ def serving_rates(serving, prefix, size="64"):
             for path, row in serving["paths"].items() if path.startswith(prefix)}
 
 
+def compared(peer_rates, digits):
+    """Which peer configurations the best was taken from, with their rates."""
+    return ", ".join(f"{name} {rate:.{digits}f}" for name, rate in peer_rates.items())
+
+
 def serving_vs(serving, peers):
-    """Best tfbert serving path / best of `peers`, SST-2 dev, requests of 64."""
+    """Best tfbert serving path / the best of `peers` (each peer's fastest configuration
+    that ran), SST-2 dev, requests of 64."""
     tfbert, ours = best(serving_rates(serving, "tfbert"))
     peer_rates = {path: rate for path, rate in serving_rates(serving, "").items() if path in peers}
     peer, theirs = best(peer_rates)
-    return ours / theirs, f"{tfbert} {ours:.0f} / {peer} {theirs:.0f} sent/s"
+    return ours / theirs, (f"{tfbert} {ours:.0f} / {peer} {theirs:.0f} sent/s "
+                           f"(best of {compared(peer_rates, 0)})")
 
 
 def training_vs(training, peers):
-    """Best tfbert row / best of `peers`, fine-tuning examples/s."""
-    rates = {row: result["examples_per_s"] for row, result in training["rows"].items()}
+    """Best tfbert row / the best of `peers`, fine-tuning examples/s; the padded tokens
+    of the two rows (the work each did) are shown where the part counted them."""
+    rows = training["rows"]
+    rates = {row: result["examples_per_s"] for row, result in rows.items()}
     tfbert, ours = best({row: rate for row, rate in rates.items() if row.startswith("tfbert")})
-    peer, theirs = best({row: rate for row, rate in rates.items() if row in peers})
-    return ours / theirs, f"{tfbert} {ours:.1f} / {peer} {theirs:.1f} ex/s"
+    peer_rates = {row: rate for row, rate in rates.items() if row in peers}
+    peer, theirs = best(peer_rates)
+    padded = [rows[row].get("padded_tokens") for row in (tfbert, peer)]
+    work = (f"; padded tokens {padded[0]} / {padded[1]}" if None not in padded else "")
+    return ours / theirs, (f"{tfbert} {ours:.1f} / {peer} {theirs:.1f} ex/s{work} "
+                           f"(best of {compared(peer_rates, 1)})")
 
 
 def encoder_rate(encoder, framework, precision, batch=32, length=128):
@@ -117,17 +139,19 @@ def fast_path_accuracy_drop(accuracy):
                     f"(after fine-tuning on {accuracy['examples']} SST-2 sentences)")
 
 
+# Each peer's configurations: a ratio is taken against the fastest of them that ran.
+KERAS_HUB = ["keras-hub float32", "keras-hub bf16"]
 TRANSFORMERS_SERVING = ["transformers float32", "transformers bf16", "onnxruntime float32"]
 TRANSFORMERS_TRAINING = ["transformers float32", "transformers bf16"]
 
 # (target, part it reads, check, needed, at least (True) or at most (False))
 TARGETS = [
     ("serving batch 64: tfbert / keras-hub", "serving",
-     lambda r: serving_vs(r, ["keras-hub float32"]), 6.0, True),
+     lambda r: serving_vs(r, KERAS_HUB), 6.0, True),
     ("serving batch 64: tfbert / best transformers path", "serving",
      lambda r: serving_vs(r, TRANSFORMERS_SERVING), 1.5, True),
     ("fine-tuning: tfbert / keras-hub", "training",
-     lambda r: training_vs(r, ["keras-hub float32"]), 4.0, True),
+     lambda r: training_vs(r, KERAS_HUB), 4.0, True),
     ("fine-tuning: tfbert / transformers", "training",
      lambda r: training_vs(r, TRANSFORMERS_TRAINING), 1.2, True),
     ("encoder 32x128 float32: tfbert / transformers", "encoder",
@@ -160,7 +184,16 @@ def evaluate_targets(results):
     return rows
 
 
-def print_summary(statuses, targets, serving, quick):
+def configurations(results):
+    """{part: {row: its configuration}} of the serving and training rows (None where
+    the JSON predates stored configurations)."""
+    rows = {"serving": (results.get("serving") or {}).get("paths", {}),
+            "training": (results.get("training") or {}).get("rows", {})}
+    return {part: {row: result.get("config") for row, result in part_rows.items()}
+            for part, part_rows in rows.items() if part_rows}
+
+
+def print_summary(statuses, targets, serving, quick, configs):
     print("\n=== Summary" + (" (--quick: smoke-run figures, not results)" if quick else ""))
     for part, status in statuses.items():
         print(f"{part:<13} {status['status']}"
@@ -174,6 +207,11 @@ def print_summary(statuses, targets, serving, quick):
         result = {True: "met", False: "NOT MET", None: "not measured"}[row["met"]]
         print(f"{row['target']:<50}{measured:>10}{needed:>10}  {result}")
         print(f"{'':4}{row['detail']}")
+    for part, rows in configs.items():
+        print(f"\nConfiguration of each {part} row (a ratio is taken against each peer's best):")
+        for row, config in rows.items():
+            text = common.config_text(config) if config else "not recorded (an older run)"
+            print(f"  {row:<22}{text}")
     if serving:
         print("\nPeak resident memory of each serving path (MiB):")
         for path, row in serving["paths"].items():
@@ -187,8 +225,11 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--summary-only", action="store_true",
                         help="summarize the JSON of an earlier run, run nothing")
+    parser.add_argument("--results-dir", type=pathlib.Path,
+                        help="where the JSON files go (default: bench/results, "
+                             "bench/results/quick with --quick)")
     args = parser.parse_args()
-    results_dir = BENCH / "results" / ("quick" if args.quick else "")
+    results_dir = args.results_dir or BENCH / "results" / ("quick" if args.quick else "")
     results_dir.mkdir(parents=True, exist_ok=True)
 
     statuses, results = {}, {}
@@ -207,12 +248,13 @@ def main():
                 statuses[part]["not_run"] = results[part]["not_run"]
 
     targets = evaluate_targets(results)
-    print_summary(statuses, targets, results.get("serving"), args.quick)
+    configs = configurations(results)
+    print_summary(statuses, targets, results.get("serving"), args.quick, configs)
     serving = results.get("serving") or {}
     common.write_json(results_dir / "suite.json", {
         "machine": common.machine(), "quick": args.quick, "threads": args.threads,
         "parts": {part: dict(status, results=f"{part}.json") for part, status in statuses.items()},
-        "targets": targets,
+        "targets": targets, "configurations": configs,
         "serving_peak_rss_mib": {path: row["peak_rss_mib"]
                                  for path, row in serving.get("paths", {}).items()},
     })

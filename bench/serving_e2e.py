@@ -9,22 +9,32 @@ resident memory of the process that served it. Each path runs in its own process
 imports only what its deployment would, so memory and thread pools are its own:
 
 - tfbert float32 / bf16: a SavedModel written by `tfbert.export.export_for_serving`
-  (the bf16 one with `compute_dtype="bfloat16"`) in an earlier, separate process,
-  loaded with `tf.saved_model.load(...).signatures["serving_default"]` in a process
-  that imports only tensorflow and tensorflow_text. Tokenization is inside the graph.
-- keras-hub: `BertTextClassifier.from_preset(dir, num_classes=2, sequence_length=128)`;
-  its preprocessor and the classifier in one tf.function. The preprocessor pads every
-  request to the fixed 128 (its default would be 512; 128 is the others' truncation).
+  (`chunk_size=16`; the bf16 one with `compute_dtype="bfloat16"`: bfloat16 weights and
+  compute) in an earlier, separate process, loaded with
+  `tf.saved_model.load(...).signatures["serving_default"]` in a process that imports
+  only tensorflow and tensorflow_text. Tokenization is inside the graph; the graph
+  sorts each request by length and runs it in chunks of 16 rows, each padded to its
+  own longest row.
+- keras-hub float32 / bf16: `BertTextClassifier.from_preset(dir, num_classes=2,
+  sequence_length=128)` (bf16: with `dtype="bfloat16"`, bfloat16 weights and compute
+  for the backbone and head, as tfbert's bf16 export); its preprocessor and the
+  classifier in one tf.function. The preprocessor pads every request to the fixed 128
+  (its default would be 512; 128 is the others' truncation).
 - transformers float32 / bf16: `BertTokenizerFast(padding=True, truncation=True,
-  max_length=128)` then `BertForSequenceClassification` under `torch.inference_mode()`
-  (bf16: `torch.autocast("cpu", dtype=torch.bfloat16)`).
+  max_length=128)` on each request, then `BertForSequenceClassification` under
+  `torch.inference_mode()` (bf16: `torch.autocast("cpu", dtype=torch.bfloat16)` over
+  the float32 weights).
 - onnxruntime: the same transformers model exported by `torch.onnx.export` with
   dynamic batch and sequence axes, run by an `InferenceSession` with the Hugging Face
   fast tokenizer (`tokenizers`, padding to the longest row, truncation 128).
 
+Every path gets the same threads (--threads) and the same requests in the same order;
+each path's configuration (precision, threads, requests, padding, where tokenization
+happens) is printed with its figures and stored with them in the JSON (`config`).
+
 The heads are untrained (seeded), so accuracy means nothing. To make the labels
 comparable, every path uses tfbert's head: its `output_dense` kernel [384, 2] and
-bias are copied into keras-hub's `logits` dense layer and, transposed, into
+bias are copied into keras-hub's `logits` dense layer (cast to its dtype) and, transposed, into
 transformers' `classifier` (the ONNX export inherits it). All three heads compute
 pooled [CLS] -> dropout (off) -> dense, so the paths then compute the same function,
 and the script prints how often each path's labels agree with tfbert float32.
@@ -33,24 +43,46 @@ Each batch size gets 2 warm-up requests first (graph tracing, first allocations)
 then `--passes` passes over the sentences are timed request by request.
 """
 
-import argparse
 import importlib.util
-import json
 import pathlib
 import sys
-import tempfile
 import time
 
 import common
 
-PATHS = ["tfbert float32", "tfbert bf16", "keras-hub float32", "transformers float32",
-         "transformers bf16", "onnxruntime float32"]
+PATHS = ["tfbert float32", "tfbert bf16", "keras-hub float32", "keras-hub bf16",
+         "transformers float32", "transformers bf16", "onnxruntime float32"]
 MAX_LENGTH = 128
+CHUNK_SIZE = 16  # tfbert's export default, passed explicitly: the config says so
+
+# What each path runs (the rest of its configuration, threads and requests, is the
+# same for all and added from the command line). Printed and stored with the figures.
+TFBERT_SERVING = {"tokenization": "in the SavedModel graph (TF Text), per request",
+                  "padding": f"length-sorted in the graph, chunks of {CHUNK_SIZE} rows "
+                             "each padded to its own longest row"}
+KERAS_HUB_SERVING = {"tokenization": "keras-hub preprocessor, in the model's tf.function, "
+                                     "per request",
+                     "padding": f"every request padded to {MAX_LENGTH} (fixed sequence_length)"}
+TRANSFORMERS_SERVING = {"tokenization": "BertTokenizerFast (Rust) in Python, per request",
+                        "padding": "each request padded to its longest row"}
+CONFIGS = {
+    "tfbert float32": {"precision": "float32", **TFBERT_SERVING},
+    "tfbert bf16": {"precision": "bf16 (bfloat16 weights and compute)", **TFBERT_SERVING},
+    "keras-hub float32": {"precision": "float32", **KERAS_HUB_SERVING},
+    "keras-hub bf16": {"precision": "bf16 (dtype=\"bfloat16\": bfloat16 weights and compute)",
+                       **KERAS_HUB_SERVING},
+    "transformers float32": {"precision": "float32", **TRANSFORMERS_SERVING},
+    "transformers bf16": {"precision": "bf16 (torch.autocast over float32 weights)",
+                          **TRANSFORMERS_SERVING},
+    "onnxruntime float32": {"precision": "float32 (ONNX export of the transformers model)",
+                            "tokenization": "HF tokenizers (Rust) in Python, per request",
+                            "padding": "each request padded to its longest row"},
+}
 
 
 # ----------------------------------------------------------------- export steps
 
-def export_tfbert(workdir, threads):
+def export_tfbert(workdir, model_dir, threads):
     import keras
     import numpy as np
     import tensorflow as tf
@@ -60,28 +92,24 @@ def export_tfbert(workdir, threads):
     from tfbert.tasks import TextClassifier
 
     common.tf_threads(tf, threads)
-    model_dir = common.checkpoint_dir()
     keras.utils.set_random_seed(0)  # the untrained head: the same one on every run
     task = TextClassifier(BertEncoder.from_pretrained(model_dir),
                           BertTokenizer.from_pretrained(model_dir, max_length=MAX_LENGTH),
                           ["negative", "positive"])
     for dtype in ("float32", "bfloat16"):
         export_for_serving(task, workdir / "saved_models", f"sst2-{dtype}", version=1,
-                           overwrite=True, compute_dtype=dtype, deployment_files=False)
+                           overwrite=True, compute_dtype=dtype, chunk_size=CHUNK_SIZE,
+                           deployment_files=False)
     np.save(workdir / "head_kernel.npy", task.head.output_dense.kernel.numpy())
     np.save(workdir / "head_bias.npy", task.head.output_dense.bias.numpy())
-    # The other children read the checkpoint directory from here: resolving it would
-    # import tfbert, hence TensorFlow, into the torch and onnxruntime processes.
-    (workdir / "checkpoint_dir.txt").write_text(model_dir)
 
 
-def transformers_model(workdir):
+def transformers_model(workdir, model_dir):
     """BertForSequenceClassification with tfbert's head copied in."""
     import numpy as np
     import torch
     from transformers import BertForSequenceClassification
 
-    model_dir = (workdir / "checkpoint_dir.txt").read_text()
     model = BertForSequenceClassification.from_pretrained(model_dir, num_labels=2).eval()
     with torch.no_grad():  # torch's Linear keeps weight as [out, in]: the transpose
         model.classifier.weight.copy_(torch.from_numpy(np.load(workdir / "head_kernel.npy").T))
@@ -89,11 +117,11 @@ def transformers_model(workdir):
     return model
 
 
-def export_onnx(workdir, threads):
+def export_onnx(workdir, model_dir, threads):
     import torch
 
     torch.set_num_threads(threads)
-    model = transformers_model(workdir)
+    model = transformers_model(workdir, model_dir)
 
     class Logits(torch.nn.Module):
         """Positional inputs in a fixed order and one output: what ONNX needs."""
@@ -127,7 +155,7 @@ def softmax_positive(logits):
     return (exp / exp.sum(axis=-1, keepdims=True))[:, 1]
 
 
-def tfbert_predictor(workdir, threads, precision):
+def tfbert_predictor(workdir, model_dir, threads, precision):
     import tensorflow as tf
     import tensorflow_text  # noqa: F401 (registers the tokenizer ops the graph uses)
 
@@ -143,34 +171,36 @@ def tfbert_predictor(workdir, threads, precision):
     return predict
 
 
-def keras_hub_predictor(workdir, threads, precision):
+def keras_hub_predictor(workdir, model_dir, threads, precision):
+    import keras
     import keras_hub
     import numpy as np
     import tensorflow as tf
 
     common.tf_threads(tf, threads)
-    model_dir = (workdir / "checkpoint_dir.txt").read_text()
     classifier = keras_hub.models.BertTextClassifier.from_preset(
-        model_dir, num_classes=2, sequence_length=MAX_LENGTH)
-    classifier.output_dense.set_weights([np.load(workdir / "head_kernel.npy"),
-                                         np.load(workdir / "head_bias.npy")])
+        model_dir, num_classes=2, sequence_length=MAX_LENGTH,
+        dtype="bfloat16" if precision == "bf16" else "float32")
+    head = classifier.output_dense  # float32 values, cast to the layer's own dtype
+    for variable, name in ((head.kernel, "head_kernel.npy"), (head.bias, "head_bias.npy")):
+        variable.assign(keras.ops.cast(np.load(workdir / name), variable.dtype))
     preprocessor = classifier.preprocessor
     serve = tf.function(lambda texts: classifier(preprocessor(texts), training=False))
 
     def predict(texts):
-        logits = serve(tf.constant(texts)).numpy()
+        logits = tf.cast(serve(tf.constant(texts)), tf.float32).numpy()
         return logits.argmax(axis=-1), softmax_positive(logits)
 
     return predict
 
 
-def transformers_predictor(workdir, threads, precision):
+def transformers_predictor(workdir, model_dir, threads, precision):
     import torch
     from transformers import BertTokenizerFast
 
     torch.set_num_threads(threads)
-    tokenizer = BertTokenizerFast.from_pretrained((workdir / "checkpoint_dir.txt").read_text())
-    model = transformers_model(workdir)
+    tokenizer = BertTokenizerFast.from_pretrained(model_dir)
+    model = transformers_model(workdir, model_dir)
 
     def predict(texts):
         with torch.inference_mode(), torch.autocast(
@@ -183,13 +213,12 @@ def transformers_predictor(workdir, threads, precision):
     return predict
 
 
-def onnxruntime_predictor(workdir, threads, precision):
+def onnxruntime_predictor(workdir, model_dir, threads, precision):
     import numpy as np
     import onnxruntime
     from tokenizers import Tokenizer
 
-    model_dir = pathlib.Path((workdir / "checkpoint_dir.txt").read_text())
-    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tokenizer = Tokenizer.from_file(str(pathlib.Path(model_dir) / "tokenizer.json"))
     tokenizer.enable_truncation(MAX_LENGTH)
     tokenizer.enable_padding(pad_id=tokenizer.token_to_id("[PAD]"), pad_token="[PAD]")
     options = onnxruntime.SessionOptions()
@@ -240,37 +269,40 @@ def serve_sentences(predict, sentences, batch_sizes, passes):
     return results, labels, positive
 
 
-def child(step, workdir, args):
-    if step == "export-tfbert":
-        return export_tfbert(workdir, args.threads)
-    if step == "export-onnx":
-        return export_onnx(workdir, args.threads)
+def child(step, args):
+    workdir = pathlib.Path(args.workdir)
+    if step in EXPORTS:
+        return EXPORTS[step](workdir, args.checkpoint_dir, args.threads)
     framework, precision = step.split()
-    predict = PREDICTORS[framework](workdir, args.threads, precision)
+    predict = PREDICTORS[framework](workdir, args.checkpoint_dir, args.threads, precision)
     sentences = common.sst2_sentences("dev", args.sentences)
     results, labels, positive = serve_sentences(predict, sentences, args.batch_sizes, args.passes)
-    common.write_json(workdir / f"{step.replace(' ', '_')}.json", {
+    common.write_child_result(args, {
         "by_batch_size": results, "peak_rss_mib": common.peak_rss_mib(),
         "labels": labels, "positive_probability": positive,
     })
 
 
+EXPORTS = {"export-tfbert": export_tfbert, "export-onnx": export_onnx}
+
+
 # ---------------------------------------------------------------------- parent
 
-def run_child(step, workdir, args):
-    """Runs one step in a fresh interpreter; returns None or the error text."""
-    command = [__file__, "--child", step, "--workdir", workdir, "--threads", args.threads,
-               "--passes", args.passes, "--batch-sizes", *args.batch_sizes]
-    if args.sentences:
-        command += ["--sentences", args.sentences]
-    print(f"  running {step} ...", flush=True)
-    return common.run_child(command)
+def path_config(path, args):
+    """What `path` ran: its own settings, and the threads and requests all share."""
+    sizes = ", ".join(map(str, args.batch_sizes))
+    return {"precision": CONFIGS[path]["precision"], "threads": args.threads,
+            "requests": f"{sizes} sentences, file order",
+            **{k: v for k, v in CONFIGS[path].items() if k != "precision"}}
 
 
 def print_tables(figures, batch_sizes, threads, count):
     reference = figures.get("tfbert float32")
     print(f"\nServing end to end, SST-2 dev ({count} sentences, raw strings in, labels out), "
           f"{threads} threads")
+    print("Configurations:")
+    for path, result in figures.items():
+        print(f"  {path:<22}{common.config_text(result['config'])}")
     print(f"{'path':<22}{'batch':>6}{'sent/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'peak MiB':>10}"
           f"{'tfbert f32 / this':>19}")
     for size in map(str, batch_sizes):
@@ -300,46 +332,36 @@ def agreement(figures):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="32 sentences, one pass (a smoke run)")
-    parser.add_argument("--threads", type=int, default=2)
+    parser = common.parser(__doc__, quick_help="32 sentences, one pass (a smoke run)")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 64])
     parser.add_argument("--sentences", type=int, help="the first N dev sentences (default: all 872)")
     parser.add_argument("--passes", type=int, default=2, help="timed passes over the sentences")
     parser.add_argument("--only", nargs="+", choices=PATHS, help="some of the paths")
-    parser.add_argument("--json", help="also write the figures to this file")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--workdir", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.quick:
         args.sentences, args.passes = args.sentences or 32, 1
     common.limit_threads(args.threads)
     if args.child:
-        return child(args.child, pathlib.Path(args.workdir), args)
+        return child(args.child, args)
 
-    with tempfile.TemporaryDirectory(prefix="tfbert-serving-") as tmp:
-        workdir = pathlib.Path(tmp)
-        error = run_child("export-tfbert", workdir, args)
+    paths = args.only or PATHS
+    options = common.flags(args, "threads", "passes", "batch_sizes", "sentences")
+    with common.Children(__file__, options, checkpoint=True) as children:
+        error = children.run("export-tfbert")
         if error:
             sys.exit(f"tfbert export failed: {error}")
         notes = {}
-        paths = args.only or PATHS
         if "onnxruntime float32" in paths:
             if not (importlib.util.find_spec("onnxruntime") and importlib.util.find_spec("onnx")):
                 notes["onnxruntime float32"] = "not available (pip could not install it)"
             else:
-                error = run_child("export-onnx", workdir, args)
+                error = children.run("export-onnx")
                 if error:
                     notes["onnxruntime float32"] = f"ONNX export failed: {error}"
-        figures = {}
-        for path in paths:
-            if path in notes:
-                continue
-            error = run_child(path, workdir, args)
-            if error:
-                notes[path] = f"failed: {error}"
-                continue
-            figures[path] = json.loads((workdir / f"{path.replace(' ', '_')}.json").read_text())
+        figures, failed = children.run_all([path for path in paths if path not in notes])
+        notes.update(failed)
+    for path, result in figures.items():
+        result["config"] = path_config(path, args)
 
     count = len(common.sst2_sentences("dev", args.sentences))
     print_tables(figures, args.batch_sizes, args.threads, count)
@@ -349,7 +371,7 @@ def main():
         print(f"  {path:<22} agree {row['label_agreement']:.3f}, "
               f"max |P(positive) difference| {row['max_abs_positive_probability_difference']:.4f}")
     for path, note in notes.items():
-        print(f"{path.split()[0]}: {note}")
+        print(f"{path}: {note}")
     common.write_json(args.json, {
         "sentences": count, "threads": args.threads, "passes": args.passes,
         "batch_sizes": args.batch_sizes, "keras_hub_sequence_length": MAX_LENGTH,

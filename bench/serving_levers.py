@@ -1,15 +1,16 @@
 """A/B of tfbert's serving levers: one model exported several ways, timed interleaved.
 
     python bench/serving_levers.py [--variants float32:none float32:16 bfloat16:16 ...]
-        [--batch-size 64] [--rounds 4] [--threads 2] [--json F]
+        [--batch-size 64] [--rounds 4] [--sentences N] [--threads 2] [--json F] [--quick]
 
 Each variant is `compute_dtype:chunk_size` ("none": each request as one batch padded
 to its longest row). The same MiniLM classifier (seeded head) is exported once per
 variant in a child process; a second child, importing only tensorflow and
-tensorflow_text, loads every export and sends the 872 SST-2 dev sentences in
-requests of --batch-size, one full pass per variant in turn, --rounds times. The
+tensorflow_text, loads every export and sends the 872 SST-2 dev sentences (or the
+first --sentences) in requests of --batch-size, one full pass per variant in turn, --rounds times. The
 machine is noisy (other work shares its two cores), so variants are interleaved
 rather than run one after another, and each reports its best pass and every pass.
+--quick (a smoke run): float32:none and bfloat16:16, 64 sentences, one round.
 
 Levers that are code, not export options (2-D dense rows, the [CLS]-only last
 block), were measured by running this script's timing child on exports made at the
@@ -17,7 +18,6 @@ commits before and after the change; bench/README.md gives those figures.
 """
 
 import argparse
-import json
 import pathlib
 import sys
 import tempfile
@@ -56,11 +56,11 @@ def export_variants(workdir, variants):
                            deployment_files=False)
 
 
-def time_variants(workdir, variants, batch_size, rounds):
+def time_variants(workdir, variants, batch_size, rounds, count):
     import tensorflow as tf
     import tensorflow_text  # noqa: F401 (the tokenizer ops)
 
-    sentences = common.sst2_sentences("dev")
+    sentences = common.sst2_sentences("dev", count)
     requests = [tf.constant(sentences[i:i + batch_size])
                 for i in range(0, len(sentences), batch_size)]
     serve = {variant: tf.saved_model.load(str(workdir / variant.replace(":", "-") / "1"))
@@ -75,21 +75,20 @@ def time_variants(workdir, variants, batch_size, rounds):
             for request in requests:
                 signature(text=request)
             passes[variant].append(len(sentences) / (time.perf_counter() - start))
-    (workdir / "passes.json").write_text(json.dumps(passes))
+    return passes
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = common.parser(__doc__, quick_help="2 variants, 64 sentences, one round (a smoke run)")
     parser.add_argument("--variants", nargs="+", type=parse_variant,
                         default=["float32:none", "float32:16", "bfloat16:none",
                                  "bfloat16:8", "bfloat16:16", "bfloat16:32"])
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--json", help="also write the figures to this file")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--workdir", help=argparse.SUPPRESS)
+    parser.add_argument("--sentences", type=int, help="the first N dev sentences (default: all 872)")
     args = parser.parse_args()
+    if args.quick:
+        args.variants, args.sentences, args.rounds = ["float32:none", "bfloat16:16"], 64, 1
     common.limit_threads(args.threads)
     if args.child:
         import tensorflow as tf
@@ -98,17 +97,16 @@ def main():
         workdir = pathlib.Path(args.workdir)
         if args.child == "export":
             return export_variants(workdir, args.variants)
-        return time_variants(workdir, args.variants, args.batch_size, args.rounds)
+        passes = time_variants(workdir, args.variants, args.batch_size, args.rounds, args.sentences)
+        return common.write_child_result(args, passes)
 
-    with tempfile.TemporaryDirectory(prefix="tfbert-levers-") as tmp:
-        common_args = ["--workdir", tmp, "--threads", str(args.threads), "--batch-size",
-                       str(args.batch_size), "--rounds", str(args.rounds), "--variants", *args.variants]
+    options = common.flags(args, "threads", "batch_size", "rounds", "sentences", "variants")
+    with common.Children(__file__, options) as children:
         for step in ("export", "time"):
-            print(f"  {step} ...", flush=True)
-            error = common.run_child([__file__, "--child", step, *common_args])
+            error = children.run(step)
             if error:
                 sys.exit(f"{step} failed: {error}")
-        passes = json.loads((pathlib.Path(tmp) / "passes.json").read_text())
+        passes = children.result("time")
 
     print(f"\nSST-2 dev, requests of {args.batch_size}, {args.threads} threads, "
           f"{args.rounds} interleaved passes per variant (sentences/s)")

@@ -22,10 +22,7 @@ Sentences/s is the number of sentences over the median time of one pass over the
 are compared with tfbert's, padding stripped.
 """
 
-import argparse
-import json
 import pathlib
-import tempfile
 import time
 
 import common
@@ -113,23 +110,15 @@ def child(name, args):
             # Padding stripped (the pad id never occurs inside a row), so rows compare
             # whatever the length each tokenizer padded its batch to.
             rows = [row[row != pad_id].tolist() for padded in outputs for row in padded]
-    common.write_json(pathlib.Path(args.workdir) / f"{name}.json",
-                      {"sentences_per_s": results, "ids": rows,
-                       "peak_rss_mib": common.peak_rss_mib()})
+    common.write_child_result(args, {"sentences_per_s": results, "ids": rows,
+                                     "peak_rss_mib": common.peak_rss_mib()})
 
 
 # -------------------------------------------------------------------- parent
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="dev plus 500 training sentences, one timed pass")
-    parser.add_argument("--threads", type=int, default=2)
+    parser = common.parser(__doc__, quick_help="dev plus 500 training sentences, one timed pass")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes (the median counts)")
-    parser.add_argument("--json", help="also write the figures to this file")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--workdir", help=argparse.SUPPRESS)
-    parser.add_argument("--checkpoint-dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.quick:
         args.repeats = 1
@@ -137,18 +126,9 @@ def main():
     if args.child:
         return child(args.child, args)
 
-    checkpoint_dir = common.checkpoint_dir_in_child()
-    results, notes = {}, {}
-    with tempfile.TemporaryDirectory(prefix="tfbert-tokenization-") as workdir:
-        for name in TOKENIZERS:
-            print(f"running {name} ...", flush=True)
-            command = [__file__, "--child", name, "--workdir", workdir, "--checkpoint-dir",
-                       checkpoint_dir, "--threads", args.threads, "--repeats", args.repeats]
-            error = common.run_child(command + (["--quick"] if args.quick else []))
-            if error:
-                notes[name] = f"failed: {error}"
-                continue
-            results[name] = json.loads((pathlib.Path(workdir) / f"{name}.json").read_text())
+    options = common.flags(args, "threads", "repeats", "quick")
+    with common.Children(__file__, options, checkpoint=True) as children:
+        results, notes = children.run_all(TOKENIZERS)
 
     count = len(sentences(args.quick))
     reference = results.get("tfbert")

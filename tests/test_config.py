@@ -1,8 +1,13 @@
 import json
+import pathlib
+import subprocess
+import sys
 
 import pytest
 
 from tfbert.config import BertConfig
+
+CONFIG_FILE = pathlib.Path(__file__).parents[1] / "tfbert" / "config.py"
 
 
 def write_json(tmp_path, values, name="config.json"):
@@ -77,3 +82,29 @@ def test_invalid_json_names_line(tmp_path):
 def test_missing_file_names_path(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.json"):
         BertConfig.from_json_file(tmp_path / "nope.json")
+
+
+def test_activation_names_match_the_layers_table():
+    """config.py lists the names (without TensorFlow); the layer holds the functions."""
+    from tfbert.config import SUPPORTED_ACTIVATIONS
+    from tfbert.layers.transformer_block import ACTIVATIONS
+
+    assert tuple(ACTIVATIONS) == SUPPORTED_ACTIVATIONS
+
+
+def test_config_module_does_not_import_tensorflow():
+    # Loaded by file path, so that the package's __init__ does not count.
+    code = (
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('config', {str(CONFIG_FILE)!r})\n"
+        "module = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(module)\n"
+        "module.BertConfig(vocab_size=10)\n"
+        "heavy = sorted({'tensorflow', 'keras', 'numpy'} & set(sys.modules))\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_field_names_in_declaration_order():
+    assert BertConfig.field_names() == tuple(BertConfig(vocab_size=1).to_dict())

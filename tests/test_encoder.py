@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import TINY_CONFIG
-from tfbert import BertEncoder
+from tfbert import BertConfig, BertEncoder
 from tfbert.layers.attention import attention_mask_bias
 
 
@@ -134,13 +134,15 @@ def test_keras_file_save_and_load(encoder, tmp_path):
 def test_mixed_precision_policies(encoder, policy):
     mixed = BertEncoder(**TINY_CONFIG, dtype=policy)
     mixed.set_weights(encoder.get_weights())
-    block = mixed.transformer_blocks[0]
     half = "bfloat16" if policy == "mixed_bfloat16" else "float16"
-    assert block.attention.query_key_value.compute_dtype == half
-    assert block.attention.query_key_value.kernel.dtype == "float32"  # variables stay float32
+    assert mixed.dtype_policy.name == policy
+    assert {weight.dtype for weight in mixed.weights} == {"float32"}  # variables stay float32
+    # The policy survives serialization (a functional Model alone would drop it).
+    assert BertEncoder.from_config(mixed.get_config()).dtype_policy.name == policy
     batch = random_batch()
     outputs = mixed(batch)
     assert outputs["sequence_output"].dtype == half
+    assert outputs["pooled_output"].dtype == half
     reference = np.asarray(encoder(batch)["sequence_output"])
     got = np.asarray(tf.cast(outputs["sequence_output"], tf.float32))
     assert np.isfinite(got).all()
@@ -154,6 +156,24 @@ def test_constructor_rejects_bad_architecture():
         BertEncoder(**dict(TINY_CONFIG, num_heads=5))
     with pytest.raises(ValueError, match="hidden_act 'tanh' is not supported"):
         BertEncoder(**TINY_CONFIG, hidden_act="tanh")
+
+
+def test_constructor_names_an_unknown_argument():
+    # Keras's functional Model would swallow it silently.
+    with pytest.raises(TypeError, match="unknown argument\\(s\\) num_hidden_layers; .*num_layers"):
+        BertEncoder(**TINY_CONFIG, num_hidden_layers=3)
+
+
+def test_fields_are_bert_configs(encoder):
+    """The constructor's architecture fields are exactly BertConfig's, with its defaults."""
+    assert encoder.bert_config == BertConfig(**TINY_CONFIG)
+    config = encoder.get_config()
+    assert {name: config[name] for name in BertConfig.field_names()} == encoder.bert_config.to_dict()
+    assert set(config) - set(BertConfig.field_names()) == {
+        "initializer_range", "pooled_only", "dtype", "name", "trainable"
+    }
+    rebuilt = BertEncoder.from_bert_config(encoder.bert_config)
+    assert [w.shape for w in rebuilt.weights] == [w.shape for w in encoder.weights]
 
 
 def test_pooled_only_gives_the_same_pooled_output_and_cls_row(encoder):

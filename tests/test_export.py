@@ -9,41 +9,105 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from test_tasks import tiny
 from tfbert.export import export_for_serving
 from tfbert.tasks import TextClassifier, TextRegressor
+from tiny_models import assert_rows_match, spread, tiny
+
+TEXTS = ["good movie", "bad", "a rather long sentence about nothing much at all", "",
+         "the plot was very very bad " * 40, "awful film", "great fine plot"]
+PAIRS = ["good movie", "good film", "x", "a plot", "fine", "very bad", "the weather"]
+
+
+def served(path, texts, pairs=None, signature="serving_default"):
+    inputs = {"text": tf.constant(texts)}
+    if pairs is not None:
+        inputs["text_pair"] = tf.constant(pairs)
+    outputs = tf.saved_model.load(str(path)).signatures[signature](**inputs)
+    return {key: value.numpy() for key, value in outputs.items()}
+
+
+def assert_same_answers(served_outputs, predicted):
+    """The served signature and in-process predict return the same dict: same keys,
+    equal strings and ids, numbers within 1e-5 (rows checked distinct enough)."""
+    assert sorted(served_outputs) == sorted(predicted)
+    for key, expected in predicted.items():
+        got = served_outputs[key]
+        if expected.dtype == object:
+            assert [x.decode() for x in got.ravel()] == expected.ravel().tolist(), key
+        elif expected.dtype.kind in "biu":
+            np.testing.assert_array_equal(got, expected, err_msg=key)
+        else:
+            assert_rows_match(got, expected)
+
+
+def models_of_every_kind():
+    return {
+        "single": spread(TextClassifier(*tiny(0), ["neg", "pos", "mixed"])),
+        "pair": spread(TextClassifier(*tiny(1), ["different", "same", "related"], pair=True,
+                                      head="attention")),
+        "multi_label": spread(TextClassifier(*tiny(2), ["fare", "flight", "meal", "city"],
+                                             multi_label=True, head="mean", threshold=0.3)),
+        "regression": spread(TextRegressor(*tiny(3), pair=True)),
+    }
+
+
+@pytest.mark.parametrize("kind", ["single", "pair", "multi_label", "regression"])
+def test_predict_and_the_served_signature_give_the_same_answers(tmp_path, kind):
+    model = models_of_every_kind()[kind]
+    path = export_for_serving(model, tmp_path, kind, deployment_files=False)
+    pairs = PAIRS if model.pair else None
+    predicted = model.predict(TEXTS if pairs is None else (TEXTS, pairs))
+    assert_same_answers(served(path, TEXTS, pairs), predicted)
+    if kind == "multi_label":  # the decision differs between rows: it is really compared
+        assert len({tuple(row) for row in predicted["labels"].tolist()}) > 1
+
+
+def test_the_comparison_fails_for_swapped_rows_and_constant_answers(tmp_path):
+    """The property the export tests rely on: with spread weights, an export that
+    answered one row with another's answer, or everything alike, would be caught."""
+    model = models_of_every_kind()["single"]
+    path = export_for_serving(model, tmp_path, "s", deployment_files=False)
+    answers = served(path, TEXTS)
+    expected = model.predict(TEXTS)["probabilities"]
+    assert_rows_match(answers["probabilities"], expected)
+    swapped = answers["probabilities"][[1, 0, *range(2, len(TEXTS))]]
+    constant = np.tile(answers["probabilities"][:1], (len(TEXTS), 1))
+    for wrong in (swapped, constant):
+        with pytest.raises(AssertionError):
+            assert_rows_match(wrong, expected)
+    # Unspread, every text gets about the same answer: such rows are refused as evidence.
+    with pytest.raises(AssertionError, match="too alike"):
+        assert_rows_match(expected, TextClassifier(*tiny(0), ["a", "b"]).predict(TEXTS)["probabilities"])
 
 
 def test_classifier_export_serves_raw_text(tmp_path):
-    encoder, tokenizer = tiny()
-    model = TextClassifier(encoder, tokenizer, ["neg", "pos"])
+    model = spread(TextClassifier(*tiny(), ["neg", "pos", "mixed"]))
     path = export_for_serving(model, tmp_path, "sentiment")
     assert path == tmp_path / "sentiment" / "1"
     assert [p.name for p in (tmp_path / "sentiment").iterdir()] == ["1"]  # no temp dir left
     serve = tf.saved_model.load(str(path)).signatures["serving_default"]
-    texts = ["good movie", "", "the plot was very very bad " * 40, "\xff\xfe broken utf-8"]
-    outputs = serve(text=tf.constant([t.encode("utf-8", "surrogateescape") if isinstance(t, str) else t
-                                      for t in texts[:3]] + [b"\xff\xfe broken utf-8"]))
-    expected = model.predict(texts[:3])
-    np.testing.assert_allclose(outputs["probabilities"].numpy()[:3], expected["probabilities"], atol=1e-5)
-    assert [x.decode() for x in outputs["label"].numpy()[:3]] == expected["labels"]
+    texts = ["good movie", "", "the plot was very very bad " * 40]
+    # Invalid UTF-8 is read as what is valid in it (bad bytes become U+FFFD, then dropped).
+    outputs = serve(text=tf.constant([t.encode() for t in texts] + [b"\xff\xfe good \xc3"]))
+    expected = model.predict(texts + ["good"])
+    assert_rows_match(outputs["probabilities"].numpy(), expected["probabilities"])
+    assert [x.decode() for x in outputs["label"].numpy()] == expected["label"].tolist()
     assert outputs["label_id"].dtype == tf.int32 and outputs["logits"].dtype == tf.float32
     empty = serve(text=tf.constant([], tf.string))
-    assert empty["probabilities"].shape == (0, 2)
+    assert empty["probabilities"].shape == (0, 3) and empty["label"].shape == (0,)
 
 
 def test_versions_and_overwrite(tmp_path):
-    encoder, tokenizer = tiny()
-    model = TextRegressor(encoder, tokenizer)
+    model = spread(TextRegressor(*tiny()))
     first = export_for_serving(model, tmp_path, "sim")
     second = export_for_serving(model, tmp_path, "sim")
     assert (first.name, second.name) == ("1", "2")
     with pytest.raises(FileExistsError, match="exists; pass overwrite=True"):
         export_for_serving(model, tmp_path, "sim", version=2)
+    spread(model, seed=1)  # other weights: the overwritten version must answer with them
     export_for_serving(model, tmp_path, "sim", version=2, overwrite=True)
-    serve = tf.saved_model.load(str(second)).signatures["serving_default"]
-    scores = serve(text=tf.constant(["good"]), text_pair=tf.constant(["bad"]))["score"]
-    np.testing.assert_allclose(scores.numpy(), model.predict((["good"], ["bad"]))["scores"], atol=1e-5)
+    scores = served(second, TEXTS[:4], PAIRS[:4])["score"]
+    assert_rows_match(scores, model.predict((TEXTS[:4], PAIRS[:4]))["score"])
 
 
 @pytest.mark.parametrize("name", ["../evil", "a/b", "", "..", ".hidden"])
@@ -71,7 +135,7 @@ def example_batch(texts, pairs=None):
 
 def test_every_signature_agrees_with_the_model(tmp_path):
     encoder, tokenizer = tiny()
-    model = TextClassifier(encoder, tokenizer, ["neg", "pos", "mixed"])
+    model = spread(TextClassifier(encoder, tokenizer, ["neg", "pos", "mixed"]))
     path = export_for_serving(model, tmp_path, "sentiment")
     signatures = serving_signatures(path)
     assert sorted(signatures) == ["classify", "predict_ids", "serving_default"]
@@ -80,11 +144,11 @@ def test_every_signature_agrees_with_the_model(tmp_path):
 
     features = tokenizer(texts)
     by_ids = signatures["predict_ids"](**{k: tf.cast(v, tf.int32) for k, v in features.items()})
-    np.testing.assert_allclose(by_ids["probabilities"].numpy(), expected["probabilities"], atol=1e-5)
-    assert [x.decode() for x in by_ids["label"].numpy()] == expected["labels"]
+    assert_rows_match(by_ids["probabilities"].numpy(), expected["probabilities"])
+    assert [x.decode() for x in by_ids["label"].numpy()] == expected["label"].tolist()
 
     classified = signatures["classify"](inputs=example_batch(texts))
-    np.testing.assert_allclose(classified["scores"].numpy(), expected["probabilities"], atol=1e-5)
+    assert_rows_match(classified["scores"].numpy(), expected["probabilities"])
     assert classified["classes"].numpy().tolist() == [[b"neg", b"pos", b"mixed"]] * 3
     with pytest.raises(tf.errors.InvalidArgumentError, match="Could not parse example input"):
         signatures["classify"](inputs=tf.constant([b"not a tf.Example"]))
@@ -96,34 +160,45 @@ def test_every_signature_agrees_with_the_model(tmp_path):
 
 def test_regressor_and_pair_signatures(tmp_path):
     encoder, tokenizer = tiny()
-    model = TextRegressor(encoder, tokenizer, pair=True, min_score=0.0, max_score=5.0)
+    model = spread(TextRegressor(encoder, tokenizer, pair=True, min_score=-1.0, max_score=1.0))
     path = export_for_serving(model, tmp_path, "similarity")
     signatures = serving_signatures(path)
     assert sorted(signatures) == ["predict_ids", "regress", "serving_default"]
-    first, second = ["a cat sat", "rain", ""], ["a cat sits", "sunshine today", "x"]
-    expected = model.predict((first, second))["scores"]
+    first, second = TEXTS[:6], PAIRS[:6]
+    raw = model.predict_model_outputs((first, second))[:, 0]
+    expected = model.predict((first, second))["score"]
+    np.testing.assert_allclose(expected, np.clip(raw, -1.0, 1.0))
+    assert (expected > -1).any() and (expected < 1).any()  # not all clipped to one bound
     regressed = signatures["regress"](inputs=example_batch(first, second))["outputs"]
     np.testing.assert_allclose(regressed.numpy(), expected, atol=1e-5)
-    served = signatures["serving_default"](text=tf.constant(first), text_pair=tf.constant(second))
-    np.testing.assert_allclose(served["score"].numpy(), expected, atol=1e-5)
+    unclipped = np.abs(expected) < 1
+    assert_rows_match(regressed.numpy()[unclipped], expected[unclipped])
+    answer = signatures["serving_default"](text=tf.constant(first), text_pair=tf.constant(second))
+    np.testing.assert_allclose(answer["score"].numpy(), expected, atol=1e-5)
+
+
+def label_frequencies(frequencies, rows=1000):
+    """Multi-hot targets in which label j occurs in a `frequencies[j]` share of rows."""
+    return (np.arange(rows)[:, None] < np.asarray(frequencies)[None, :] * rows).astype(np.float32)
 
 
 def test_multi_label_outputs(tmp_path):
     encoder, tokenizer = tiny()
     model = TextClassifier(encoder, tokenizer, ["fare", "flight", "meal"], multi_label=True,
                            threshold=0.5)
-    # Fix the decision: "fare" and "flight" far over the threshold, "meal" far under.
-    model.head.output_dense.kernel.assign(np.zeros_like(model.head.output_dense.kernel.numpy()))
-    model.head.output_dense.bias.assign([3.0, 2.0, -3.0])
+    # Fix the decision through the label priors: "fare" and "flight" far over the
+    # threshold, "meal" far under, for any text.
+    model.initialize_from_targets(label_frequencies([0.95, 0.88, 0.05]))
     path = export_for_serving(model, tmp_path, "intent")
-    outputs = serving_signatures(path)["serving_default"](text=tf.constant(["fare of a flight", ""]))
-    assert outputs["label"].numpy().tolist() == [b"fare#flight"] * 2
-    assert outputs["over_threshold"].numpy().tolist() == [[True, True, False]] * 2
-    assert outputs["label_id"].numpy().tolist() == [0, 0]
-    model.head.output_dense.bias.assign([-3.0, -2.0, -4.0])  # none over: the best one
-    path = export_for_serving(model, tmp_path, "intent")
-    outputs = serving_signatures(path)["serving_default"](text=tf.constant(["x"]))
-    assert outputs["label"].numpy().tolist() == [b"flight"]
+    outputs = served(path, ["fare of a flight", ""])
+    assert outputs["labels"].tolist() == [[b"fare", b"flight", b""]] * 2
+    assert outputs["label"].tolist() == [b"fare"] * 2  # the most likely one
+    assert outputs["over_threshold"].tolist() == [[True, True, False]] * 2
+    assert outputs["label_id"].tolist() == [0, 0]
+    model.initialize_from_targets(label_frequencies([0.05, 0.12, 0.02]))  # none over: the best
+    outputs = served(export_for_serving(model, tmp_path, "intent"), ["x"])
+    assert outputs["labels"].tolist() == [[b"", b"flight", b""]]
+    assert outputs["over_threshold"].tolist() == [[False, False, False]]
 
 
 def test_label_names_are_read_from_the_asset(tmp_path):
@@ -139,38 +214,35 @@ def test_label_names_are_read_from_the_asset(tmp_path):
 
 
 def test_float16_export_keeps_float32_interface(tmp_path):
-    encoder, tokenizer = tiny()
-    model = TextClassifier(encoder, tokenizer, ["neg", "pos"])
+    model = spread(TextClassifier(*tiny(), ["neg", "pos", "mixed"]))
     path = export_for_serving(model, tmp_path, "gpu", compute_dtype="float16")
-    outputs = serving_signatures(path)["serving_default"](text=tf.constant(["good movie", "bad"]))
-    assert outputs["probabilities"].dtype == tf.float32
-    np.testing.assert_allclose(outputs["probabilities"].numpy(),
-                               model.predict(["good movie", "bad"])["probabilities"], atol=5e-3)
+    outputs = served(path, TEXTS)
+    assert outputs["probabilities"].dtype == np.float32
+    assert_rows_match(outputs["probabilities"], model.predict(TEXTS)["probabilities"], atol=5e-3)
     with pytest.raises(ValueError, match="compute_dtype 'int8'"):
         export_for_serving(model, tmp_path, "gpu", compute_dtype="int8")
 
 
 def test_bfloat16_export_stores_bfloat16_weights_and_keeps_float32_interface(tmp_path):
-    encoder, tokenizer = tiny()
-    model = TextClassifier(encoder, tokenizer, ["neg", "pos"])
+    model = spread(TextClassifier(*tiny(), ["neg", "pos", "mixed"]))
     path = export_for_serving(model, tmp_path, "cpu", compute_dtype="bfloat16")
     loaded = tf.saved_model.load(str(path))
     # Weights stored in bf16: no per-request casts of float32 variables, half the size.
-    # (The task's own output layer, kernel [H, 2] and bias [2], stays float32 as the
+    # (The task's own output layer, kernel [H, 3] and bias [3], stays float32 as the
     # model built it; names vary with how many models the process made, shapes do not.)
     encoder_weights = [variable for variable in loaded.variable_values
-                       if variable.dtype.is_floating and variable.shape[-1] != 2]
+                       if variable.dtype.is_floating and variable.shape[-1] != 3]
     assert len(encoder_weights) > 20
     assert {variable.dtype for variable in encoder_weights} == {tf.bfloat16}
-    outputs = loaded.signatures["serving_default"](text=tf.constant(["good movie", "bad"]))
+    outputs = loaded.signatures["serving_default"](text=tf.constant(TEXTS))
     assert outputs["probabilities"].dtype == tf.float32
-    np.testing.assert_allclose(outputs["probabilities"].numpy(),
-                               model.predict(["good movie", "bad"])["probabilities"], atol=2e-2)
+    # bfloat16 keeps 8 bits of mantissa: a tolerance of 2e-2, rows 10x farther apart.
+    assert_rows_match(outputs["probabilities"].numpy(), model.predict(TEXTS)["probabilities"],
+                      atol=2e-2)
 
 
 def test_length_sorted_chunks_answer_as_one_padded_batch(tmp_path):
-    encoder, tokenizer = tiny()
-    model = TextClassifier(encoder, tokenizer, ["neg", "pos"])
+    model = spread(TextClassifier(*tiny(), ["neg", "pos", "mixed"]))
     texts = tf.constant(["a", "good movie " * 9, "", "bad", "the plot was bad " * 5,
                          "fine", "x y z", "very very very good"])
     answers = {}
@@ -179,7 +251,7 @@ def test_length_sorted_chunks_answer_as_one_padded_batch(tmp_path):
                                   deployment_files=False)
         answers[chunk_size] = serving_signatures(path)["serving_default"](text=texts)
     # 8 texts in chunks of 3: two full chunks and a short one (other sizes: test_length_sorted.py).
-    np.testing.assert_allclose(answers[3]["logits"].numpy(), answers[None]["logits"].numpy(), atol=1e-5)
+    assert_rows_match(answers[3]["logits"].numpy(), answers[None]["logits"].numpy())
     assert answers[3]["label"].numpy().tolist() == answers[None]["label"].numpy().tolist()
     for bad in (0, -2, 2.5, "16", True):
         with pytest.raises(ValueError, match="chunk_size must be a positive integer"):
@@ -233,31 +305,27 @@ def test_saved_model_cli_lists_signatures(tmp_path):
 
 
 def test_cli_export_from_a_run(tmp_path, capsys):
-    import json
-
     from conftest import ROOT
     from tfbert import cli
-    from tfbert.recipe import load_recipe, recipe_to_dict
+    from tfbert.recipe import load_recipe
+    from tfbert.run_directory import RunDirectory
 
-    encoder, tokenizer = tiny()
-    model = TextClassifier(encoder, tokenizer, ["neg", "pos"])
-    run = tmp_path / "run"
-    run.mkdir()
-    model.save(run / "model.keras")
-    recipe = load_recipe(ROOT / "recipes" / "sentiment.toml", [f"export.dir={tmp_path / 'served'}"])
-    (run / "recipe.json").write_text(json.dumps(recipe_to_dict(recipe)))
+    model = spread(TextClassifier(*tiny(), ["neg", "pos", "mixed"]))
+    recipe = load_recipe(ROOT / "recipes" / "sentiment.toml", [f"export.dir={tmp_path / 'served'}",
+                                                              f"output_dir={tmp_path / 'run'}"])
+    run = RunDirectory(recipe.output_dir)
+    run.start(recipe)
+    run.save_task(model)
 
-    assert cli.main(["export", str(run)]) == 0
+    assert cli.main(["export", str(run.path)]) == 0
     path = tmp_path / "served" / "sentiment" / "1"
-    outputs = serving_signatures(path)["serving_default"](text=tf.constant(["good movie"]))
-    np.testing.assert_allclose(outputs["probabilities"].numpy(),
-                               model.predict(["good movie"])["probabilities"], atol=1e-5)
-    assert cli.main(["export", str(run), "--name", "other", "--dir", str(tmp_path / "b")]) == 0
+    assert_rows_match(served(path, TEXTS)["probabilities"], model.predict(TEXTS)["probabilities"])
+    assert cli.main(["export", str(run.path), "--name", "other", "--dir", str(tmp_path / "b")]) == 0
     assert (tmp_path / "b" / "other" / "1" / "saved_model.pb").exists()
     capsys.readouterr()
-    assert cli.main(["export", str(run), "--version", "1"]) == 1
+    assert cli.main(["export", str(run.path), "--version", "1"]) == 1
     assert "sentiment/1 exists; pass overwrite=True (--overwrite)" in capsys.readouterr().err
-    assert cli.main(["export", str(run), "--version", "1", "--overwrite"]) == 0
+    assert cli.main(["export", str(run.path), "--version", "1", "--overwrite"]) == 0
     assert cli.main(["export", str(tmp_path / "nothing")]) == 1
     assert "is not a training run" in capsys.readouterr().err
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfbert.export.length_sorted import logits_sorted_by_length, used_lengths
+from tfbert.export.length_sorted import outputs_sorted_by_length, used_lengths
 
 
 def padded_batch(lengths, width=None):
@@ -31,7 +31,7 @@ def test_rows_come_back_in_request_order(chunk_size):
     lengths = [5, 2, 9, 3, 3, 7, 1, 4, 8, 2]
     features = padded_batch(lengths)
     widths = []
-    got = logits_sorted_by_length(recording_fn(widths), features, 2, chunk_size).numpy()
+    got = outputs_sorted_by_length(recording_fn(widths), features, tf.TensorShape([2]), chunk_size).numpy()
     expected = recording_fn([])(features).numpy()
     np.testing.assert_array_equal(got, expected)
     # Every chunk is cut to its own longest row: the chunks' widths are the sorted
@@ -44,8 +44,8 @@ def test_rows_come_back_in_request_order(chunk_size):
 def test_inside_a_graph_with_dynamic_batch_and_length():
     spec = {name: tf.TensorSpec([None, None], tf.int32)
             for name in ("input_ids", "segment_ids", "input_mask")}
-    fn = tf.function(lambda features: logits_sorted_by_length(
-        recording_fn([]), features, 2, chunk_size=4), input_signature=[spec])
+    fn = tf.function(lambda features: outputs_sorted_by_length(
+        recording_fn([]), features, tf.TensorShape([2]), chunk_size=4), input_signature=[spec])
     for lengths in ([3], [4, 1, 6, 2, 2], [7] * 9):
         features = padded_batch(lengths, width=max(lengths) + 3)  # extra padding columns
         np.testing.assert_array_equal(fn(features).numpy(), recording_fn([])(features).numpy())
@@ -60,6 +60,25 @@ def test_mask_with_holes_keeps_every_real_token():
 def test_a_row_of_only_padding_still_gets_one_position():
     features = padded_batch([0, 3])
     widths = []
-    got = logits_sorted_by_length(recording_fn(widths), features, 2, chunk_size=1).numpy()
+    got = outputs_sorted_by_length(recording_fn(widths), features, tf.TensorShape([2]), chunk_size=1).numpy()
     assert widths == [(1, 1), (1, 3)]
     assert got.shape == (2, 2)
+
+
+def test_a_nest_of_outputs_comes_back_whole():
+    """A model with several outputs (a dict, rows of different shapes) is stitched
+    back output by output, each in request order."""
+    lengths = [4, 1, 6, 2, 2]
+    features = padded_batch(lengths)
+
+    def two_outputs(chunk):
+        ids = tf.cast(chunk["input_ids"], tf.float32)
+        return {"first": ids[:, 0], "sums": tf.stack([tf.reduce_sum(ids, 1)] * 3, axis=1)}
+
+    shapes = {"first": tf.TensorShape([]), "sums": tf.TensorShape([3])}
+    got = outputs_sorted_by_length(two_outputs, features, shapes, chunk_size=2)
+    expected = two_outputs(features)
+    for key in shapes:
+        np.testing.assert_array_equal(got[key].numpy(), expected[key].numpy())
+    with pytest.raises(ValueError, match="chunk_size=None"):
+        outputs_sorted_by_length(two_outputs, features, {"tokens": tf.TensorShape([None, 3])})

@@ -23,7 +23,10 @@ def test_shipped_recipes_load():
         assert pathlib.Path(recipe.data.train).is_absolute()
         assert recipe.checkpoint == "all-minilm-l6-v2"
     assert load_recipe(ROOT / "recipes" / "pair_similarity.toml").is_pair
-    assert load_recipe(ROOT / "recipes" / "intent.toml").data.multi_label
+    assert load_recipe(ROOT / "recipes" / "intent.toml").options.multi_label
+    similarity = load_recipe(ROOT / "recipes" / "pair_similarity.toml")
+    assert (similarity.options.min_score, similarity.options.max_score) == (0.0, 5.0)
+    assert similarity.training.eval_metric == "spearman"  # the regression task's own
 
 
 def test_paths_relative_to_recipe_and_overrides_to_cwd(tmp_path, monkeypatch):
@@ -32,16 +35,33 @@ def test_paths_relative_to_recipe_and_overrides_to_cwd(tmp_path, monkeypatch):
     assert recipe.training.eval_metric == "accuracy" and recipe.export.name == "demo"
     monkeypatch.chdir(tmp_path.parent)
     recipe = load_recipe(write(tmp_path, MINIMAL), ["data.dev=other/dev.tsv", "training.epochs=1",
-                                                  "training.learning_rate=2e-5", "head=attention"])
+                                                  "training.learning_rate=2e-5",
+                                                  "classification.head=attention"])
     assert recipe.data.dev == str(tmp_path.parent / "other" / "dev.tsv")
     assert recipe.training.epochs == 1 and recipe.training.learning_rate == 2e-5
-    assert recipe.head == "attention"
+    assert recipe.options.head == "attention"
 
 
-def test_round_trip_through_dict(tmp_path):
-    recipe = load_recipe(write(tmp_path, MINIMAL))
-    again = recipe_from_dict(recipe_to_dict(recipe))
+def test_each_task_kind_has_its_own_table(tmp_path):
+    recipe = load_recipe(write(tmp_path, MINIMAL + "[classification]\nmulti_label = true\nthreshold = 0.3\n"))
+    assert recipe.options.multi_label and recipe.options.threshold == 0.3
+    assert recipe.options.head == "cls"  # the default
+    # --set task=... picks the other kind's table, defaults and evaluation metric.
+    switched = load_recipe(write(tmp_path, MINIMAL), ["task=regression", "regression.max_score=5"])
+    assert type(switched.options).__name__ == "RegressionSection"
+    assert switched.options.max_score == 5.0 and switched.options.min_score == -float("inf")
+    assert switched.training.eval_metric == "spearman"
+
+
+@pytest.mark.parametrize("extra", ["", 'task = "regression"\n'])
+def test_round_trip_through_dict(tmp_path, extra):
+    import json
+
+    recipe = load_recipe(write(tmp_path, extra + MINIMAL))
+    # Through JSON, as a run directory keeps it (infinite score bounds included).
+    again = recipe_from_dict(json.loads(json.dumps(recipe_to_dict(recipe), allow_nan=False)))
     assert recipe_to_dict(again) == recipe_to_dict(recipe)
+    assert again.options == recipe.options
 
 
 @pytest.mark.parametrize(
@@ -57,7 +77,26 @@ def test_round_trip_through_dict(tmp_path):
         (MINIMAL + "[training]\nepochs = 0\n", "training.epochs must be positive"),
         (MINIMAL + "[training]\nlearning_rate = 5\n", "training.learning_rate must be in (0, 1)"),
         (MINIMAL + "[training]\nmixed_precision = \"fp8\"\n", "training.mixed_precision = 'fp8' is not one of"),
-        ('name = "x"\ntask = "ranking"\n[data]\ntrain = "t"\n', "task = 'ranking' is not one of"),
+        ('name = "x"\ntask = "ranking"\n[data]\ntrain = "t"\n',
+         "task = 'ranking' is not one of: 'classification', 'regression'"),
+        (MINIMAL + "[classification]\nhead = \"max\"\n",
+         "[classification] head = 'max' is not one of: cls, attention, mean"),
+        (MINIMAL + "[classification]\nthreshold = 1.5\n", "[classification] threshold must be in (0, 1)"),
+        (MINIMAL + "[classification]\nmulti_labels = true\n",
+         "unknown key 'classification.multi_labels'; valid keys in [classification]: head, "
+         "multi_label, label_separator, threshold"),
+        (MINIMAL + "[classification]\nthreshold = \"high\"\n",
+         "classification.threshold must be a number, got 'high'"),
+        (MINIMAL + "[regression]\nmax_score = 5\n",
+         "unknown key 'regression' ([regression] is the table of task 'regression'; this "
+         "recipe's task is 'classification')"),
+        ('name = "x"\ntask = "regression"\n[data]\ntrain = "t"\n[regression]\nmin_score = 5\nmax_score = 1\n',
+         "[regression] min_score (5.0) must be below max_score (1.0)"),
+        ('name = "x"\nhead = "cls"\n[data]\ntrain = "t"\n',
+         "unknown key 'head' (it moved to classification.head)"),
+        (MINIMAL + "multi_label = true\n",
+         "unknown key 'data.multi_label' (it moved to classification.multi_label)"),
+        ('name = "x"\nclassification = 3\n[data]\ntrain = "t"\n', "classification must be a table"),
         ('name = "x"\ndata = 3\n', "data must be a table"),
         ('[data]\ntrain = "t"\n', "name is required"),
         ('name = "../x"\n[data]\ntrain = "t"\n', "must not contain path separators"),

@@ -12,12 +12,13 @@ import pytest
 
 from conftest import ROOT
 from serving_test_server import start_test_server
-from test_tasks import tiny
 from tfbert import cli
 from tfbert.export import export_for_serving
-from tfbert.recipe import load_recipe, recipe_to_dict
+from tfbert.recipe import load_recipe
+from tfbert.run_directory import RunDirectory
 from tfbert.serving import GrpcClient, RestClient, ServingError, make_client
 from tfbert.tasks import TextClassifier, TextRegressor
+from tiny_models import assert_rows_match, spread, tiny
 
 TEXTS = ["good movie", "", "the plot was very very bad " * 40, "awful film", "a great plot"]
 BROKEN_UTF8 = b"\xff\xfe good \xc3"
@@ -37,9 +38,9 @@ def served(tmp_path_factory):
     """Three tiny models exported to one base directory, each behind its own server."""
     base = tmp_path_factory.mktemp("saved_models")
     models = {
-        "sentiment": TextClassifier(*tiny(0), ["neg", "pos", "mixed"]),
-        "paraphrase": TextClassifier(*tiny(1), ["different", "same"], pair=True),
-        "similarity": TextRegressor(*tiny(2)),
+        "sentiment": spread(TextClassifier(*tiny(0), ["neg", "pos", "mixed"])),
+        "paraphrase": spread(TextClassifier(*tiny(1), ["different", "same", "related"], pair=True)),
+        "similarity": spread(TextRegressor(*tiny(2))),
     }
     servers = {}
     for name, model in models.items():
@@ -57,9 +58,9 @@ def test_predict_equals_the_model(served, protocol):
     expected = models["sentiment"].predict(TEXTS)
     outputs = client.predict(TEXTS)
     assert sorted(outputs) == ["label", "label_id", "logits", "probabilities"]
-    assert outputs["label"].tolist() == expected["labels"]
-    np.testing.assert_array_equal(outputs["label_id"], expected["label_ids"])
-    np.testing.assert_allclose(outputs["probabilities"], expected["probabilities"], atol=1e-5)
+    assert outputs["label"].tolist() == expected["label"].tolist()
+    np.testing.assert_array_equal(outputs["label_id"], expected["label_id"])
+    assert_rows_match(outputs["probabilities"], expected["probabilities"])
     assert outputs["label_id"].dtype == np.int32 and outputs["probabilities"].dtype == np.float32
 
 
@@ -70,9 +71,9 @@ def test_empty_batch_and_broken_utf8(served, protocol):
     empty = client.predict([])
     assert empty["label"].shape == (0,) and empty["probabilities"].shape == (0, 3)
     # The export replaces invalid UTF-8 (U+FFFD, then dropped): it reads as what is valid.
-    outputs = client.predict([BROKEN_UTF8])
-    expected = models["sentiment"].predict([BROKEN_UTF8.decode("utf-8", "replace")])
-    np.testing.assert_allclose(outputs["probabilities"], expected["probabilities"], atol=1e-5)
+    outputs = client.predict([BROKEN_UTF8, b"awful film"])
+    expected = models["sentiment"].predict([BROKEN_UTF8.decode("utf-8", "replace"), "awful film"])
+    assert_rows_match(outputs["probabilities"], expected["probabilities"])
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -80,12 +81,11 @@ def test_pair_and_regression_predict(served, protocol):
     models, servers, _ = served
     pairs = client_for(servers["paraphrase"], protocol, "paraphrase").predict(FIRST, SECOND)
     expected = models["paraphrase"].predict((FIRST, SECOND))
-    assert pairs["label"].tolist() == expected["labels"]
-    np.testing.assert_allclose(pairs["probabilities"], expected["probabilities"], atol=1e-5)
+    assert pairs["label"].tolist() == expected["label"].tolist()
+    assert_rows_match(pairs["probabilities"], expected["probabilities"])
     scores = client_for(servers["similarity"], protocol, "similarity").predict(FIRST, SECOND)
     assert list(scores) == ["score"]  # REST leaves a lone output unnamed: the client names it
-    np.testing.assert_allclose(scores["score"], models["similarity"].predict((FIRST, SECOND))["scores"],
-                               atol=1e-5)
+    assert_rows_match(scores["score"], models["similarity"].predict((FIRST, SECOND))["score"])
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "rest-row"])
@@ -95,15 +95,15 @@ def test_classify_regress_and_predict_ids(served, protocol):
     classified = sentiment.classify(TEXTS[:3])
     expected = models["sentiment"].predict(TEXTS[:3])["probabilities"]
     assert [[label for label, _ in row] for row in classified] == [["neg", "pos", "mixed"]] * 3
-    np.testing.assert_allclose([[score for _, score in row] for row in classified], expected, atol=1e-5)
+    assert_rows_match([[score for _, score in row] for row in classified], expected)
     assert sentiment.classify([]) == []
     features = models["sentiment"].tokenizer(TEXTS[:3])
     by_ids = sentiment.predict_ids(features["input_ids"], features["segment_ids"], features["input_mask"])
-    np.testing.assert_allclose(by_ids["probabilities"], expected, atol=1e-5)
+    assert_rows_match(by_ids["probabilities"], expected)
 
     similarity = client_for(servers["similarity"], protocol, "similarity")
-    np.testing.assert_allclose(similarity.regress(FIRST, SECOND),
-                               models["similarity"].predict((FIRST, SECOND))["scores"], atol=1e-5)
+    assert_rows_match(similarity.regress(FIRST, SECOND),
+                      models["similarity"].predict((FIRST, SECOND))["score"])
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "rest-row"])
@@ -114,7 +114,7 @@ def test_metadata_lists_signatures_with_dtypes(served, protocol):
     default = signatures["serving_default"]
     assert default["inputs"] == {"text": {"dtype": "string", "shape": [None]},
                                  "text_pair": {"dtype": "string", "shape": [None]}}
-    assert default["outputs"]["probabilities"] == {"dtype": "float32", "shape": [None, 2]}
+    assert default["outputs"]["probabilities"] == {"dtype": "float32", "shape": [None, 3]}
     assert default["outputs"]["label_id"]["dtype"] == "int32"
     assert signatures["predict_ids"]["inputs"]["input_ids"] == {"dtype": "int32", "shape": [None, None]}
     assert signatures["classify"]["method_name"] == "tensorflow/serving/classify"
@@ -206,7 +206,7 @@ print(sorted(m for m in sys.modules if m.split(".")[0] == "tfbert"), outputs["la
     completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                                timeout=300)
     assert completed.returncode == 0, completed.stderr[-3000:]
-    labels = served[0]["sentiment"].predict(["good movie"])["labels"]
+    labels = served[0]["sentiment"].predict(["good movie"])["label"]
     assert completed.stdout.strip() == f"[] [b'{labels[0]}']", completed.stdout
 
 
@@ -215,14 +215,14 @@ def sentiment_run(tmp_path_factory, served):
     """A run directory as `tfbert train` leaves it (model.keras, recipe.json), for the
     model the sentiment server serves."""
     models, _, base = served
-    run = tmp_path_factory.mktemp("run")
+    run = RunDirectory(tmp_path_factory.mktemp("run"))
     recipe = load_recipe(ROOT / "recipes" / "sentiment.toml", [
-        f"output_dir={run}", f"export.dir={base}"])
-    models["sentiment"].save(run / "model.keras")
-    (run / "recipe.json").write_text(json.dumps(recipe_to_dict(recipe)))
-    source = run / "texts.tsv"
+        f"output_dir={run.path}", f"export.dir={base}"])
+    run.start(recipe)
+    run.save_task(models["sentiment"])
+    source = run.path / "texts.tsv"
     source.write_text("sentence\n" + "\n".join(t for t in TEXTS if t) + "\n")
-    return run, source
+    return run.path, source
 
 
 def cli_predict(run, source, target, *extra):
@@ -236,6 +236,7 @@ def test_cli_predict_through_each_client_matches_in_process(served, sentiment_ru
     run, source = sentiment_run
     local = cli_predict(run, source, tmp_path / "local.jsonl")
     assert len(local) == 4 and set(local[0]["probabilities"]) == {"neg", "pos", "mixed"}
+    assert len({row["label"] for row in local}) > 1  # not one answer for everything
     server = servers["sentiment"]
     for protocol, address in (("grpc", server.grpc_address), ("rest", server.rest_address)):
         remote = cli_predict(run, source, tmp_path / f"{protocol}.jsonl",

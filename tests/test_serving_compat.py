@@ -20,11 +20,11 @@ import tensorflow as tf
 
 from conftest import DATA, FIXTURES, ROOT
 from test_export import example_batch
-from test_tasks import tiny
 from tfbert import BertEncoder, BertTokenizer
 from tfbert.data.readers import read_examples
 from tfbert.export import export_for_serving
 from tfbert.tasks import TextClassifier, TextRegressor
+from tiny_models import assert_rows_match, spread, tiny
 
 SERVING_PYTHON = os.environ.get("TFBERT_SERVING_PYTHON", str(ROOT / ".venv-tf220" / "bin" / "python"))
 RUNNER = ROOT / "tests" / "serving_compat" / "run_signatures.py"
@@ -88,11 +88,13 @@ def test_exports_run_in_tf_serving_runtime(tmp_path, fine_tuned_sentiment):
     features = model.tokenizer(texts[:64])
 
     encoder, tokenizer = tiny()
-    regressor = TextRegressor(encoder, tokenizer, pair=True)
+    regressor = spread(TextRegressor(encoder, tokenizer, pair=True))
     regressor_dir = export_for_serving(regressor, tmp_path / "models", "similarity")
-    multi = TextClassifier(tiny()[0], tokenizer, ["fare", "flight", "meal"], multi_label=True, threshold=0.3)
+    multi = spread(TextClassifier(tiny()[0], tokenizer, ["fare", "flight", "meal"], multi_label=True,
+                                  threshold=0.3, head="mean"))
     multi_dir = export_for_serving(multi, tmp_path / "models", "intent")
-    first, second = ["a cat sat", "", "rain " * 200], ["a cat sits", "x", "sun"]
+    first = ["good movie", "", "bad " * 200, "the flight fare", "a very fine film"]
+    second = ["good film", "x", "not bad", "weather", "awful plot"]
 
     inputs = {
         "texts": as_bytes(texts), "broken": as_bytes(BROKEN_UTF8), "none": as_bytes([]),
@@ -126,8 +128,11 @@ def test_exports_run_in_tf_serving_runtime(tmp_path, fine_tuned_sentiment):
     served = "sentiment/serving_default/"
     np.testing.assert_allclose(result[served + "probabilities"], expected["probabilities"], atol=1e-5)
     np.testing.assert_allclose(result[served + "logits"], expected["logits"], atol=1e-5)
-    assert [x.decode() for x in result[served + "label"]] == expected["labels"]
-    np.testing.assert_array_equal(result[served + "label_id"], expected["label_ids"])
+    # Rows far enough apart that a mix-up would show: 40 distinct texts of the request.
+    assert_rows_match(result[served + "logits"][-40:], expected["logits"][-40:])
+    assert [x.decode() for x in result[served + "label"]] == expected["label"].tolist()
+    assert len(set(expected["label"])) == 2  # the fine-tuned model answers both ways
+    np.testing.assert_array_equal(result[served + "label_id"], expected["label_id"])
     np.testing.assert_allclose(result["sentiment/predict_ids/probabilities"],
                                expected["probabilities"][:64], atol=1e-5)
     np.testing.assert_allclose(result["sentiment/classify/scores"], expected["probabilities"][:40], atol=1e-5)
@@ -140,11 +145,13 @@ def test_exports_run_in_tf_serving_runtime(tmp_path, fine_tuned_sentiment):
     np.testing.assert_allclose(broken, in_process(text=tf.constant(BROKEN_UTF8))["probabilities"], atol=1e-5)
     assert result["empty/serving_default/probabilities"].shape == (0, 2)
 
-    scores = regressor.predict((first, second))["scores"]
-    np.testing.assert_allclose(result["similarity/serving_default/score"], scores, atol=1e-5)
-    np.testing.assert_allclose(result["similarity/regress/outputs"], scores, atol=1e-5)
+    scores = regressor.predict((first, second))["score"]
+    assert_rows_match(result["similarity/serving_default/score"], scores)
+    assert_rows_match(result["similarity/regress/outputs"], scores)
     assert str(result["similarity/regress/method_name"]) == "tensorflow/serving/regress"
 
     predicted = multi.predict(first)
-    np.testing.assert_allclose(result["intent/serving_default/probabilities"], predicted["probabilities"], atol=1e-5)
-    assert [x.decode() for x in result["intent/serving_default/label"]] == ["#".join(l) for l in predicted["labels"]]
+    assert_rows_match(result["intent/serving_default/probabilities"], predicted["probabilities"])
+    served_labels = [[x.decode() for x in row] for row in result["intent/serving_default/labels"]]
+    assert served_labels == predicted["labels"].tolist()
+    assert len({tuple(row) for row in served_labels}) > 1  # the decisions differ between rows

@@ -18,7 +18,7 @@ import pytest
 import tensorflow as tf
 
 from tfbert.pretrained import resolve_checkpoint_dir
-from tfbert.tokenizer import BertTokenizer, _longest_first_lengths
+from tfbert.tokenizer import BertTokenizer
 
 ROOT = pathlib.Path(__file__).parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -192,14 +192,30 @@ def longest_first(first_length, second_length, budget):
     return first_length, second_length
 
 
-def test_longest_first_closed_form():
+# Every token spelled with its position, so that a packed row shows which ones survived.
+NUMBERED_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"] + [f"a{i}" for i in range(64)] + [f"b{i}" for i in range(64)]
+
+
+def test_longest_first_keeps_the_head_of_each_text():
     rng = random.Random(0)
-    triples = [(rng.randint(0, 60), rng.randint(0, 60), rng.randint(3, 130)) for _ in range(5000)]
-    triples += [(la, lb, m) for la in range(8) for lb in range(8) for m in range(3, 20)]
-    first, second, max_length = (np.array(column, np.int64) for column in zip(*triples))
-    keep_first, keep_second = (keep.numpy() for keep in _longest_first_lengths(first, second, max_length - 3))
-    for i, (la, lb, m) in enumerate(triples):
-        assert (int(keep_first[i]), int(keep_second[i])) == longest_first(la, lb, m - 3), (la, lb, m)
+    triples = [(la, lb, m) for la in range(8) for lb in range(8) for m in range(3, 20)]
+    triples += [(rng.randint(0, 60), rng.randint(0, 60), rng.randint(3, 130)) for _ in range(5000)]
+    by_max_length = {}
+    for la, lb, max_length in triples:
+        by_max_length.setdefault(max_length, []).append((la, lb))
+    for max_length, lengths in sorted(by_max_length.items()):
+        tokenizer = BertTokenizer(NUMBERED_VOCAB, max_length=max_length)
+        out = tokenizer(
+            [" ".join(f"a{i}" for i in range(la)) for la, _ in lengths],
+            [" ".join(f"b{i}" for i in range(lb)) for _, lb in lengths],
+        )
+        ids, mask = out["input_ids"].numpy(), out["input_mask"].numpy()
+        for row, (la, lb) in enumerate(lengths):
+            ka, kb = longest_first(la, lb, max_length - 3)
+            expected = (["[CLS]"] + [f"a{i}" for i in range(ka)] + ["[SEP]"]
+                        + [f"b{i}" for i in range(kb)] + ["[SEP]"])
+            got = [NUMBERED_VOCAB[i] for i in ids[row][mask[row] == 1]]
+            assert got == expected, (la, lb, max_length)
 
 
 def test_truncation_end_to_end():

@@ -26,19 +26,33 @@ def test_schedule_rejects_bad_steps():
         LinearWarmupLinearDecay(1e-3, total_steps=0, warmup_steps=0)
 
 
-def test_no_weight_decay_on_layer_norm_and_bias():
-    from tfbert import BertEncoder
+def test_every_weight_decays_but_the_one_dimensional_ones():
+    """One step of the fine-tuning optimizer with zero gradients: Adam's update is
+    then zero, so exactly the weights that decay move. They are every weight of
+    two or more dimensions; biases, LayerNorm and the attention-pooling query stay."""
+    import keras
 
-    encoder = BertEncoder(vocab_size=10, hidden_size=8, num_heads=2, num_layers=1, intermediate_size=8)
-    optimizer = make_optimizer(1e-3, total_steps=10)
-    optimizer.build(encoder.trainable_variables)
-    decayed = {v.path for v in encoder.trainable_variables if optimizer._use_weight_decay(v)}
-    assert "transformer_block_0/intermediate_dense/kernel" in decayed
-    assert "embeddings/token_embedding/embeddings" in decayed
-    for path in ("transformer_block_0/intermediate_dense/bias", "embeddings/layer_norm/gamma",
-                 "transformer_block_0/output_layer_norm/beta"):
-        assert path not in decayed
-    assert optimizer.global_clipnorm == 1.0
+    from tfbert.tasks import TextClassifier
+    from tiny_models import tiny
+
+    model = TextClassifier(*tiny(), ["neg", "pos"], head="attention")
+    model.compile(optimizer=make_optimizer(1e-2, total_steps=10, warmup_ratio=0.0,
+                                           weight_decay=0.1))
+    before = {v.path: np.array(v) for v in model.trainable_variables}
+    model.optimizer.apply_gradients([(keras.ops.zeros_like(v), v) for v in model.trainable_variables])
+    decayed = sorted(v.path for v in model.trainable_variables
+                     if not np.array_equal(np.array(v), before[v.path]))
+    expected = sorted(v.path for v in model.trainable_variables if len(v.shape) >= 2)
+    assert decayed == expected
+    assert len(expected) == 13  # 3 embeddings, 4 kernels in each of 2 blocks, pooler, head
+    kept = {v.path for v in model.trainable_variables} - set(decayed)
+    assert any(path.endswith("head/query") for path in kept)
+    assert "embeddings/layer_norm/gamma" in kept
+    assert "transformer_block_0/intermediate_dense/bias" in kept
+    # A decayed weight shrank by lr * weight_decay, as AdamW defines it.
+    kernel = next(v for v in model.trainable_variables if v.path == decayed[0])
+    np.testing.assert_allclose(np.array(kernel), before[decayed[0]] * (1 - 1e-2 * 0.1), rtol=1e-6)
+    assert model.optimizer.global_clipnorm == 1.0
 
 
 def test_plan_covers_every_example_once_and_groups_lengths():

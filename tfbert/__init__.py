@@ -1,5 +1,12 @@
-"""tfbert: BERT text classification on Keras 3 / TensorFlow."""
+"""tfbert: BERT text classification on Keras 3 / TensorFlow.
 
+    tokenizer, encoder = tfbert.from_pretrained("all-minilm-l6-v2")
+
+TensorFlow is imported when a model is first needed, not by `import tfbert`: the
+command line's --help, recipes and the metrics load without it.
+"""
+
+import importlib
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -7,15 +14,27 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 # a command-line tool; set TF_CPP_MIN_LOG_LEVEL yourself to see it.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tfbert.config import BertConfig  # noqa: E402
-from tfbert.encoder import BertEncoder  # noqa: E402
-from tfbert.tokenizer import BertTokenizer  # noqa: E402
-
 __version__ = "0.1.0"
+
+# Public name -> the module that defines it, imported on first use.
+_LAZY = {
+    "BertConfig": "tfbert.config",
+    "BertEncoder": "tfbert.encoder",
+    "BertTokenizer": "tfbert.tokenizer",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'tfbert' has no attribute {name!r}")
 
 
 def from_pretrained(path_or_name, dtype=None):
     """Returns (tokenizer, encoder) of a checkpoint given by directory or short name."""
+    from tfbert.encoder import BertEncoder
+    from tfbert.tokenizer import BertTokenizer
+
     # The encoder first: its errors describe a wrong directory best.
     encoder = BertEncoder.from_pretrained(path_or_name, dtype=dtype)
     return BertTokenizer.from_pretrained(path_or_name), encoder

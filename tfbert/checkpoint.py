@@ -178,7 +178,7 @@ def encoder_weight_names(encoder):
     along the last axis: that is how the fused query/key/value projection is built
     from a checkpoint's three separate ones.
     """
-    embeddings = encoder.embeddings
+    embeddings = encoder.get_layer("embeddings")
     pairs = [
         (embeddings.token_embedding.embeddings, ["embeddings.word_embeddings.weight"]),
         (embeddings.segment_embedding.embeddings, ["embeddings.token_type_embeddings.weight"]),
@@ -203,9 +203,10 @@ def encoder_weight_names(encoder):
             (block.output_layer_norm.gamma, [f"{layer}.output.LayerNorm.weight"]),
             (block.output_layer_norm.beta, [f"{layer}.output.LayerNorm.bias"]),
         ]
+    pooler = encoder.get_layer("pooler")
     pairs += [
-        (encoder.pooler.kernel, ["pooler.dense.weight"]),
-        (encoder.pooler.bias, ["pooler.dense.bias"]),
+        (pooler.kernel, ["pooler.dense.weight"]),
+        (pooler.bias, ["pooler.dense.bias"]),
     ]
     return pairs
 

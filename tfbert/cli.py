@@ -33,68 +33,37 @@ def positive_int(value):
     return number
 
 
-def read_texts(args):
-    texts = list(args.texts)
-    if args.file:
-        path = pathlib.Path(args.file)
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            raise SystemExit(f"tfbert: input file not found: {path}")
-        except UnicodeDecodeError as error:
-            raise SystemExit(f"tfbert: {path} is not UTF-8 text (byte {error.start}).")
-        texts += lines
-    return texts or EXAMPLE_SENTENCES
-
-
-def mean_pool(sequence_output, input_mask):
-    """Average of the real tokens' vectors: [batch, seq, hidden] -> [batch, hidden]."""
-    import numpy as np
-
-    mask = np.asarray(input_mask, np.float32)[:, :, None]
-    return (np.asarray(sequence_output, np.float32) * mask).sum(1) / np.maximum(mask.sum(1), 1)
+def read_lines(path):
+    path = pathlib.Path(path)
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"input file not found: {path}") from None
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path} is not UTF-8 text (byte {error.start}).") from None
 
 
 def command_embed(args):
     import numpy as np
 
-    from tfbert import from_pretrained
+    from tfbert.features import cosine_similarities, sentence_vectors
 
-    texts = read_texts(args)
-    tokenizer, encoder = from_pretrained(args.checkpoint)
-    vectors = []
-    for start in range(0, len(texts), args.batch_size):
-        inputs = tokenizer(texts[start : start + args.batch_size])
-        outputs = encoder(inputs, training=False)
-        if args.pooling == "mean":
-            vectors.append(mean_pool(outputs["sequence_output"], inputs["input_mask"]))
-        else:
-            vectors.append(np.asarray(outputs["pooled_output"], np.float32))
-    vectors = np.concatenate(vectors)
+    texts = list(args.texts) + (read_lines(args.file) if args.file else [])
+    texts = texts or EXAMPLE_SENTENCES
+    vectors = sentence_vectors(texts, args.checkpoint, args.pooling, args.batch_size)
     if args.output:
         np.save(args.output, vectors)
         print(f"wrote {vectors.shape[0]} x {vectors.shape[1]} {args.pooling}-pooled vectors to {args.output}")
         return
-    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-    similarity = unit @ unit.T
     print(f"{args.pooling}-pooled {args.checkpoint} embeddings, cosine similarity:")
-    for i, text in enumerate(texts):
-        row = " ".join(f"{value:5.2f}" for value in similarity[i])
-        print(f"  [{i}] {row}  {text[:60]}")
+    for i, row in enumerate(cosine_similarities(vectors)):
+        print(f"  [{i}] {' '.join(f'{value:5.2f}' for value in row)}  {texts[i][:60]}")
 
 
 def command_tokenize(args):
-    from tfbert import BertTokenizer
+    from tfbert.features import tokens
 
-    tokenizer = BertTokenizer.from_pretrained(args.checkpoint)
-    inputs = tokenizer([args.text], None if args.pair is None else [args.pair])
-    length = int(inputs["input_mask"][0].numpy().sum())
-    ids = inputs["input_ids"][0, :length].numpy().tolist()
-    print(json.dumps({
-        "tokens": [tokenizer.vocabulary[i] for i in ids],
-        "input_ids": ids,
-        "segment_ids": inputs["segment_ids"][0, :length].numpy().tolist(),
-    }, ensure_ascii=False))
+    print(json.dumps(tokens(args.text, args.pair, args.checkpoint), ensure_ascii=False))
 
 
 def command_train(args):
@@ -103,118 +72,34 @@ def command_train(args):
 
     result = train(load_recipe(args.recipe, args.set or ()))
     if result.get("train_examples_per_second"):
-        print(f"trained {result['steps']} steps in {result['train_seconds']:.0f} s "
-              f"({result['train_examples_per_second']:.1f} examples/s); run in {result['output_dir']}")
-
-
-def load_run(run_dir, overrides):
-    """The trained model and recipe of a run directory (as `tfbert train` leaves it)."""
-    import keras
-
-    import tfbert.tasks  # noqa: F401  (registers the task classes that load_model looks up)
-
-    run_dir = pathlib.Path(run_dir)
-    if not (run_dir / "model.keras").exists():
-        raise FileNotFoundError(f"{run_dir} is not a training run: no model.keras (made by `tfbert train`).")
-    recipe = run_recipe(run_dir, overrides)
-    return keras.models.load_model(run_dir / "model.keras"), recipe
-
-
-def run_recipe(run_dir, overrides):
-    """The recipe of a run directory (its recipe.json), with data.* overrides."""
-    from tfbert.recipe import RecipeError, parse_override, recipe_from_dict
-
-    run_dir = pathlib.Path(run_dir)
-    if not (run_dir / "recipe.json").exists():
-        raise FileNotFoundError(f"{run_dir} is not a training run: no recipe.json (made by `tfbert train`).")
-    values = json.loads((run_dir / "recipe.json").read_text())
-    for text in overrides or ():
-        path, value = parse_override(text)
-        if path[0] != "data" or len(path) != 2:
-            raise RecipeError(f"--set {text!r}: only data.* keys can be changed here.")
-        values["data"][path[1]] = value
-    return recipe_from_dict(values, source=str(run_dir / "recipe.json"))
+        print(f"trained {result['steps_run']} steps (of {result['steps']}) in "
+              f"{result['train_seconds']:.0f} s ({result['train_examples_per_second']:.1f} "
+              f"examples/s); run in {result['output_dir']}")
 
 
 def command_export(args):
-    from tfbert.export import export_for_serving
+    from tfbert.export import export_run
 
-    model, recipe = load_run(args.run, None)
-    path = export_for_serving(model, args.dir or recipe.export.dir, args.name or recipe.export.name
-                              or recipe.name, version=args.version, overwrite=args.overwrite,
-                              compute_dtype=args.compute_dtype)
+    path = export_run(args.run, args.dir, args.name, version=args.version,
+                      overwrite=args.overwrite, compute_dtype=args.compute_dtype)
     print(f"exported {path} (serve it with {pathlib.Path(path).parent.parent / 'serve.sh'})")
 
 
 def command_evaluate(args):
-    from tfbert.training.evaluate import evaluate_examples
-    from tfbert.training.examples import read_split
+    from tfbert.evaluate import evaluate_file
 
-    model, recipe = load_run(args.run, args.set)
-    examples = read_split(recipe, args.data)
-    output = pathlib.Path(args.output or pathlib.Path(args.run) / "eval")
-    _, report = evaluate_examples(recipe, model, examples, output, on_unknown=args.on_unknown)
-    print(report)
+    _, summary, output = evaluate_file(args.run, args.data, args.output, args.on_unknown, args.set)
+    print(summary)
     print(f"wrote {output}/metrics.json and predictions")
 
 
-def predict_with_server(args, recipe, examples):
-    """model.predict's answer (labels/probabilities or scores) from TF Serving, and
-    the label names (from the classify signature, whose classes are the names in order)."""
-    from tfbert.serving import make_client
-
-    name = args.model_name or recipe.export.name or recipe.name
-    client = make_client(args.server, name, args.protocol, timeout=args.timeout)
-    labels, probabilities, scores = [], [], []
-    for start in range(0, len(examples), args.batch_size):
-        texts = examples.texts[start : start + args.batch_size]
-        pairs = None if examples.text_pairs is None else examples.text_pairs[start : start + args.batch_size]
-        outputs = client.predict(texts, pairs)
-        if recipe.task == "regression":
-            scores.extend(outputs["score"].tolist())
-            continue
-        labels.extend(str(label) for label in outputs["label"])
-        probabilities.extend(outputs["probabilities"])
-    if recipe.task == "regression":
-        return {"scores": scores}, None
-    if recipe.data.multi_label:  # the export joins the labels over the threshold
-        labels = [label.split(recipe.data.label_separator) for label in labels]
-    label_names = []
-    if len(examples):
-        first_pair = None if examples.text_pairs is None else examples.text_pairs[:1]
-        label_names = [label for label, _ in client.classify(examples.texts[:1], first_pair)[0]]
-    return {"labels": labels, "probabilities": probabilities}, label_names
-
-
 def command_predict(args):
-    from tfbert.training.examples import model_inputs, read_split
+    from tfbert.predict import predict_file
 
-    if args.server:  # TF Serving does the work: no model to load here
-        model, recipe = None, run_recipe(args.run, args.set)
-    else:
-        model, recipe = load_run(args.run, args.set)
-    recipe.data.label_column = ""  # a file to predict need not carry labels
-    examples = read_split(recipe, args.input)
-    if model is None:
-        predicted, label_names = predict_with_server(args, recipe, examples)
-    else:
-        predicted = model.predict(model_inputs(recipe, examples), batch_size=args.batch_size)
-        label_names = getattr(model, "label_names", None)
-    with open(args.output, "w", encoding="utf-8") as f:
-        for i, line in enumerate(examples.line_numbers):
-            row = {"line": line, "text": examples.texts[i]}
-            if examples.text_pairs is not None:
-                row["text_pair"] = examples.text_pairs[i]
-            if "scores" in predicted:
-                row["score"] = float(predicted["scores"][i])
-            else:
-                row["label"] = predicted["labels"][i]
-                row["probabilities"] = {
-                    name: round(float(p), 6)
-                    for name, p in zip(label_names, predicted["probabilities"][i])
-                }
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    print(f"wrote {len(examples)} predictions to {args.output}")
+    count = predict_file(args.run, args.input, args.output, args.batch_size, args.set,
+                         server=args.server, protocol=args.protocol,
+                         model_name=args.model_name, timeout=args.timeout)
+    print(f"wrote {count} predictions to {args.output}")
 
 
 def build_parser():
@@ -279,7 +164,7 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    from tfbert.serving import ServingError
+    from tfbert.serving.errors import ServingError
 
     try:
         args.handler(args)

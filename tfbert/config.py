@@ -1,5 +1,9 @@
 """The BERT architecture as one small, validated value: `BertConfig`.
 
+This is the one place where the architecture's fields and their checks are written:
+`BertEncoder` takes the same fields as keyword arguments and builds a `BertConfig`
+from them. Kept free of TensorFlow so that reading a config is cheap.
+
 It reads the two config files BERT checkpoints ship with:
 - Hugging Face `config.json` (`num_hidden_layers`, `layer_norm_eps`, `model_type`, ...),
 - Google `bert_config.json` (the same names, minus the Hugging Face bookkeeping).
@@ -13,6 +17,8 @@ import dataclasses
 import json
 import pathlib
 
+# The hidden_act names tfbert implements. The functions themselves need TensorFlow and
+# live in tfbert/layers/transformer_block.py (ACTIVATIONS); a test keeps the two equal.
 SUPPORTED_ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu")
 
 # Keys Hugging Face writes into every config.json that say nothing about the encoder
@@ -50,6 +56,18 @@ _FIELD_FOR_KEY = {
 
 @dataclasses.dataclass(frozen=True)
 class BertConfig:
+    """The fields that fix a BERT encoder's shape and behaviour.
+
+    vocab_size, type_vocab_size, max_position_embeddings: rows of the token, segment
+        and position embedding tables.
+    hidden_size, num_layers, num_heads, intermediate_size: width, depth, attention
+        heads (each of hidden_size / num_heads) and feed-forward width.
+    hidden_act: the feed-forward activation, one of SUPPORTED_ACTIVATIONS.
+    hidden_dropout, attention_dropout: dropout rates on hidden states and on
+        attention probabilities.
+    layer_norm_epsilon: LayerNorm's epsilon (1e-12 in the original BERT).
+    """
+
     vocab_size: int
     hidden_size: int = 768
     num_layers: int = 12
@@ -108,14 +126,19 @@ class BertConfig:
     def head_size(self):
         return self.hidden_size // self.num_heads
 
+    @classmethod
+    def field_names(cls):
+        """The architecture's field names, in declaration order."""
+        return tuple(field.name for field in dataclasses.fields(cls))
+
     def to_dict(self):
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, values, source="config", key_names=None):
         """Builds a config from tfbert's own field names (as `to_dict` writes)."""
-        fields = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - fields)
+        fields = cls.field_names()
+        unknown = sorted(set(values) - set(fields))
         if unknown:
             raise ValueError(
                 f"{source}: unknown key(s) {', '.join(unknown)}; "

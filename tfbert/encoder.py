@@ -17,6 +17,9 @@ from tfbert.layers.embeddings import BertEmbeddings
 from tfbert.layers.transformer_block import TransformerBlock
 from tfbert.pretrained import resolve_checkpoint_dir
 
+# Keras's own constructor arguments that a saved BertEncoder config carries.
+_KERAS_ARGUMENTS = ("name", "trainable")
+
 
 @keras.saving.register_keras_serializable(package="tfbert")
 class BertEncoder(keras.Model):
@@ -34,67 +37,53 @@ class BertEncoder(keras.Model):
     classifiers use it.
     """
 
-    def __init__(
-        self,
-        vocab_size,
-        hidden_size=768,
-        num_layers=12,
-        num_heads=12,
-        intermediate_size=3072,
-        hidden_act="gelu",
-        hidden_dropout=0.1,
-        attention_dropout=0.1,
-        max_position_embeddings=512,
-        type_vocab_size=2,
-        layer_norm_epsilon=1e-12,
-        initializer_range=0.02,
-        pooled_only=False,
-        dtype=None,
-        **kwargs,
-    ):
-        config = BertConfig(
-            vocab_size=vocab_size,
-            hidden_size=hidden_size,
-            num_layers=num_layers,
-            num_heads=num_heads,
-            intermediate_size=intermediate_size,
-            hidden_act=hidden_act,
-            hidden_dropout=hidden_dropout,
-            attention_dropout=attention_dropout,
-            max_position_embeddings=max_position_embeddings,
-            type_vocab_size=type_vocab_size,
-            layer_norm_epsilon=layer_norm_epsilon,
-        )
+    def __init__(self, initializer_range=0.02, pooled_only=False, dtype=None, **kwargs):
+        """Keyword arguments: the fields of `BertConfig` (only `vocab_size` is
+        required; the others default as there), and
+
+          initializer_range: stddev of the truncated normal that initializes weights.
+          pooled_only: see the class docstring.
+          dtype: a dtype policy or its name, e.g. "mixed_bfloat16".
+          name, trainable: as for any Keras model.
+
+        `BertConfig` validates the fields; an argument that is neither one of them
+        nor one of the above is a TypeError naming it.
+        """
+        keras_kwargs = {key: kwargs.pop(key) for key in _KERAS_ARGUMENTS if key in kwargs}
+        unknown = sorted(set(kwargs) - set(BertConfig.field_names()))
+        if unknown:
+            raise TypeError(
+                f"BertEncoder got unknown argument(s) {', '.join(unknown)}; it takes the "
+                f"fields of BertConfig ({', '.join(BertConfig.field_names())}) and "
+                f"initializer_range, pooled_only, dtype, {', '.join(_KERAS_ARGUMENTS)}."
+            )
+        config = BertConfig(**kwargs)
+
         # Layers are created before the graph is traced through them, keras-hub
         # style, so that they are reachable by name for checkpoint loading.
-        embeddings = BertEmbeddings(
-            vocab_size=vocab_size,
-            hidden_size=hidden_size,
-            max_position_embeddings=max_position_embeddings,
-            type_vocab_size=type_vocab_size,
-            dropout=hidden_dropout,
-            layer_norm_epsilon=layer_norm_epsilon,
+        shared = dict(
+            layer_norm_epsilon=config.layer_norm_epsilon,
             initializer_range=initializer_range,
             dtype=dtype,
-            name="embeddings",
+        )
+        embeddings = BertEmbeddings(
+            config.vocab_size, config.hidden_size,
+            max_position_embeddings=config.max_position_embeddings,
+            type_vocab_size=config.type_vocab_size,
+            dropout=config.hidden_dropout, name="embeddings", **shared,
         )
         blocks = [
             TransformerBlock(
-                hidden_size=hidden_size,
-                num_heads=num_heads,
-                intermediate_size=intermediate_size,
-                hidden_act=hidden_act,
-                hidden_dropout=hidden_dropout,
-                attention_dropout=attention_dropout,
-                layer_norm_epsilon=layer_norm_epsilon,
-                initializer_range=initializer_range,
-                dtype=dtype,
-                name=f"transformer_block_{i}",
+                config.hidden_size, config.num_heads, config.intermediate_size,
+                hidden_act=config.hidden_act,
+                hidden_dropout=config.hidden_dropout,
+                attention_dropout=config.attention_dropout,
+                name=f"transformer_block_{i}", **shared,
             )
-            for i in range(num_layers)
+            for i in range(config.num_layers)
         ]
         pooler = keras.layers.Dense(
-            hidden_size,
+            config.hidden_size,
             activation="tanh",
             kernel_initializer=keras.initializers.TruncatedNormal(stddev=initializer_range),
             dtype=dtype,
@@ -121,15 +110,16 @@ class BertEncoder(keras.Model):
                 "segment_ids": segment_ids,
             },
             outputs={"sequence_output": hidden_states, "pooled_output": pooled_output},
-            dtype=dtype,
-            **kwargs,
+            **keras_kwargs,
         )
+        # A functional Model drops a `dtype` argument without a word; set the policy
+        # itself, so that get_config (and so a saved .keras file) keeps it.
+        self.dtype_policy = dtype
         self.bert_config = config
         self.initializer_range = initializer_range
         self.pooled_only = pooled_only
-        self.embeddings = embeddings
+        # The other layers are reached by name: get_layer("embeddings"), "pooler".
         self.transformer_blocks = blocks
-        self.pooler = pooler
 
     def get_config(self):
         config = {"name": self.name, "trainable": self.trainable}

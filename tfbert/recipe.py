@@ -1,17 +1,23 @@
 """Recipes: a fine-tuning job as a TOML file, checked before anything runs.
 
-A recipe names the task, the data and its columns, the checkpoint, the head, the
-hyper-parameters and the export. Every key has a type and a default here; an
-unknown key or a value of the wrong type is an error that lists the valid keys, so
-a typo (`learning_rte`) cannot silently fall back to a default.
+A recipe names the task, the data and its columns, the checkpoint, the
+hyper-parameters and the export, and has one table for its kind of task
+([classification], [regression], ...) whose keys the task's own module defines
+(`recipe_section` of the class that `tfbert.tasks.registry` finds for `task`).
+Every key has a type and a default; an unknown key or a value of the wrong type is
+an error that lists the valid keys, so a typo (`learning_rte`) cannot silently fall
+back to a default.
 
 Relative paths in a recipe file are relative to that file's folder; paths given
 with `--set` on the command line are relative to the current directory.
 """
 
 import dataclasses
+import math
 import pathlib
 import tomllib
+
+from tfbert.tasks.registry import task_class, task_names
 
 
 @dataclasses.dataclass
@@ -23,8 +29,6 @@ class DataSection:
     text_column: str = "text"
     text_pair_column: str = ""  # set for pair tasks
     label_column: str = "label"
-    multi_label: bool = False
-    label_separator: str = "#"
     on_unknown_label: str = "error"  # error | skip (evaluation data only; skips are counted)
     max_train_examples: int = 0  # 0: all
 
@@ -43,7 +47,7 @@ class TrainingSection:
     mixed_precision: str = "none"  # none | bf16 | fp16
     xla: bool = False
     checkpoint_every: int = 200  # steps between resume checkpoints
-    eval_metric: str = ""  # empty: accuracy (classification) / spearman (regression)
+    eval_metric: str = ""  # empty: the task's own (accuracy, spearman, ...)
 
 
 @dataclasses.dataclass
@@ -57,23 +61,26 @@ class ExportSection:
 @dataclasses.dataclass
 class Recipe:
     name: str = ""
-    task: str = "classification"  # classification | regression
+    task: str = "classification"  # a registered task kind: tfbert.tasks.registry
     checkpoint: str = "all-minilm-l6-v2"
-    head: str = "cls"  # cls | attention
     output_dir: str = ""  # empty: runs/<name>
     data: DataSection = dataclasses.field(default_factory=DataSection)
     training: TrainingSection = dataclasses.field(default_factory=TrainingSection)
     export: ExportSection = dataclasses.field(default_factory=ExportSection)
+    # The task's own table, [<task>]: an instance of its class's recipe_section.
+    options: object = None
     source: str = ""  # the file it came from (not a key)
 
     @property
     def is_pair(self):
         return bool(self.data.text_pair_column)
 
+    @property
+    def task_class(self):
+        return task_class(self.task)
+
 
 _CHOICES = {
-    ("task",): ("classification", "regression"),
-    ("head",): ("cls", "attention"),
     ("data", "format"): ("", "tsv", "csv", "jsonl", "seq_in"),
     ("data", "on_unknown_label"): ("error", "skip"),
     ("training", "mixed_precision"): ("none", "bf16", "fp16"),
@@ -83,6 +90,9 @@ _POSITIVE = {("training", "epochs"), ("training", "batch_size"), ("training", "m
              ("training", "checkpoint_every")}
 _PATH_KEYS = {("data", "train"), ("data", "dev"), ("data", "test"), ("output_dir",),
               ("export", "dir"), ("checkpoint",)}
+# Keys that moved into the task's own table: the error says where they went.
+_MOVED = {("head",): "{task}.head", ("data", "multi_label"): "classification.multi_label",
+          ("data", "label_separator"): "classification.label_separator"}
 
 
 class RecipeError(ValueError):
@@ -90,7 +100,7 @@ class RecipeError(ValueError):
 
 
 def _fields(cls):
-    return {f.name: f for f in dataclasses.fields(cls) if f.name != "source"}
+    return {f.name: f for f in dataclasses.fields(cls) if f.name not in ("source", "options")}
 
 
 def _check_value(where, key_path, value, field_type):
@@ -108,14 +118,27 @@ def _check_value(where, key_path, value, field_type):
     return float(value) if field_type is float else value
 
 
-def _apply(where, target, values, prefix=()):
+def _apply(where, target, values, prefix=(), task=None):
+    """Sets `values` (nested dicts) on the dataclass `target`, checking keys and types.
+    At the top level (`task` given), the task's own table goes to target.options."""
     fields = _fields(type(target))
+    valid = list(fields) + ([task] if task else [])
     for key, value in values.items():
         path = prefix + (key,)
+        if task and key == task:
+            if not isinstance(value, dict):
+                raise RecipeError(f"{where}: {key} must be a table ([{key}]).")
+            _apply(where, target.options, value, path)
+            continue
         if key not in fields:
+            hint = ""
+            if task and key in task_names():
+                hint = f" ([{key}] is the table of task {key!r}; this recipe's task is {task!r})"
+            elif path in _MOVED:
+                hint = f" (it moved to {_MOVED[path].format(task=task or values.get('task'))})"
             raise RecipeError(
-                f"{where}: unknown key {'.'.join(path)!r}; valid keys"
-                f"{' in [' + '.'.join(prefix) + ']' if prefix else ''}: {', '.join(fields)}."
+                f"{where}: unknown key {'.'.join(path)!r}{hint}; valid keys"
+                f"{' in [' + '.'.join(prefix) + ']' if prefix else ''}: {', '.join(valid)}."
             )
         current = getattr(target, key)
         if dataclasses.is_dataclass(current):
@@ -124,6 +147,22 @@ def _apply(where, target, values, prefix=()):
             _apply(where, current, value, path)
         else:
             setattr(target, key, _check_value(where, path, value, type(fields[key].default)))
+
+
+def _build(where, values):
+    """A Recipe from nested values (a TOML file's, or a run directory's recipe.json)."""
+    recipe = Recipe(source=where)
+    task = values.get("task", recipe.task)
+    if not isinstance(task, str):
+        raise RecipeError(f"{where}: task must be a string, got {task!r}.")
+    try:
+        section = task_class(task).recipe_section
+    except ValueError:
+        raise RecipeError(f"{where}: task = {task!r} is not one of: "
+                          f"{', '.join(repr(name) for name in task_names())}.") from None
+    recipe.options = section()
+    _apply(where, recipe, values, task=task)
+    return recipe
 
 
 def _validate(recipe, where):
@@ -150,8 +189,10 @@ def _validate(recipe, where):
         raise RecipeError(f"{where}: name {recipe.name!r} must not contain path separators.")
     if not recipe.data.train:
         raise RecipeError(f"{where}: data.train is required.")
-    if recipe.task == "regression" and recipe.data.multi_label:
-        raise RecipeError(f"{where}: data.multi_label applies to classification only.")
+    try:
+        recipe.options.check()
+    except ValueError as error:
+        raise RecipeError(f"{where}: [{recipe.task}] {error}") from None
 
 
 def _get(recipe, path):
@@ -189,44 +230,52 @@ def load_recipe(path, overrides=()):
         raise FileNotFoundError(f"Recipe not found: {path}") from None
     except tomllib.TOMLDecodeError as error:
         raise RecipeError(f"{path}: not valid TOML: {error}") from None
-    recipe = Recipe(source=str(path))
-    _apply(str(path), recipe, values)
+    # Overrides are merged into the file's values before anything is checked, so
+    # that --set task=... picks its own table; their paths are relative to the cwd.
+    overridden = set()
+    for text in overrides:
+        key_path, value = parse_override(text)
+        cursor = values
+        for key in key_path[:-1]:
+            cursor = cursor.setdefault(key, {})
+            if not isinstance(cursor, dict):
+                raise RecipeError(f"--set {text!r}: {key} is not a table.")
+        cursor[key_path[-1]] = value
+        overridden.add(key_path)
+    recipe = _build(str(path), values)
     base = path.resolve().parent
     for key_path in _PATH_KEYS:
         value = _get(recipe, key_path)
-        # A short checkpoint name is not a path: keep it unless the file has one there.
-        if value and (key_path != ("checkpoint",) or (base / value).exists()):
-            _set(recipe, key_path, str((base / value).resolve()))
-    for text in overrides:
-        key_path, value = parse_override(text)
-        nested = {}
-        cursor = nested
-        for key in key_path[:-1]:
-            cursor = cursor.setdefault(key, {})
-        cursor[key_path[-1]] = value
-        _apply("--set", recipe, nested)
-        if key_path in _PATH_KEYS and value and (
-            key_path != ("checkpoint",) or pathlib.Path(value).exists()
-        ):
-            _set(recipe, key_path, str(pathlib.Path(value).resolve()))
+        folder = pathlib.Path.cwd() if key_path in overridden else base
+        # A short checkpoint name is not a path: keep it unless there is one there.
+        if value and (key_path != ("checkpoint",) or (folder / value).exists()):
+            _set(recipe, key_path, str((folder / value).resolve()))
     _validate(recipe, str(path))
     if not recipe.output_dir:
         recipe.output_dir = str(pathlib.Path("runs", recipe.name).resolve())
     if not recipe.export.name:
         recipe.export.name = recipe.name
     if not recipe.training.eval_metric:
-        recipe.training.eval_metric = "spearman" if recipe.task == "regression" else "accuracy"
+        recipe.training.eval_metric = recipe.task_class.default_eval_metric
     return recipe
 
 
 def recipe_to_dict(recipe):
-    values = dataclasses.asdict(recipe)
-    values.pop("source")
+    """Plain values, as a TOML file would hold them (the task's table under its name).
+    Infinite bounds are written as strings: JSON has no infinity."""
+    values = {field.name: dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+              for field in dataclasses.fields(recipe) if field.name not in ("source", "options")
+              for value in [getattr(recipe, field.name)]}
+    values[recipe.task] = {key: str(value) if isinstance(value, float) and math.isinf(value)
+                           else value for key, value in dataclasses.asdict(recipe.options).items()}
     return values
 
 
 def recipe_from_dict(values, source="recipe.json"):
     """The inverse of `recipe_to_dict` (a run directory's recipe.json)."""
-    recipe = Recipe(source=source)
-    _apply(source, recipe, values)
-    return recipe
+    values = dict(values)
+    task = values.get("task")
+    if isinstance(values.get(task), dict):
+        values[task] = {key: float(value) if value in ("inf", "-inf") else value
+                        for key, value in values[task].items()}
+    return _build(source, values)

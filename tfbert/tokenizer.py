@@ -349,10 +349,12 @@ class BertTokenizer(tf.Module):
             pieces += tail
             segments += [tf.ones_like(piece) for piece in tail]
         input_ids = tf.concat(pieces, axis=1)
+        # Keys in sorted order, the order Keras' functional encoder declares its
+        # inputs in (TensorFlow sorts dict keys when it flattens them).
         return {
             "input_ids": input_ids.to_tensor(default_value=self.pad_id),
-            "segment_ids": tf.concat(segments, axis=1).to_tensor(default_value=0),
             "input_mask": tf.ones_like(input_ids).to_tensor(default_value=0),
+            "segment_ids": tf.concat(segments, axis=1).to_tensor(default_value=0),
         }
 
     def _split_words(self, texts):

@@ -11,6 +11,8 @@ The plan is a pure function of (lengths, seed, epoch): an interrupted run that
 resumes at step k rebuilds the same plan and skips the k batches already done.
 """
 
+import dataclasses
+
 import numpy as np
 import tensorflow as tf
 
@@ -60,26 +62,84 @@ def plan_batches(lengths, batch_size, shuffle, seed=0, epoch=0, window_batches=6
     return batches
 
 
-def make_dataset(tokenizer, first_ids, second_ids, targets, batches):
-    """A dataset of (features, targets) for the planned batches, in order.
+def packed_lengths(tokenizer, first_ids, second_ids=None):
+    """Length of each example once packed: its pieces, [CLS] and [SEP](s), capped."""
+    special = 2 if second_ids is None else 3
+    lengths = first_ids.row_lengths().numpy() + special
+    if second_ids is not None:
+        lengths = lengths + second_ids.row_lengths().numpy()
+    return np.minimum(lengths, tokenizer.max_length)
+
+
+@dataclasses.dataclass
+class TokenizedExamples:
+    """Examples tokenized once, with their targets: what fit, evaluate and predict batch.
+
+    examples: the `TextExamples` they came from (file and line of each).
+    first_ids, second_ids: WordPiece ids, RaggedTensor [n, (tokens)] (second_ids
+      None for single texts).
+    lengths: packed length of each example (what batches are planned from).
+    targets: a numpy array indexed like the examples, a dict of them, or None
+      (a task that makes its targets from its inputs, or prediction).
+    skipped: examples of the source left out for labels the model does not know.
+    """
+
+    examples: object
+    first_ids: tf.RaggedTensor
+    second_ids: object
+    lengths: np.ndarray
+    targets: object = None
+    skipped: int = 0
+
+    def __len__(self):
+        return len(self.lengths)
+
+    def plan(self, batch_size, shuffle, seed=0, epoch=0):
+        return plan_batches(self.lengths, batch_size, shuffle=shuffle, seed=seed, epoch=epoch)
+
+    def steps_per_epoch(self, batch_size):
+        # The count does not depend on the seed: windows are cut the same way.
+        return len(self.plan(batch_size, shuffle=True))
+
+    def dataset(self, tokenizer, batches, preprocess=None):
+        return make_dataset(tokenizer, self.first_ids, self.second_ids, self.targets, batches,
+                            preprocess)
+
+
+def tokenize_examples(tokenizer, examples, targets=None, skipped=0):
+    """A `TokenizedExamples` of `examples` (a TextExamples) and their targets."""
+    first = tokenize_texts(tokenizer, examples.texts)
+    second = None if examples.text_pairs is None else tokenize_texts(tokenizer, examples.text_pairs)
+    return TokenizedExamples(examples, first, second, packed_lengths(tokenizer, first, second),
+                             targets, skipped)
+
+
+def make_dataset(tokenizer, first_ids, second_ids, targets, batches, preprocess=None):
+    """A dataset of features (or what `preprocess` makes of them) for the planned batches.
 
     first_ids / second_ids: RaggedTensors from `tokenize_texts` (second_ids None
-    for single texts); targets: numpy array indexed like the texts, or None.
+    for single texts); targets: numpy array (or dict of arrays) indexed like the
+    texts, or None. preprocess(features, targets or None) -> (x, y[, sample_weight])
+    runs inside the tf.data graph: it is where a task makes its Keras targets (a
+    masked-LM task makes them from the features themselves). Without it, batches
+    are features alone (prediction).
     """
     flat = np.concatenate(batches) if batches else np.zeros([0], np.int64)
     index = tf.RaggedTensor.from_row_lengths(
         tf.constant(flat, tf.int64), [len(b) for b in batches]
     )
-    targets = None if targets is None else tf.constant(targets)
+    targets = None if targets is None else tf.nest.map_structure(tf.constant, targets)
 
     def load(batch_index):
         features = tokenizer.pack(
             tf.gather(first_ids, batch_index),
             None if second_ids is None else tf.gather(second_ids, batch_index),
         )
-        if targets is None:
+        if preprocess is None:
             return features
-        return features, tf.gather(targets, batch_index)
+        batch_targets = (None if targets is None else
+                         tf.nest.map_structure(lambda t: tf.gather(t, batch_index), targets))
+        return preprocess(features, batch_targets)
 
     return (
         tf.data.Dataset.from_tensor_slices(index)

@@ -66,6 +66,20 @@ class TextExamples:
     def __len__(self):
         return len(self.texts)
 
+    def select(self, indices):
+        """The examples at `indices`, in that order (a subset keeps its file lines)."""
+        indices = [int(i) for i in indices]
+        pick = lambda values: None if values is None else [values[i] for i in indices]
+        return dataclasses.replace(self, texts=pick(self.texts), text_pairs=pick(self.text_pairs),
+                                   labels=pick(self.labels), line_numbers=pick(self.line_numbers))
+
+    @classmethod
+    def given(cls, texts, text_pairs=None, labels=None):
+        """Examples passed in Python (not read from a file): messages name their position."""
+        return cls(texts=list(texts), text_pairs=None if text_pairs is None else list(text_pairs),
+                   labels=None if labels is None else list(labels), source="examples given",
+                   line_numbers=list(range(1, len(texts) + 1)))
+
 
 def read_examples(path, *, text_column=None, text_pair_column=None, label_column=None,
                   format=None, has_header=True, delimiter=None, quoting=None, encoding="utf-8"):

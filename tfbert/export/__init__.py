@@ -2,7 +2,8 @@
 
     saved_models/<name>/<version>/     the layout TF Serving watches
       saved_model.pb, variables/       signatures: see serving_module.py
-      assets/vocab.txt, labels.txt     the tokenizer's vocabulary, the label names
+      assets/vocab.txt, ...            the tokenizer's vocabulary, and the task's own
+                                       files (a classifier's labels.txt)
       assets.extra/tf_serving_warmup_requests
     saved_models/models.config, batching_parameters.txt, docker-compose.yml, serve.sh
 
@@ -20,11 +21,7 @@ import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
 from tfbert.export.deployment import write_deployment_files, write_warmup_requests
-from tfbert.export.serving_module import (
-    CLASSIFY_METHOD_NAME,
-    REGRESS_METHOD_NAME,
-    ServingModule,
-)
+from tfbert.export.serving_module import ServingModule
 
 _VALID_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 COMPUTE_DTYPES = {"float32": None, "float16": "mixed_float16", "bfloat16": "bfloat16"}
@@ -51,43 +48,34 @@ def serving_copy(task, compute_dtype):
         raise ValueError(f"compute_dtype {compute_dtype!r} is not one of: "
                          f"{', '.join(COMPUTE_DTYPES)}.")
     policy = COMPUTE_DTYPES[compute_dtype] or "float32"
-    # A [CLS] head reads only the pooled output: the served encoder computes only the
+    # A head that reads only the pooled output: the served encoder computes only the
     # [CLS] position in its last block (BertEncoder's pooled_only).
-    pooled_only = task.head_type == "cls"
     encoder = type(task.encoder).from_config(
-        {**task.encoder.get_config(), "dtype": policy, "pooled_only": pooled_only})
+        {**task.encoder.get_config(), "dtype": policy,
+         "pooled_only": task.reads_only_pooled_output})
     clone = type(task).from_config({**task.get_config(), "encoder": encoder, "dtype": policy})
     clone.set_weights(task.get_weights())
     return clone
 
 
 def _write_assets(task, folder):
-    """vocab.txt and labels.txt (classifiers) in folder; returns their paths."""
-    vocabulary = pathlib.Path(folder) / "vocab.txt"
-    vocabulary.write_text("".join(token + "\n" for token in task.tokenizer.vocabulary),
-                          encoding="utf-8")
-    if not hasattr(task, "label_names"):
-        return vocabulary, None
-    for name in task.label_names:
-        if "\n" in name or "\r" in name:
-            raise ValueError(f"label name {name!r} contains a line break; labels.txt holds "
-                             "one label a line.")
-    labels = pathlib.Path(folder) / "labels.txt"
-    labels.write_text("".join(name + "\n" for name in task.label_names), encoding="utf-8")
-    return vocabulary, labels
+    """vocab.txt and the task's own files in folder; returns {file name: path}."""
+    files = {"vocab.txt": task.tokenizer.vocabulary, **task.export_assets()}
+    paths = {}
+    for name, lines in files.items():
+        paths[name] = pathlib.Path(folder) / name
+        paths[name].write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return paths
 
 
-def _set_method_names(saved_model_dir):
+def _set_method_names(saved_model_dir, method_names):
     """TF Serving runs Classify/Regress only on signatures with those method names;
     tf.saved_model.save marks every signature as Predict, so mark them here."""
     path = pathlib.Path(saved_model_dir) / "saved_model.pb"
     saved_model = saved_model_pb2.SavedModel.FromString(path.read_bytes())
     for meta_graph in saved_model.meta_graphs:
-        signatures = meta_graph.signature_def
-        if "classify" in signatures:
-            signatures["classify"].method_name = CLASSIFY_METHOD_NAME
-        if "regress" in signatures:
-            signatures["regress"].method_name = REGRESS_METHOD_NAME
+        for name, method_name in method_names.items():
+            meta_graph.signature_def[name].method_name = method_name
     path.write_bytes(saved_model.SerializeToString())
 
 
@@ -118,10 +106,10 @@ def export_for_serving(task, base_dir="saved_models", name="model", version=None
     staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{version}.tmp-", dir=model_dir))
     try:
         with tempfile.TemporaryDirectory() as asset_folder:
-            vocabulary, labels = _write_assets(served, asset_folder)
-            module = ServingModule(served, vocabulary, labels, chunk_size=chunk_size)
+            module = ServingModule(served, _write_assets(served, asset_folder),
+                                   chunk_size=chunk_size)
             tf.saved_model.save(module, str(staging), signatures=module.signatures())
-        _set_method_names(staging)
+        _set_method_names(staging, module.method_names)
         write_warmup_requests(staging, name, task.pair)
         if target.exists():
             shutil.rmtree(target)
@@ -132,3 +120,17 @@ def export_for_serving(task, base_dir="saved_models", name="model", version=None
     if deployment_files:
         write_deployment_files(base_dir)
     return target
+
+
+def export_run(run_dir, base_dir=None, name=None, version=None, overwrite=False,
+               compute_dtype="float32"):
+    """Exports the trained model of a run directory; the base directory and name
+    default to the run's recipe (its [export] table)."""
+    from tfbert.run_directory import RunDirectory
+
+    run = RunDirectory(run_dir)
+    recipe = run.recipe()
+    task = run.load_task()
+    return export_for_serving(task, base_dir or recipe.export.dir,
+                              name or recipe.export.name or recipe.name, version=version,
+                              overwrite=overwrite, compute_dtype=compute_dtype)

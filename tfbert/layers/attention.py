@@ -31,10 +31,7 @@ class BertSelfAttention(keras.layers.Layer):
 
     def __init__(self, hidden_size, num_heads, dropout=0.1, initializer_range=0.02, **kwargs):
         super().__init__(**kwargs)
-        if hidden_size % num_heads:
-            raise ValueError(
-                f"hidden_size ({hidden_size}) must be divisible by num_heads ({num_heads})."
-            )
+        # BertConfig checks that num_heads divides hidden_size.
         self.hidden_size = hidden_size
         self.num_heads = num_heads
         self.head_size = hidden_size // num_heads
@@ -91,9 +88,6 @@ class BertSelfAttention(keras.layers.Layer):
         context = ops.reshape(context, (-1, self.hidden_size))          # [B*Q, H]
         output = self.output_dense(context)                             # [B*Q, H]
         return ops.reshape(output, (batch_size, query_length, self.hidden_size))
-
-    def compute_output_shape(self, hidden_states_shape, mask_bias_shape=None):
-        return hidden_states_shape
 
     def get_config(self):
         config = super().get_config()

@@ -16,8 +16,10 @@ def _exact_gelu(x):
 
 
 # hidden_act name -> activation. "gelu" is BERT's exact erf GELU; the tanh form is
-# what some later checkpoints were trained with.
-_ACTIVATIONS = {
+# what some later checkpoints were trained with. The names are those of
+# tfbert.config.SUPPORTED_ACTIVATIONS, which validates them (tests/test_config.py
+# keeps the two equal).
+ACTIVATIONS = {
     "gelu": _exact_gelu,
     "gelu_new": lambda x: ops.gelu(x, approximate=True),
     "gelu_pytorch_tanh": lambda x: ops.gelu(x, approximate=True),
@@ -30,7 +32,8 @@ class TransformerBlock(keras.layers.Layer):
     """attention -> dropout -> residual -> LayerNorm -> feed-forward -> dropout -> residual -> LayerNorm.
 
     Call with hidden_states [batch, seq, hidden] and the additive mask bias
-    float32 [batch, 1, 1, seq]; returns [batch, seq, hidden].
+    float32 [batch, 1, 1, seq]; returns [batch, seq, hidden]. The arguments are the
+    `BertConfig` fields of the same names; BertConfig is what validates them.
     """
 
     def __init__(
@@ -46,11 +49,6 @@ class TransformerBlock(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if hidden_act not in _ACTIVATIONS:
-            raise ValueError(
-                f"hidden_act {hidden_act!r} is not supported; "
-                f"supported: {', '.join(_ACTIVATIONS)}."
-            )
         self.hidden_size = hidden_size
         self.num_heads = num_heads
         self.intermediate_size = intermediate_size
@@ -105,7 +103,7 @@ class TransformerBlock(keras.layers.Layer):
         # The feed-forward runs on [B*T, H] rows: 2-D matmuls let oneDNN fuse the bias
         # add into them (see BertSelfAttention).
         rows = ops.reshape(hidden_states, (-1, self.hidden_size))          # [B*T, H]
-        intermediate = _ACTIVATIONS[self.hidden_act](
+        intermediate = ACTIVATIONS[self.hidden_act](
             self.intermediate_dense(rows)
         )                                                                  # [B*T, intermediate]
         layer_output = self.output_dense(intermediate)                     # [B*T, H]

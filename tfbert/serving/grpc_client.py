@@ -85,30 +85,27 @@ class GrpcClient:
 
     def classify(self, texts, text_pairs=None):
         """Texts -> per text, [(label, probability)] for every label in output order."""
-        texts, text_pairs = text_and_pair_batches(texts, text_pairs)
-        if not texts:
-            return []  # TF Serving refuses a Classify request with no examples
-        request = classification_pb2.ClassificationRequest()
-        self._fill_spec(request.model_spec, "classify")
-        for i, text in enumerate(texts):
-            example = text_example(text, None if text_pairs is None else text_pairs[i])
-            request.input.example_list.examples.append(example)
-        response = self._call(self._stub.Classify, request, "classify", input_names(text_pairs))
+        response = self._examples_call(self._stub.Classify, classification_pb2.ClassificationRequest(),
+                                       "classify", texts, text_pairs)
         return [[(item.label, item.score) for item in classifications.classes]
-                for classifications in response.result.classifications]
+                for classifications in response.result.classifications] if response else []
 
     def regress(self, texts, text_pairs=None):
         """Texts (pairs for pair tasks) -> one float score each."""
+        response = self._examples_call(self._stub.Regress, regression_pb2.RegressionRequest(),
+                                       "regress", texts, text_pairs)
+        return [item.value for item in response.result.regressions] if response else []
+
+    def _examples_call(self, method, request, signature, texts, text_pairs):
+        """A Classify or Regress call with the texts as tf.Examples; None for no texts."""
         texts, text_pairs = text_and_pair_batches(texts, text_pairs)
         if not texts:
-            return []  # TF Serving refuses a Regress request with no examples
-        request = regression_pb2.RegressionRequest()
-        self._fill_spec(request.model_spec, "regress")
+            return None  # TF Serving refuses a Classify/Regress request with no examples
+        self._fill_spec(request.model_spec, signature)
         for i, text in enumerate(texts):
             example = text_example(text, None if text_pairs is None else text_pairs[i])
             request.input.example_list.examples.append(example)
-        response = self._call(self._stub.Regress, request, "regress", input_names(text_pairs))
-        return [item.value for item in response.result.regressions]
+        return self._call(method, request, signature, input_names(text_pairs))
 
     def metadata(self):
         """{signature name: {"inputs": {key: {"dtype", "shape"}}, "outputs": ..., "method_name"}}."""

@@ -1,27 +1,69 @@
-"""Text classification: one text or a text pair -> one label (softmax) or several (sigmoid)."""
+"""Text classification: one text or a text pair -> one label (softmax) or several (sigmoid).
+
+Recipe: `task = "classification"`, with a [classification] table (ClassificationSection).
+Served outputs (`serving_default`, and in-process `predict`, from one `postprocess`):
+
+    label          string  [B]     the most likely label
+    label_id       int32   [B]     its index into the label names
+    probabilities  float32 [B, C]  softmax (multi-label: sigmoid of each label)
+    logits         float32 [B, C]
+  multi-label only:
+    labels         string  [B, C]  label j's name where it is predicted, else "": every
+                                   label over the threshold, or the best one if none is
+    over_threshold bool    [B, C]
+"""
+
+import dataclasses
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from tfbert.data.labels import LabelVocabulary
-from tfbert.data.readers import TextExamples
-from tfbert.tasks.text_task import TextTask
+from tfbert.layers.heads import POOLING_HEADS
+from tfbert.metrics import classification_metrics, multilabel_metrics
+from tfbert.tasks.pooled_task import PooledTask
+from tfbert.tasks.registry import register_task
+
+LABELS_FILE = "labels.txt"
 
 
+@dataclasses.dataclass
+class ClassificationSection:
+    """The [classification] table of a recipe."""
+
+    head: str = "cls"  # cls | attention | mean
+    multi_label: bool = False  # each label an independent yes/no (sigmoid)
+    label_separator: str = "#"  # multi-label: "atis_flight#atis_airfare" names two
+    threshold: float = 0.5  # multi-label: probability over which a label is predicted
+
+    def check(self):
+        if self.head not in POOLING_HEADS:
+            raise ValueError(f"head = {self.head!r} is not one of: {', '.join(POOLING_HEADS)}.")
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError(f"threshold must be in (0, 1), got {self.threshold}.")
+        if not self.label_separator:
+            raise ValueError("label_separator must not be empty.")
+
+
+@register_task("classification")
 @keras.saving.register_keras_serializable(package="tfbert")
-class TextClassifier(TextTask):
-    """BERT + a head for sentiment, intent, paraphrase.
+class TextClassifier(PooledTask):
+    """BERT + a pooling head for sentiment, intent, paraphrase.
 
     Args:
       encoder: a `tfbert.BertEncoder` (usually `BertEncoder.from_pretrained(...)`).
       tokenizer: the checkpoint's `tfbert.BertTokenizer`.
       label_names: the classes; output j is `label_names[j]`. They live with the model.
-      head: "cls" (pooled [CLS]) or "attention" (attention pooling).
+      head: "cls" (pooled [CLS]), "attention" (attention pooling) or "mean".
       pair: inputs are (text, text_pair).
       multi_label: each label is an independent yes/no (sigmoid); a raw label such
         as "atis_flight#atis_airfare" names several, split on `label_separator`.
       threshold: probability above which a multi-label output counts as present.
     """
+
+    recipe_section = ClassificationSection
+    default_eval_metric = "accuracy"
 
     def __init__(self, encoder, tokenizer, label_names, head="cls", pair=False,
                  multi_label=False, label_separator="#", threshold=0.5, dropout=0.1, **kwargs):
@@ -37,14 +79,22 @@ class TextClassifier(TextTask):
         self.label_separator = label_separator
         self.threshold = threshold
 
+    @classmethod
+    def from_recipe(cls, section, train_examples, **common):
+        vocabulary = LabelVocabulary.from_labels(
+            train_examples.labels, multi_label=section.multi_label, separator=section.label_separator)
+        return cls(label_names=vocabulary.names, head=section.head, multi_label=section.multi_label,
+                   label_separator=section.label_separator, threshold=section.threshold, **common)
+
     @property
     def label_vocabulary(self):
         return LabelVocabulary(self.label_names, multi_label=self.multi_label,
                                separator=self.label_separator)
 
-    def encode_targets(self, labels):
-        """Label names (or ids; lists of names for multi-label) -> int32 ids [n], or
-        multi-hot float32 [n, labels]. An unknown label is an error naming its position."""
+    # ----------------------------------------------------------------- targets
+
+    def raw_labels(self, labels):
+        """Label names, ids, or (multi-label) lists of names -> raw label strings."""
         raw = []
         for label in labels:
             if isinstance(label, (int, np.integer)) and 0 <= label < len(self.label_names):
@@ -52,77 +102,119 @@ class TextClassifier(TextTask):
             elif self.multi_label and isinstance(label, (list, tuple)):
                 label = self.label_separator.join(map(str, label))
             raw.append(str(label))
-        given = TextExamples(texts=[""] * len(raw), text_pairs=None, labels=raw,
-                             source="labels given", line_numbers=list(range(1, len(raw) + 1)))
-        targets, _, _ = self.label_vocabulary.encode(given)
-        return targets
+        return raw
 
-    def set_output_bias_to_label_priors(self, targets):
-        """Starts each output at its label's training frequency: bias = log(p / (1 - p)).
+    def encode_targets(self, examples, on_unknown="error"):
+        """int32 ids [n], or multi-hot float32 [n, labels]; an unknown label is an error
+        naming its file and line (or, with on_unknown="skip", left out and counted)."""
+        targets, kept, skipped = self.label_vocabulary.encode(examples, on_unknown=on_unknown)
+        return targets, np.asarray(kept, np.int64), skipped
+
+    def initialize_from_targets(self, targets):
+        """Multi-label: starts each output at its label's training frequency,
+        bias = log(p / (1 - p)).
 
         Why: a multi-label head starts at p = 0.5 for every label, so its first steps
         are one shared push of every logit down, which with this head drives the tanh
         pooler into saturation and the model never leaves the majority intent (ATIS
         stayed at 71% for 3 epochs). Starting at the priors removes that push (the
-        prior initialisation of Lin et al., 2017, "Focal loss"). For softmax outputs
-        the prior is log(p). targets: multi-hot [n, labels] or ids [n].
+        prior initialisation of Lin et al., 2017, "Focal loss"). Softmax classifiers
+        start unchanged: their first steps do not push every logit the same way.
         """
+        if not self.multi_label:
+            return
         targets = np.asarray(targets)
+        frequency = targets.mean(axis=0) if len(targets) else np.full(len(self.label_names), 0.5)
+        frequency = np.clip(frequency, 1e-4, 1 - 1e-4)
+        self.head.output_dense.bias.assign(np.log(frequency / (1 - frequency)).astype(np.float32))
+
+    def default_loss(self):
         if self.multi_label:
-            frequency = targets.mean(axis=0) if len(targets) else np.full(len(self.label_names), 0.5)
-            frequency = np.clip(frequency, 1e-4, 1 - 1e-4)
-            bias = np.log(frequency / (1 - frequency))
+            return keras.losses.BinaryCrossentropy(from_logits=True)
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def default_metrics(self):
+        if self.multi_label:
+            return [keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")]
+        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+
+    # ----------------------------------------------------------------- outputs
+
+    def export_assets(self):
+        for name in self.label_names:
+            if "\n" in name or "\r" in name:
+                raise ValueError(f"label name {name!r} contains a line break; {LABELS_FILE} "
+                                 "holds one label a line.")
+        return {LABELS_FILE: self.label_names}
+
+    def postprocess(self, logits, assets):
+        names = assets[LABELS_FILE]                                          # [C]
+        if not self.multi_label:
+            probabilities = tf.nn.softmax(logits, axis=-1)                   # [B, C]
+            label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+            return {"label": tf.gather(names, label_id), "label_id": label_id,
+                    "probabilities": probabilities, "logits": logits}
+        probabilities = tf.sigmoid(logits)                                   # [B, C]
+        label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+        over_threshold = probabilities > self.threshold
+        # With no label over the threshold, the best one: every text gets an answer.
+        best = tf.one_hot(label_id, len(self.label_names), on_value=True, off_value=False)
+        chosen = over_threshold | (best & ~tf.reduce_any(over_threshold, axis=-1, keepdims=True))
+        labels = tf.where(chosen, tf.broadcast_to(names, tf.shape(chosen)), "")
+        return {"label": tf.gather(names, label_id), "label_id": label_id, "labels": labels,
+                "probabilities": probabilities, "logits": logits,
+                "over_threshold": over_threshold}
+
+    def example_signature(self):
+        def classify(outputs, assets):
+            probabilities = outputs["probabilities"]
+            return {"classes": tf.broadcast_to(assets[LABELS_FILE], tf.shape(probabilities)),
+                    "scores": probabilities}
+
+        return "classify", tf.saved_model.CLASSIFY_METHOD_NAME, classify
+
+    @classmethod
+    def prediction_rows(cls, outputs, config):
+        names = config["label_names"]
+        rows = []
+        for i, label in enumerate(outputs["label"]):
+            if config["multi_label"]:
+                label = [str(name) for name in outputs["labels"][i] if name]
+            rows.append({"label": str(label) if isinstance(label, (str, bytes, np.str_)) else label,
+                         "probabilities": _named(names, outputs["probabilities"][i])})
+        return rows
+
+    # -------------------------------------------------------------- evaluation
+
+    def score_outputs(self, targets, outputs):
+        rows = self.prediction_rows_of(outputs)
+        if self.multi_label:
+            truth = targets.astype(bool)
+            metrics = multilabel_metrics(truth, outputs["labels"] != "", self.label_names)
+            for row, gold in zip(rows, truth):
+                gold = [name for name, present in zip(self.label_names, gold) if present]
+                row.update(gold=gold, correct=sorted(gold) == sorted(row["label"]))
         else:
-            counts = np.bincount(targets.astype(np.int64), minlength=len(self.label_names))
-            bias = np.log(np.maximum(counts, 1) / max(len(targets), 1))
-        self.head.output_dense.bias.assign(bias.astype(np.float32))
+            metrics = classification_metrics(targets, outputs["label_id"], self.label_names)
+            for row, gold in zip(rows, targets):
+                row.update(gold=self.label_names[gold], correct=row["label"] == self.label_names[gold])
+        return metrics, [{"label": row["gold"], "predicted": row["label"], "correct": row["correct"],
+                          "probabilities": row["probabilities"]} for row in rows]
 
-    def compile(self, optimizer="adamw", loss="auto", metrics="auto", **kwargs):
-        if loss == "auto":
-            loss = (keras.losses.BinaryCrossentropy(from_logits=True) if self.multi_label
-                    else keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-        if metrics == "auto":
-            metrics = ([keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")]
-                       if self.multi_label
-                       else [keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
-        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
-
-    def probabilities(self, logits):
-        logits = np.asarray(logits, np.float64)
-        if self.multi_label:
-            return 1.0 / (1.0 + np.exp(-logits))
-        shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-        return shifted / shifted.sum(axis=-1, keepdims=True)
-
-    def predict(self, x, batch_size=32, **kwargs):
-        """Raw texts -> {"labels", "label_ids", "probabilities", "logits"}.
-
-        Multi-class: one label per text. Multi-label: "labels" holds, per text, the
-        list of labels over `threshold` (the single most likely one if none is).
-        A `tf.data.Dataset` of token features returns Keras' plain logits.
-        """
-        if not self.is_raw_text(x):
-            return super().predict(x, **kwargs)
-        logits = self.predict_outputs(x, batch_size=batch_size, **kwargs)
-        probabilities = self.probabilities(logits)
-        if self.multi_label:
-            present = probabilities > self.threshold
-            best = probabilities.argmax(axis=-1) if len(probabilities) else np.zeros(0, int)
-            present[np.arange(len(present)), best] |= ~present.any(axis=-1)
-            label_ids = [np.flatnonzero(row).tolist() for row in present]
-            labels = [[self.label_names[i] for i in ids] for ids in label_ids]
-        else:
-            label_ids = probabilities.argmax(axis=-1) if len(probabilities) else np.zeros(0, int)
-            labels = [self.label_names[i] for i in label_ids]
-        return {"labels": labels, "label_ids": label_ids, "probabilities": probabilities,
-                "logits": logits}
+    def metric_summary(self, metrics):
+        summary = [("exact match" if self.multi_label else "accuracy", metrics["accuracy"])]
+        if "f1" in metrics:
+            summary.append((f"F1 of {self.label_names[1]!r}", metrics["f1"]))
+        for average in ("macro", "micro", "weighted", "samples"):
+            if f"{average}_f1" in metrics:
+                summary.append((f"{average} F1", metrics[f"{average}_f1"]))
+        return summary
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            label_names=self.label_names,
-            multi_label=self.multi_label,
-            label_separator=self.label_separator,
-            threshold=self.threshold,
-        )
-        return config
+        return {**super().get_config(), "label_names": self.label_names,
+                "multi_label": self.multi_label, "label_separator": self.label_separator,
+                "threshold": self.threshold}
+
+
+def _named(names, values):
+    return {name: round(float(value), 6) for name, value in zip(names, values)}

@@ -1,18 +1,52 @@
-"""Text regression: one text or a pair -> a score (sentence-pair similarity)."""
+"""Text regression: one text or a pair -> a score (sentence-pair similarity).
+
+Recipe: `task = "regression"`, with a [regression] table (RegressionSection).
+Served outputs (`serving_default`, and in-process `predict`, from one `postprocess`):
+
+    score   float32 [B]   clipped to [min_score, max_score]
+"""
+
+import dataclasses
+import math
 
 import keras
 import numpy as np
+import tensorflow as tf
 
-from tfbert.tasks.text_task import TextTask
+from tfbert.data.labels import parse_scores
+from tfbert.layers.heads import POOLING_HEADS
+from tfbert.metrics import regression_metrics
+from tfbert.tasks.pooled_task import PooledTask
+from tfbert.tasks.registry import register_task
 
 
+@dataclasses.dataclass
+class RegressionSection:
+    """The [regression] table of a recipe."""
+
+    head: str = "cls"  # cls | attention | mean
+    min_score: float = -math.inf  # predictions are clipped to [min_score, max_score]
+    max_score: float = math.inf
+
+    def check(self):
+        if self.head not in POOLING_HEADS:
+            raise ValueError(f"head = {self.head!r} is not one of: {', '.join(POOLING_HEADS)}.")
+        if not self.min_score < self.max_score:
+            raise ValueError(f"min_score ({self.min_score}) must be below max_score "
+                             f"({self.max_score}).")
+
+
+@register_task("regression")
 @keras.saving.register_keras_serializable(package="tfbert")
-class TextRegressor(TextTask):
-    """BERT + a head with one linear output, trained with mean squared error.
+class TextRegressor(PooledTask):
+    """BERT + a pooling head with one linear output, trained with mean squared error.
 
-    STS-B style scores (0 to 5) are learned as they are; `predict` returns
-    {"scores"}, clipped to [min_score, max_score] when those are given.
+    STS-B style scores (0 to 5) are learned as they are; predictions are clipped to
+    [min_score, max_score] when those are given.
     """
+
+    recipe_section = RegressionSection
+    default_eval_metric = "spearman"
 
     def __init__(self, encoder, tokenizer, head="cls", pair=True, min_score=None,
                  max_score=None, dropout=0.1, **kwargs):
@@ -20,28 +54,46 @@ class TextRegressor(TextTask):
         self.min_score = min_score
         self.max_score = max_score
 
-    def encode_targets(self, scores):
-        try:
-            return np.asarray([float(s) for s in scores], np.float32)[:, None]
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"regression targets must be numbers: {error}") from None
+    @classmethod
+    def from_recipe(cls, section, train_examples, **common):
+        bound = lambda value: value if math.isfinite(value) else None
+        return cls(head=section.head, min_score=bound(section.min_score),
+                   max_score=bound(section.max_score), **common)
 
-    def compile(self, optimizer="adamw", loss="auto", metrics="auto", **kwargs):
-        if loss == "auto":
-            loss = keras.losses.MeanSquaredError()
-        if metrics == "auto":
-            metrics = [keras.metrics.MeanAbsoluteError(name="mae")]
-        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+    def encode_targets(self, examples, on_unknown="error"):
+        """float32 [n, 1]; a label that is not a finite number names its file and line."""
+        return parse_scores(examples)[:, None], np.arange(len(examples)), 0
 
-    def predict(self, x, batch_size=32, **kwargs):
-        if not self.is_raw_text(x):
-            return super().predict(x, **kwargs)
-        scores = self.predict_outputs(x, batch_size=batch_size, **kwargs)[:, 0]
+    def default_loss(self):
+        return keras.losses.MeanSquaredError()
+
+    def default_metrics(self):
+        return [keras.metrics.MeanAbsoluteError(name="mae")]
+
+    def postprocess(self, outputs, assets):
+        score = outputs[:, 0]                                                # [B]
         if self.min_score is not None or self.max_score is not None:
-            scores = np.clip(scores, self.min_score, self.max_score)
-        return {"scores": scores}
+            low = -math.inf if self.min_score is None else float(self.min_score)
+            high = math.inf if self.max_score is None else float(self.max_score)
+            score = tf.clip_by_value(score, low, high)
+        return {"score": score}
+
+    def example_signature(self):
+        return ("regress", tf.saved_model.REGRESS_METHOD_NAME,
+                lambda outputs, assets: {"outputs": outputs["score"]})
+
+    @classmethod
+    def prediction_rows(cls, outputs, config):
+        return [{"score": float(score)} for score in outputs["score"]]
+
+    def score_outputs(self, targets, outputs):
+        metrics = regression_metrics(targets[:, 0], outputs["score"])
+        return metrics, [{"label": float(gold), "predicted": float(predicted)}
+                         for gold, predicted in zip(targets[:, 0], outputs["score"])]
+
+    def metric_summary(self, metrics):
+        return [("Pearson", metrics.get("pearson")), ("Spearman", metrics.get("spearman")),
+                ("MSE", metrics.get("mse")), ("MAE", metrics.get("mae"))]
 
     def get_config(self):
-        config = super().get_config()
-        config.update(min_score=self.min_score, max_score=self.max_score)
-        return config
+        return {**super().get_config(), "min_score": self.min_score, "max_score": self.max_score}

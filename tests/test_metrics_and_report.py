@@ -4,21 +4,17 @@ The expected numbers are worked out by hand from the small examples (the comment
 how), so these tests check what the metrics mean, not just that scikit-learn is called.
 """
 
-import ast
-import importlib.util
 import json
 import struct
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from conftest import ROOT
-
-# Loaded from its file: `import tfbert.evaluation` would first run tfbert/__init__.py,
-# which imports TensorFlow (seconds) for the encoder; evaluation itself needs none.
-_spec = importlib.util.spec_from_file_location("tfbert_evaluation", ROOT / "tfbert" / "evaluation.py")
-evaluation = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(evaluation)
+from tfbert import metrics as evaluation
+from tfbert import report
 
 approx = pytest.approx
 
@@ -188,7 +184,7 @@ def test_classification_report_files(tmp_path):
                    for i, (t, p) in enumerate(zip(ANIMALS_TRUE, ANIMALS_PREDICTED))]
     output_dir = tmp_path / "not" / "yet" / "there"
 
-    paths = evaluation.write_report(output_dir, metrics, predictions, "classification")
+    paths = report.write_report(output_dir, metrics, predictions)
 
     assert set(paths) == {"metrics", "predictions", "confusion_matrix_json", "confusion_matrix_png"}
     assert all(path.parent == output_dir and path.is_file() for path in paths.values())
@@ -208,78 +204,78 @@ def test_classification_report_files(tmp_path):
 
 def test_metrics_json_is_nan_free(tmp_path):
     metrics = {"pearson": float("nan"), "scores": np.array([1.0, np.inf])}
-    evaluation.write_report(tmp_path, metrics, [], "regression")
+    report.write_report(tmp_path, metrics, [])
     text = (tmp_path / "metrics.json").read_text()
     assert json.loads(text) == {"pearson": None, "scores": [1.0, None]}
     assert "NaN" not in text and "Infinity" not in text
 
 
 def test_many_labels_plot_without_cell_text(tmp_path):
-    names = [f"intent {i}" for i in range(evaluation.MAX_LABELS_WITH_CELL_TEXT + 1)]
+    names = [f"intent {i}" for i in range(report.MAX_LABELS_WITH_CELL_TEXT + 1)]
     ids = np.arange(len(names)).repeat(3)
     metrics = evaluation.classification_metrics(ids, np.roll(ids, 1), names)
-    paths = evaluation.write_report(tmp_path, metrics, [], "classification", label_names=names)
+    paths = report.write_report(tmp_path, metrics, [])
     width, height = png_size(paths["confusion_matrix_png"])
     assert width > 1000 and height > 1000  # grows with the number of labels
 
 
 def test_long_label_names_are_cut_in_the_middle():
     # Names often differ only at the end (intent_..._cancel, intent_..._change).
-    short = evaluation._shorten("booking_request_for_a_flight_cancel")
+    short = report._shorten("booking_request_for_a_flight_cancel")
     assert len(short) == 24 and short.startswith("booking_req") and short.endswith("…light_cancel")
-    assert evaluation._shorten("positive") == "positive"
+    assert report._shorten("positive") == "positive"
 
 
 def test_regression_and_multilabel_reports_have_no_confusion_matrix(tmp_path):
     regression = evaluation.regression_metrics([1, 2, 3], [2, 2, 2])
-    assert set(evaluation.write_report(tmp_path / "r", regression, [], "regression")) == {
+    assert set(report.write_report(tmp_path / "r", regression, [])) == {
         "metrics", "predictions"}
     json.loads((tmp_path / "r" / "metrics.json").read_text())
     multilabel = evaluation.multilabel_metrics(TAGS_TRUE, TAGS_PREDICTED, TAGS)
-    assert set(evaluation.write_report(tmp_path / "m", multilabel, [], "multilabel")) == {
+    assert set(report.write_report(tmp_path / "m", multilabel, [])) == {
         "metrics", "predictions"}
     assert (tmp_path / "m" / "predictions.jsonl").read_text() == ""
 
 
-def test_unknown_task_is_rejected(tmp_path):
-    with pytest.raises(ValueError, match="task must be one of"):
-        evaluation.write_report(tmp_path, {}, [], "ranking")
-
-
 def test_label_names_that_do_not_fit_the_matrix_are_rejected_before_writing(tmp_path):
     metrics = evaluation.classification_metrics(ANIMALS_TRUE, ANIMALS_PREDICTED, ANIMALS)
+    metrics["label_names"] = ["a", "b"]
     with pytest.raises(ValueError, match=r"shape \(3, 3\) does not fit 2 label names"):
-        evaluation.write_report(tmp_path / "out", metrics, [], "classification", label_names=["a", "b"])
+        report.write_report(tmp_path / "out", metrics, [])
     assert not (tmp_path / "out").exists()
 
 
 # --- Terminal summary ------------------------------------------------------------------------
 
-def test_format_classification():
+def test_summary_lines_up():
     metrics = evaluation.classification_metrics([1, 1, 1, 0, 0], [1, 1, 0, 1, 1], ["neg", "pos"])
-    text = evaluation.format_metrics(metrics, "classification")
-    assert "accuracy      0.4000" in text
-    assert "F1 of 'pos'" in text and "0.5714" in text  # 4/7
-    assert "macro F1" in text
+    metrics["examples"] = 5
+    text = report.format_summary([("accuracy", metrics["accuracy"]),
+                                  ("F1 of 'positive'", metrics["f1"])], metrics)
+    lines = text.splitlines()
+    assert lines[0] == "  accuracy          0.4000"
+    assert lines[1] == "  F1 of 'positive'  0.5714"  # 4/7, a space before it however long the name
+    assert lines[2] == "  examples          5"
     table = text[text.index("precision"):]
     assert "neg" in table and "pos" in table
 
 
-def test_format_regression_with_undefined_correlation():
-    text = evaluation.format_metrics(evaluation.regression_metrics([1, 2, 3], [2, 2, 2]), "regression")
+def test_summary_of_an_undefined_correlation():
+    metrics = evaluation.regression_metrics([1, 2, 3], [2, 2, 2])
+    text = report.format_summary([("Pearson", metrics["pearson"]), ("MSE", metrics["mse"])], metrics)
     assert "Pearson       n/a" in text and "warning:" in text and "MSE           0.6667" in text
 
 
-def test_format_multilabel():
-    text = evaluation.format_metrics(evaluation.multilabel_metrics(TAGS_TRUE, TAGS_PREDICTED, TAGS),
-                                     "multilabel")
-    assert "exact match   0.2500" in text and "samples F1" in text
-
-
-def test_module_imports_no_tensorflow():
-    # Read from the source: in a test run, other tests have imported TensorFlow already.
-    tree = ast.parse((ROOT / "tfbert" / "evaluation.py").read_text(encoding="utf-8"))
-    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
-                for alias in node.names}
-    imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert not {name for name in imported if name.split(".")[0] in ("tensorflow", "keras", "tfbert")}
+def test_metrics_and_report_load_without_tensorflow():
+    """`import tfbert` imports no TensorFlow, nor do the metrics, the report, the task
+    registry or the command line's parser: `tfbert --help` answers at once."""
+    script = ("import sys, tfbert, tfbert.metrics, tfbert.report, tfbert.tasks.registry, tfbert.config\n"
+              "from tfbert import cli\n"
+              "cli.build_parser()\n"
+              "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"
+    helped = subprocess.run([sys.executable, "-m", "tfbert.cli", "--help"], capture_output=True,
+                            text=True, timeout=120)
+    assert helped.returncode == 0 and "train" in helped.stdout

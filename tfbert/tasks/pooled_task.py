@@ -1,0 +1,43 @@
+"""`PooledTask`: one vector per text from a pooling head -> `num_outputs` numbers.
+
+    inputs -> BertEncoder -> pooling head ([CLS], attention or mean) -> dense
+           -> float32 [batch, num_outputs]
+
+What the text classifier and the regressor share; they differ in what the numbers
+mean (see their modules).
+"""
+
+from tfbert.layers.heads import POOLING_HEADS
+from tfbert.tasks.task import Task
+
+
+class PooledTask(Task):
+    def __init__(self, encoder, tokenizer, num_outputs, head="cls", pair=False, dropout=0.1,
+                 **kwargs):
+        if head not in POOLING_HEADS:
+            raise ValueError(f"head {head!r} is not one of: {', '.join(POOLING_HEADS)}.")
+        super().__init__(encoder, tokenizer, pair=pair, **kwargs)
+        head_class = POOLING_HEADS[head]
+        if self.encoder.pooled_only and not head_class.reads_only_pooled_output:
+            # Such an encoder returns only the [CLS] position: any other head would
+            # quietly pool over one token.
+            raise ValueError(f"head {head!r} reads every token, but the encoder was built "
+                             "with pooled_only=True (only [CLS]); use head='cls' or an "
+                             "encoder with pooled_only=False.")
+        self.head_type = head
+        self.dropout = dropout
+        self.num_outputs = num_outputs
+        self.head = head_class(num_outputs, dropout=dropout, dtype=self.encoder.dtype_policy,
+                               name="head")
+        self.build_from_tokens()
+
+    def call(self, inputs, training=None):
+        encoder_outputs = self.encoder(inputs, training=training)
+        return self.head(encoder_outputs, inputs["input_mask"], training=training)
+
+    @property
+    def reads_only_pooled_output(self):
+        return self.head.reads_only_pooled_output
+
+    def get_config(self):
+        return {**super().get_config(), "head": self.head_type, "dropout": self.dropout}

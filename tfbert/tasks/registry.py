@@ -1,0 +1,52 @@
+"""Which class runs a recipe's `task = "..."`.
+
+A task kind registers itself under the name recipes use:
+
+    @register_task("classification")
+    class TextClassifier(PooledTask): ...
+
+Nothing outside `tfbert/tasks/` branches on the kind of task: training, evaluation,
+export, the command line and the recipe loader look the class up here and ask it.
+The built-in kinds are imported on first use, so that reading this module (and the
+recipe loader) costs no TensorFlow import until a task is really needed.
+"""
+
+import importlib
+
+# name -> the module that registers it when imported.
+_BUILT_IN = {
+    "classification": "tfbert.tasks.text_classifier",
+    "regression": "tfbert.tasks.text_regressor",
+}
+_REGISTERED = {}
+
+
+def register_task(name):
+    """Class decorator: recipes name this class by `name` (`task = "name"`)."""
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"a task name must be a Python identifier (it names a recipe "
+                         f"section, [{name}]); got {name!r}.")
+
+    def register(cls):
+        known = _REGISTERED.get(name)
+        if known is not None and known.__qualname__ != cls.__qualname__:
+            raise ValueError(f"task {name!r} is already registered by "
+                             f"{known.__module__}.{known.__qualname__}.")
+        cls.task_name = name
+        _REGISTERED[name] = cls
+        return cls
+
+    return register
+
+
+def task_names():
+    return sorted(set(_BUILT_IN) | set(_REGISTERED))
+
+
+def task_class(name):
+    """The class registered as `name`; a ValueError lists the known names."""
+    if name not in _REGISTERED and name in _BUILT_IN:
+        importlib.import_module(_BUILT_IN[name])
+    if name not in _REGISTERED:
+        raise ValueError(f"task {name!r} is not one of: {', '.join(task_names())}.")
+    return _REGISTERED[name]

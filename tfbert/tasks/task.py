@@ -1,0 +1,344 @@
+"""`Task`: a BERT encoder with a head, trained and served as one kind of task.
+
+A task is a normal `keras.Model` whose `call` takes BERT's token inputs (a dict of
+input_ids, segment_ids, input_mask). Its `fit`, `evaluate` and `predict` also take
+raw text, keras-hub style: texts are tokenized in-graph by the model's own
+`BertTokenizer`, batched by length (`tfbert.data.pipeline`), and everything else is
+Keras' own loop. A `tf.data.Dataset` of token features passes straight to Keras.
+
+Raw inputs are a list of strings, for pair tasks `(texts, text_pairs)` or a dict
+with keys "text" and "text_pair", or a `TextExamples` as the readers return it
+(labels included, and errors then name the file and line).
+
+The contract. A task kind subclasses `Task` in one module under `tfbert/tasks/`,
+registers itself (`tfbert.tasks.registry.register_task`) and says, here and nowhere
+else:
+  recipe_section         the dataclass of its recipe table, [<task name>]
+  from_recipe            how a recipe builds it
+  encode_targets         examples -> numpy targets (ids, scores, ...), in Python
+  preprocess             (features, targets) -> (x, y[, sample_weight]) in tf.data
+  default_loss / default_metrics
+  initialize_from_targets  e.g. output biases at the label priors
+  postprocess            model outputs -> named outputs, in TF ops: in-process
+                         `predict` and the serving signature both call it
+  export_assets          files the export ships (label names) and postprocess reads
+  example_signature      TF Serving's Classify / Regress API, if it has one
+  score_outputs, metric_summary  metrics (scikit-learn) and the report's rows
+  prediction_rows        outputs -> one JSON-able dict per example
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfbert.data.pipeline import TokenizedExamples, tokenize_examples
+from tfbert.data.readers import TextExamples, read_examples
+from tfbert.encoder import BertEncoder
+from tfbert.tokenizer import BertTokenizer
+
+
+class Task(keras.Model):
+    """Base class: `encoder` (+ the subclass's head) and raw text in and out."""
+
+    task_name = None  # set by @register_task
+    recipe_section = None  # a dataclass; its fields are the keys of [<task_name>]
+    default_eval_metric = "accuracy"
+
+    def __init__(self, encoder, tokenizer, pair=False, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(encoder, dict):
+            encoder = keras.saving.deserialize_keras_object(encoder)
+        if isinstance(tokenizer, dict):
+            tokenizer = BertTokenizer.from_config(tokenizer)
+        if not isinstance(encoder, BertEncoder):
+            raise TypeError(f"encoder must be a tfbert.BertEncoder, got {type(encoder).__name__}.")
+        self.encoder = encoder
+        self.tokenizer = tokenizer
+        self.pair = bool(pair)
+
+    def build_from_tokens(self):
+        """Creates every variable by running one tiny batch, so that saving, loading
+        and checkpoint restore never meet a half-built model. Subclasses call it at
+        the end of __init__."""
+        self(self.tokenizer(["a"], ["b"] if self.pair else None))
+        self.built = True
+
+    # ------------------------------------------------------------ the contract
+
+    @classmethod
+    def from_recipe(cls, recipe, encoder, tokenizer, train_examples):
+        raise NotImplementedError(f"{cls.__name__} does not say how a recipe builds it.")
+
+    @classmethod
+    def read_examples(cls, path, data, labels=True):
+        """The examples of one split; `data` is the recipe's [data] section."""
+        return read_examples(
+            path,
+            text_column=data.text_column or None,
+            text_pair_column=data.text_pair_column or None,
+            label_column=(data.label_column or None) if labels else None,
+            format=data.format or None,
+        )
+
+    def raw_labels(self, labels):
+        """Labels passed in Python -> raw label strings, as a file would spell them."""
+        return [str(label) for label in labels]
+
+    def encode_targets(self, examples, on_unknown="error"):
+        """(targets indexed like the kept examples or None, kept indices, skipped count)."""
+        return None, np.arange(len(examples)), 0
+
+    def preprocess(self, features, targets):
+        """In the tf.data graph: a batch of features and targets -> Keras' (x, y)."""
+        return features, targets
+
+    def initialize_from_targets(self, targets):
+        """Called once with the training targets before training starts."""
+
+    def default_loss(self):
+        raise NotImplementedError
+
+    def default_metrics(self):
+        return []
+
+    def postprocess(self, model_outputs, assets):
+        """Model outputs (float32 tensors) -> dict of named output tensors.
+
+        `assets` maps each file of `export_assets` to its lines, a tf.string tensor:
+        in a SavedModel they are read from the shipped asset files.
+        """
+        raise NotImplementedError
+
+    def export_assets(self):
+        """{file name: list of lines} that the export ships and postprocess reads."""
+        return {}
+
+    def example_signature(self):
+        """TF Serving's tf.Example API for this task, or None: (signature name,
+        method name, function of postprocess's outputs -> the signature's outputs)."""
+        return None
+
+    def score_outputs(self, targets, outputs):
+        """(metrics dict, one dict of fields per example for predictions.jsonl)."""
+        raise NotImplementedError
+
+    def metric_summary(self, metrics):
+        """[(display name, value)]: the main numbers of `metrics` for the terminal."""
+        return [(key, value) for key, value in metrics.items()
+                if isinstance(value, (int, float)) and not isinstance(value, bool)]
+
+    @classmethod
+    def prediction_rows(cls, outputs, config):
+        """Outputs of `predict` (or of the served signature) -> one dict per example.
+
+        `config` is the task's `plain_config()`: a run directory keeps it, so that
+        answers from TF Serving turn into rows without loading the model."""
+        raise NotImplementedError
+
+    @property
+    def reads_only_pooled_output(self):
+        """True when the head reads only the pooled [CLS] output (the export then
+        computes only [CLS] in the last block)."""
+        return False
+
+    # ------------------------------------------------------------- raw text in
+
+    def is_text_input(self, x):
+        if isinstance(x, (TextExamples, TokenizedExamples)):
+            return True
+        if isinstance(x, dict):
+            return "text" in x
+        return not isinstance(x, tf.data.Dataset)
+
+    def as_examples(self, x, y=None):
+        """Raw inputs (and labels) -> TextExamples, checked against the task."""
+        if isinstance(x, TextExamples):
+            if y is not None:
+                raise ValueError("TextExamples carry their own labels; pass y=None.")
+            if self.pair != (x.text_pairs is not None):
+                raise ValueError(f"{x.source}: this task takes "
+                                 f"{'text pairs' if self.pair else 'single texts'}; the "
+                                 f"examples have {'pairs' if x.text_pairs is not None else 'single texts'}.")
+            return x
+        if isinstance(x, dict):
+            unknown = set(x) - {"text", "text_pair"}
+            if unknown or "text" not in x:
+                raise ValueError(f"text inputs as a dict need the key 'text' (and 'text_pair' "
+                                 f"for pair tasks); got keys {sorted(x)}.")
+            texts, pairs = x["text"], x.get("text_pair")
+        elif self.pair and isinstance(x, tuple) and len(x) == 2:
+            texts, pairs = x
+        else:
+            texts, pairs = x, None
+        if isinstance(texts, str):
+            raise TypeError("pass a list of texts, not a single string")
+        texts = [str(t) for t in texts]
+        if self.pair and pairs is None:
+            raise ValueError("this is a text-pair task: pass (texts, text_pairs) or "
+                             "{'text': ..., 'text_pair': ...}.")
+        if not self.pair and pairs is not None:
+            raise ValueError("this task takes single texts; got text pairs.")
+        if pairs is not None:
+            pairs = [str(t) for t in pairs]
+            if len(pairs) != len(texts):
+                raise ValueError(f"{len(texts)} texts but {len(pairs)} text pairs.")
+        labels = None
+        if y is not None:
+            labels = self.raw_labels(y)
+            if len(labels) != len(texts):
+                raise ValueError(f"{len(texts)} inputs but {len(labels)} targets.")
+        return TextExamples.given(texts, pairs, labels)
+
+    def tokenize(self, x, y=None, targets=True, on_unknown="error"):
+        """Raw inputs -> `TokenizedExamples` (with targets unless targets=False).
+
+        on_unknown="skip" leaves out examples whose label the model does not know
+        (counted in `skipped`); "error" names the file and line of the first."""
+        if isinstance(x, TokenizedExamples):
+            return x
+        examples = self.as_examples(x, y)
+        if not targets:
+            return tokenize_examples(self.tokenizer, examples)
+        encoded, kept, skipped = self.encode_targets(examples, on_unknown=on_unknown)
+        if skipped:
+            examples = examples.select(kept)
+        return tokenize_examples(self.tokenizer, examples, encoded, skipped)
+
+    # ------------------------------------------------------------ Keras' loop
+
+    def compile(self, optimizer="adamw", loss="auto", metrics="auto", **kwargs):
+        """Keras' compile with the task's loss and metrics by default ("auto").
+
+        BERT's convention on weight decay applies to any optimizer: no decay on 1-D
+        weights (biases, LayerNorm scales and offsets, the attention-pooling
+        query); decaying them pulls normalisation toward zero and buys nothing.
+        """
+        optimizer = keras.optimizers.get(optimizer)
+        if not optimizer.built:
+            optimizer.exclude_from_weight_decay(
+                var_list=[v for v in self.trainable_variables if len(v.shape) <= 1])
+        super().compile(
+            optimizer=optimizer,
+            loss=self.default_loss() if loss == "auto" else loss,
+            metrics=self.default_metrics() if metrics == "auto" else metrics,
+            **kwargs,
+        )
+
+    def fit(self, x=None, y=None, batch_size=32, epochs=1, validation_data=None, shuffle=True,
+            seed=0, initial_step=0, **kwargs):
+        """Keras' fit; on raw text, over length-bucketed batches planned per epoch.
+
+        Epoch e's batches are a pure function of (seed, e), so `initial_step` (the
+        optimizer steps already done, as after a resume) skips exactly the batches
+        already trained on. A partly done epoch is finished in a fit() of its own;
+        the remaining epochs run in one fit() (Keras keeps reading one iterator
+        across epochs when steps_per_epoch is given). Returns the last History.
+        """
+        if not self.is_text_input(x):
+            return super().fit(x, y, batch_size=None if isinstance(x, tf.data.Dataset) else batch_size,
+                               epochs=epochs, validation_data=validation_data, shuffle=shuffle,
+                               **kwargs)
+        data = self.tokenize(x, y)
+        if validation_data is not None and not isinstance(validation_data, tf.data.Dataset):
+            held_out = (self.tokenize(validation_data) if isinstance(validation_data, TextExamples)
+                        else self.tokenize(*validation_data))
+            validation_data = held_out.dataset(self.tokenizer, held_out.plan(batch_size, shuffle=False),
+                                               self.preprocess)
+        steps = data.steps_per_epoch(batch_size)
+        plan = lambda epoch: data.plan(batch_size, shuffle=shuffle, seed=seed, epoch=epoch)
+        epoch, skip = divmod(initial_step, steps) if steps else (epochs, 0)
+        history = None
+
+        def run(batches, first_epoch, last_epoch, steps_per_epoch):
+            # shuffle=False: the plan is already shuffled, per epoch and seed.
+            return super(Task, self).fit(
+                data.dataset(self.tokenizer, batches, self.preprocess), epochs=last_epoch,
+                initial_epoch=first_epoch, steps_per_epoch=steps_per_epoch, shuffle=False,
+                validation_data=validation_data, **kwargs)
+
+        if skip and epoch < epochs:
+            history = run(plan(epoch)[skip:], epoch, epoch + 1, steps - skip)
+            epoch += 1
+        if epoch < epochs:
+            history = run([batch for e in range(epoch, epochs) for batch in plan(e)], epoch,
+                          epochs, steps)
+        return history
+
+    def evaluate(self, x=None, y=None, batch_size=32, **kwargs):
+        if not self.is_text_input(x):
+            return super().evaluate(x, y, **kwargs)
+        data = self.tokenize(x, y)
+        return super().evaluate(
+            data.dataset(self.tokenizer, data.plan(batch_size, shuffle=False), self.preprocess),
+            **kwargs)
+
+    def predict(self, x, batch_size=32, **kwargs):
+        """Raw inputs -> the task's named outputs as numpy arrays (strings as str):
+        the very dict the served `serving_default` signature returns.
+        A `tf.data.Dataset` of token features returns Keras' plain model outputs."""
+        if not self.is_text_input(x):
+            return super().predict(x, **kwargs)
+        outputs = self.predict_model_outputs(x, batch_size=batch_size, **kwargs)
+        named = self.postprocess(tf.nest.map_structure(tf.constant, outputs), self.asset_tensors())
+        return {key: _to_numpy(value) for key, value in named.items()}
+
+    def predict_model_outputs(self, x, batch_size=32, **kwargs):
+        """Raw inputs -> the model's float32 outputs, in input order."""
+        data = self.tokenize(x, targets=False)
+        if not len(data):
+            one = self(self.tokenizer(["a"], ["b"] if self.pair else None))
+            return tf.nest.map_structure(lambda t: np.asarray(t, np.float32)[:0], one)
+        batches = data.plan(batch_size, shuffle=False)
+        kwargs.setdefault("verbose", 0)
+        outputs = super().predict(data.dataset(self.tokenizer, batches), **kwargs)
+        order = np.concatenate(batches)
+
+        def restore(sorted_rows):
+            rows = np.empty_like(sorted_rows)
+            rows[order] = sorted_rows
+            return rows
+
+        return tf.nest.map_structure(restore, outputs)
+
+    def prediction_rows_of(self, outputs):
+        """`prediction_rows` with this task's own config."""
+        return type(self).prediction_rows(outputs, self.plain_config())
+
+    def asset_tensors(self):
+        return {name: tf.constant(lines, tf.string) for name, lines in self.export_assets().items()}
+
+    def export_for_serving(self, base_dir="saved_models", name="model", **kwargs):
+        """A SavedModel for TF Serving at base_dir/name/<version>/; see `tfbert.export`."""
+        from tfbert.export import export_for_serving  # the export module imports this one
+
+        return export_for_serving(self, base_dir, name, **kwargs)
+
+    # ---------------------------------------------------------- serialization
+
+    def get_compile_config(self):
+        # A loaded task is compiled again by its user (compile() has task defaults);
+        # restoring a compiled state with a custom compile() is not supported by Keras.
+        return None
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "tokenizer": self.tokenizer.get_config(),
+            "pair": self.pair,
+        }
+
+    def plain_config(self):
+        """The task's own settings as plain values (no encoder, no tokenizer)."""
+        config = self.get_config()
+        for key in ("name", "encoder", "tokenizer", "dtype", "trainable"):
+            config.pop(key, None)
+        return config
+
+
+def _to_numpy(tensor):
+    array = np.asarray(tensor)
+    if array.dtype == object:  # tf.string: bytes -> str
+        return np.array([item.decode("utf-8") for item in array.ravel()],
+                        dtype=object).reshape(array.shape)
+    return array
