@@ -27,6 +27,12 @@ RUNS = {
         f"data.train={DATA}/sst2/train.tsv", f"data.dev={DATA}/sst2/dev.tsv",
         "data.label_column=label", "training.epochs=2", "training.learning_rate=5e-5",
     ], ("dev", "accuracy"), 0.895),
+    # One epoch at 5e-5: the reference run (89.22) that refactors must stay within 0.3
+    # points of. Not part of the default set.
+    "sst2_1epoch": ("sentiment", [
+        f"data.train={DATA}/sst2/train.tsv", f"data.dev={DATA}/sst2/dev.tsv",
+        "data.label_column=label", "training.epochs=1", "training.learning_rate=5e-5",
+    ], ("dev", "accuracy"), 0.8922 - 0.003),
     # The bf16 fast path of fine-tuning, against float32's one-epoch 89.22 (the speed
     # issue: a fast path may lose at most 0.3 points). Not part of the default set.
     "sst2_bf16": ("sentiment", [
@@ -59,7 +65,7 @@ RUNS = {
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("tasks", nargs="*", help=f"some of: {', '.join(RUNS)} (default: all but sst2_bf16)")
+    parser.add_argument("tasks", nargs="*", help=f"some of: {', '.join(RUNS)} (default: all but sst2_1epoch and sst2_bf16)")
     parser.add_argument("--quick", action="store_true", help="2,000 training examples per task")
     args = parser.parse_args()
 
@@ -73,7 +79,7 @@ def main():
     # Earlier runs of other tasks are kept: one task's run replaces only its own row.
     kept = json.loads(results_file.read_text()) if results_file.exists() else []
     results = []
-    for name in args.tasks or [name for name in RUNS if name != "sst2_bf16"]:
+    for name in args.tasks or [name for name in RUNS if name not in ("sst2_1epoch", "sst2_bf16")]:
         recipe_name, overrides, (split, metric), target = RUNS[name]
         overrides = overrides + [f"name={name}", f"output_dir=runs/bench_{name}",
                                  "export.enabled=false"]

@@ -236,9 +236,9 @@ def test_bfloat16_export_stores_bfloat16_weights_and_keeps_float32_interface(tmp
     assert {variable.dtype for variable in encoder_weights} == {tf.bfloat16}
     outputs = loaded.signatures["serving_default"](text=tf.constant(TEXTS))
     assert outputs["probabilities"].dtype == tf.float32
-    # bfloat16 keeps 8 bits of mantissa: a tolerance of 2e-2, rows 10x farther apart.
-    assert_rows_match(outputs["probabilities"].numpy(), model.predict(TEXTS)["probabilities"],
-                      atol=2e-2)
+    # bfloat16 keeps 8 bits of mantissa: logits of a few units move by up to ~0.07 here;
+    # the texts' logits are further apart than twice that, so a mix-up still shows.
+    assert_rows_match(outputs["logits"].numpy(), model.predict(TEXTS)["logits"], atol=0.1)
 
 
 def test_length_sorted_chunks_answer_as_one_padded_batch(tmp_path):

@@ -78,7 +78,7 @@ def test_round_trip_through_dict(tmp_path, extra):
         (MINIMAL + "[training]\nlearning_rate = 5\n", "training.learning_rate must be in (0, 1)"),
         (MINIMAL + "[training]\nmixed_precision = \"fp8\"\n", "training.mixed_precision = 'fp8' is not one of"),
         ('name = "x"\ntask = "ranking"\n[data]\ntrain = "t"\n',
-         "task = 'ranking' is not one of: 'classification', 'regression'"),
+         "task = 'ranking' is not one of: 'classification', "),  # ..., every registered kind
         (MINIMAL + "[classification]\nhead = \"max\"\n",
          "[classification] head = 'max' is not one of: cls, attention, mean"),
         (MINIMAL + "[classification]\nthreshold = 1.5\n", "[classification] threshold must be in (0, 1)"),

@@ -239,6 +239,8 @@ class Task(keras.Model):
                                epochs=epochs, validation_data=validation_data, shuffle=shuffle,
                                **kwargs)
         data = self.tokenize(x, y)
+        if not len(data):
+            raise ValueError(f"{data.examples.source}: no examples to train on.")
         if validation_data is not None and not isinstance(validation_data, tf.data.Dataset):
             held_out = (self.tokenize(validation_data) if isinstance(validation_data, TextExamples)
                         else self.tokenize(*validation_data))
@@ -246,7 +248,7 @@ class Task(keras.Model):
                                                self.preprocess)
         steps = data.steps_per_epoch(batch_size)
         plan = lambda epoch: data.plan(batch_size, shuffle=shuffle, seed=seed, epoch=epoch)
-        epoch, skip = divmod(initial_step, steps) if steps else (epochs, 0)
+        epoch, skip = divmod(initial_step, steps)
         history = None
 
         def run(batches, first_epoch, last_epoch, steps_per_epoch):
