@@ -215,3 +215,21 @@ def test_fit_resumes_at_initial_step_on_the_same_batches():
     for split_at in (5, 7):  # at an epoch's end, and mid-epoch (36 texts: 5 steps an epoch)
         for weight, other in zip(straight, trained(split_at)):
             np.testing.assert_allclose(weight, other, atol=1e-6)
+
+
+@pytest.mark.parametrize("head", ["cls", "attention", "mean"])
+def test_only_weights_a_head_reads_are_trained(head):
+    """The encoder's pooler feeds only the [CLS] head: under the other heads it is not
+    trained, so fitting warns of no missing gradient and leaves the pooler as it was."""
+    import warnings
+
+    model = TextClassifier(*tiny(), ["neg", "pos"], head=head)
+    pooler = {v.path: np.array(v) for v in model.weights if v.path.startswith("pooler/")}
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(TEXTS[:8], LABELS[:8], batch_size=4, verbose=0)
+    assert not [w for w in caught if "Gradients do not exist" in str(w.message)]
+    after = {v.path: np.array(v) for v in model.weights if v.path.startswith("pooler/")}
+    moved = any(not np.array_equal(after[path], pooler[path]) for path in pooler)
+    assert moved == (head == "cls")

@@ -29,6 +29,9 @@ class PooledTask(Task):
         self.num_outputs = num_outputs
         self.head = head_class(num_outputs, dropout=dropout, dtype=self.encoder.dtype_policy,
                                name="head")
+        # The encoder's tanh pooler feeds only the [CLS] head: under any other head it
+        # would get no gradient, so it is not trained (and Keras does not warn).
+        self.encoder.get_layer("pooler").trainable = head_class.reads_only_pooled_output
         self.build_from_tokens()
 
     def call(self, inputs, training=None):
