@@ -111,9 +111,9 @@ def main():
         results_file.write_text(json.dumps(
             [r for r in kept if r["task"] not in done] + results, indent=2))
 
-    print(f"\n{'task':<11}{'metric':<16}{'value':>8}{'target':>8}{'epochs':>8}{'wall s':>9}{'train ex/s':>12}")
+    print(f"\n{'task':<13}{'metric':<16}{'value':>8}{'target':>8}{'epochs':>8}{'wall s':>9}{'train ex/s':>12}")
     for r in results:
-        print(f"{r['task']:<11}{r['split'] + ' ' + r['metric']:<16}{100 * r['value']:8.2f}"
+        print(f"{r['task']:<13}{r['split'] + ' ' + r['metric']:<16}{100 * r['value']:8.2f}"
               f"{100 * r['target']:8.1f}{r['epochs']:8d}{r['wall_seconds']:9.0f}"
               f"{r['train_examples_per_second']:12.1f}")
     return 0
