@@ -52,7 +52,6 @@ class KeywordSpotter(Task):
         self.keyword_id = self.tokenizer.vocabulary.index(keyword)  # (a dict when loaded)
         self.dropout_layer = keras.layers.Dropout(dropout)
         self.token_score = keras.layers.Dense(1, dtype="float32", name="token_score")
-        self.encoder.get_layer("pooler").trainable = False  # this head reads every token
         self.build_from_tokens()
 
     def call(self, inputs, training=None):

@@ -84,3 +84,14 @@ def test_evaluation_plan_sorted_by_length():
     assert [b.tolist() for b in plan_batches(lengths, 2, shuffle=False)] == [[1, 3], [0, 2]]
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
         plan_batches(lengths, 0, shuffle=False)
+
+
+@pytest.mark.parametrize("count, batch_size, window_batches", [(1, 32, 64), (100, 32, 64),
+                                                               (1000, 32, 8), (257, 16, 2)])
+def test_an_epoch_has_as_many_batches_as_its_examples_fill(count, batch_size, window_batches):
+    """Steps per epoch are counted without planning: windows hold whole batches, so
+    a shuffled plan has ceil(count / batch_size) batches, like a sorted one."""
+    lengths = np.random.default_rng(0).integers(3, 60, size=count)
+    for shuffle in (True, False):
+        plan = plan_batches(lengths, batch_size, shuffle=shuffle, window_batches=window_batches)
+        assert len(plan) == -(-count // batch_size)

@@ -98,8 +98,9 @@ class TokenizedExamples:
         return plan_batches(self.lengths, batch_size, shuffle=shuffle, seed=seed, epoch=epoch)
 
     def steps_per_epoch(self, batch_size):
-        # The count does not depend on the seed: windows are cut the same way.
-        return len(self.plan(batch_size, shuffle=True))
+        # Windows hold a whole number of batches, so only the last batch of an epoch
+        # is short, shuffled or not: the count needs no plan.
+        return -(-len(self) // batch_size)
 
     def dataset(self, tokenizer, batches, preprocess=None):
         return make_dataset(tokenizer, self.first_ids, self.second_ids, self.targets, batches,

@@ -29,14 +29,15 @@ class PooledTask(Task):
         self.num_outputs = num_outputs
         self.head = head_class(num_outputs, dropout=dropout, dtype=self.encoder.dtype_policy,
                                name="head")
-        # The encoder's tanh pooler feeds only the [CLS] head: under any other head it
-        # would get no gradient, so it is not trained (and Keras does not warn).
-        self.encoder.get_layer("pooler").trainable = head_class.reads_only_pooled_output
         self.build_from_tokens()
 
     def call(self, inputs, training=None):
         encoder_outputs = self.encoder(inputs, training=training)
         return self.head(encoder_outputs, inputs["input_mask"], training=training)
+
+    @property
+    def reads_pooled_output(self):
+        return self.head.reads_only_pooled_output  # the [CLS] head; the others read tokens
 
     @property
     def reads_only_pooled_output(self):

@@ -59,9 +59,18 @@ class Task(keras.Model):
     def build_from_tokens(self):
         """Creates every variable by running one tiny batch, so that saving, loading
         and checkpoint restore never meet a half-built model. Subclasses call it at
-        the end of __init__."""
-        self(self.tokenizer(["a"], ["b"] if self.pair else None))
+        the end of __init__, once their heads exist."""
+        # The encoder's tanh pooler feeds only heads that read the pooled output:
+        # under any other head it would get no gradient, so it is not trained (and
+        # Keras does not warn about it).
+        if not self.reads_pooled_output:
+            self.encoder.get_layer("pooler").trainable = False
+        self(self.tiny_batch())
         self.built = True
+
+    def tiny_batch(self):
+        """Token features of one short example (one pair for pair tasks)."""
+        return self.tokenizer(["a"], ["b"] if self.pair else None)
 
     # ------------------------------------------------------------ the contract
 
@@ -134,6 +143,11 @@ class Task(keras.Model):
         `config` is the task's `plain_config()`: a run directory keeps it, so that
         answers from TF Serving turn into rows without loading the model."""
         raise NotImplementedError
+
+    @property
+    def reads_pooled_output(self):
+        """True when a head reads the encoder's pooled output (its pooler is trained)."""
+        return False
 
     @property
     def reads_only_pooled_output(self):
@@ -288,7 +302,7 @@ class Task(keras.Model):
         """Raw inputs -> the model's float32 outputs, in input order."""
         data = self.tokenize(x, targets=False)
         if not len(data):
-            one = self(self.tokenizer(["a"], ["b"] if self.pair else None))
+            one = self(self.tiny_batch())
             return tf.nest.map_structure(lambda t: np.asarray(t, np.float32)[:0], one)
         batches = data.plan(batch_size, shuffle=False)
         kwargs.setdefault("verbose", 0)
@@ -332,10 +346,8 @@ class Task(keras.Model):
 
     def plain_config(self):
         """The task's own settings as plain values (no encoder, no tokenizer)."""
-        config = self.get_config()
-        for key in ("name", "encoder", "tokenizer", "dtype", "trainable"):
-            config.pop(key, None)
-        return config
+        return {key: value for key, value in self.get_config().items()
+                if key not in ("name", "encoder", "tokenizer")}
 
 
 def _to_numpy(tensor):

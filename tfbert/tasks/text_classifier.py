@@ -178,28 +178,30 @@ class TextClassifier(PooledTask):
         names = config["label_names"]
         rows = []
         for i, label in enumerate(outputs["label"]):
-            if config["multi_label"]:
+            if config["multi_label"]:  # the predicted labels' names, "" elsewhere
                 label = [str(name) for name in outputs["labels"][i] if name]
-            rows.append({"label": str(label) if isinstance(label, (str, bytes, np.str_)) else label,
-                         "probabilities": _named(names, outputs["probabilities"][i])})
+            else:
+                label = str(label)
+            rows.append({"label": label, "probabilities": _named(names, outputs["probabilities"][i])})
         return rows
 
     # -------------------------------------------------------------- evaluation
 
     def score_outputs(self, targets, outputs):
-        rows = self.prediction_rows_of(outputs)
         if self.multi_label:
             truth = targets.astype(bool)
             metrics = multilabel_metrics(truth, outputs["labels"] != "", self.label_names)
-            for row, gold in zip(rows, truth):
-                gold = [name for name, present in zip(self.label_names, gold) if present]
-                row.update(gold=gold, correct=sorted(gold) == sorted(row["label"]))
+            gold = [[name for name, present in zip(self.label_names, row) if present]
+                    for row in truth]
+            same = lambda gold, predicted: sorted(gold) == sorted(predicted)
         else:
             metrics = classification_metrics(targets, outputs["label_id"], self.label_names)
-            for row, gold in zip(rows, targets):
-                row.update(gold=self.label_names[gold], correct=row["label"] == self.label_names[gold])
-        return metrics, [{"label": row["gold"], "predicted": row["label"], "correct": row["correct"],
-                          "probabilities": row["probabilities"]} for row in rows]
+            gold = [self.label_names[i] for i in targets]
+            same = lambda gold, predicted: gold == predicted
+        rows = [{"label": expected, "predicted": row["label"],
+                 "correct": same(expected, row["label"]), "probabilities": row["probabilities"]}
+                for expected, row in zip(gold, self.prediction_rows_of(outputs))]
+        return metrics, rows
 
     def metric_summary(self, metrics):
         summary = [("exact match" if self.multi_label else "accuracy", metrics["accuracy"])]
