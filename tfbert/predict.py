@@ -21,7 +21,8 @@ def predict_file(run_dir, input_path, output_path, batch_size=64, data_overrides
     run = RunDirectory(run_dir)
     recipe = run.recipe(data_overrides)
     kind, config = run.task_description()
-    examples = task_class(kind).read_examples(input_path, recipe.data, labels=False)
+    examples = task_class(kind).read_examples(input_path, recipe.data, labels=False,
+                                               section=recipe.options)
     if not len(examples):
         rows = []
     elif server:

@@ -25,11 +25,13 @@ class DataSection:
     train: str = ""
     dev: str = ""
     test: str = ""
-    format: str = ""  # tsv | csv | jsonl | seq_in; empty: from the file suffix
+    format: str = ""  # tsv | csv | jsonl | seq_in | conll | tagged_lines; empty: from the suffix
     text_column: str = "text"
     text_pair_column: str = ""  # set for pair tasks
     label_column: str = "label"
-    on_unknown_label: str = "error"  # error | skip (evaluation data only; skips are counted)
+    # error | skip | keep (evaluation data only; skips are counted; keep: token tagging
+    # scores the entities of an unknown type as missed)
+    on_unknown_label: str = "error"
     max_train_examples: int = 0  # 0: all
 
 
@@ -81,8 +83,8 @@ class Recipe:
 
 
 _CHOICES = {
-    ("data", "format"): ("", "tsv", "csv", "jsonl", "seq_in"),
-    ("data", "on_unknown_label"): ("error", "skip"),
+    ("data", "format"): ("", "tsv", "csv", "jsonl", "seq_in", "conll", "tagged_lines"),
+    ("data", "on_unknown_label"): ("error", "skip", "keep"),
     ("training", "mixed_precision"): ("none", "bf16", "fp16"),
     ("export", "compute_dtype"): ("float32", "float16", "bfloat16"),
 }

@@ -298,6 +298,49 @@ class BertTokenizer(tf.Module):
         pieces = self._wordpiece.tokenize(words)  # [B, (words), (pieces)]
         return pieces.merge_dims(1, 2)
 
+    def tokenize_words(self, words):
+        """WordPiece ids of each given word, for data that is already split into words
+        (a CoNLL token, a character of Chinese text tagged per character).
+
+        Args:
+          words: tf.string RaggedTensor [B, (words)].
+
+        Returns:
+          int32 RaggedTensor [B, (words), (pieces)]. Each word goes through the whole
+          pipeline above on its own, so "1996-08-22" gives the pieces of its five
+          words; a word with nothing left after cleaning (a lone control character)
+          has no pieces.
+        """
+        pieces = self._tokenize(words.flat_values, "words")                 # [N, (pieces)]
+        return words.with_flat_values(pieces)
+
+    def split_words_with_offsets(self, texts):
+        """Raw texts -> the words the tokenizer sees, with where each is in the text.
+
+        Words are split as in steps 2, 3 and 6 (on whitespace, around punctuation
+        and CJK ideographs) but on the raw text, so each word keeps its UTF-8 byte
+        offsets into its input: `text[begin:end]` (in bytes) is the word as the
+        user wrote it. `tokenize_words` of these words gives the pieces that
+        `tokenize` gives the whole text, for text whose characters are assigned in
+        Python's Unicode version (a word of only removed characters has no pieces).
+        Invalid UTF-8 is repaired first (U+FFFD), and offsets then index the
+        repaired text.
+
+        Returns:
+          (words, begins, ends): RaggedTensors [B, (words)] of tf.string and int64.
+        """
+        classes = self._classes
+        text = tf.strings.unicode_transcode(
+            self._as_batch(texts, "texts"), input_encoding="UTF-8", output_encoding="UTF-8",
+            errors="replace", replacement_char=0xFFFD)
+        # regex_split stops at a NUL byte; \x01 is as removed (a control character)
+        # and as long, so words and offsets stay what they would be.
+        text = tf.strings.regex_replace(text, "\\x00", "\x01")
+        kept = f"{classes['punctuation']}|{_regex_class(_CJK_RANGES)}"
+        split = f"[ ]|{classes['space']}|{kept}"
+        words, begins, ends = tf_text.regex_split_with_offsets(text, split, keep_delim_regex_pattern=kept)
+        return words, begins, ends
+
     def __call__(self, texts, text_pairs=None):
         """Packs texts (and optional second texts) into BERT's inputs.
 

@@ -98,6 +98,10 @@ class ServingModule(tf.Module):
     def signatures(self):
         """{name: concrete function} for `tf.saved_model.save`; sets `method_names`
         for the signatures TF Serving must know as Classify/Regress."""
+        custom = self.task.serving_functions(self.assets)
+        if custom is not None:  # a task that serves other inputs or outputs (tagging)
+            return {name: tf.function(function).get_concrete_function(*specs)
+                    for name, (function, specs) in custom.items()}
         text = tf.TensorSpec([None], tf.string, name="text")
         text_pair = tf.TensorSpec([None], tf.string, name="text_pair")
         ids = [tf.TensorSpec([None, None], tf.int32, name=name)

@@ -17,6 +17,8 @@ import importlib
 _BUILT_IN = {
     "classification": "tfbert.tasks.text_classifier",
     "regression": "tfbert.tasks.text_regressor",
+    "token_classification": "tfbert.tasks.token_classifier",
+    "intent_and_slots": "tfbert.tasks.intent_and_slots",
 }
 _REGISTERED = {}
 

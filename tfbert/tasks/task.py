@@ -79,8 +79,9 @@ class Task(keras.Model):
         raise NotImplementedError(f"{cls.__name__} does not say how a recipe builds it.")
 
     @classmethod
-    def read_examples(cls, path, data, labels=True):
-        """The examples of one split; `data` is the recipe's [data] section."""
+    def read_examples(cls, path, data, labels=True, section=None):
+        """The examples of one split; `data` is the recipe's [data] section, `section`
+        the task's own table (None: its defaults)."""
         return read_examples(
             path,
             text_column=data.text_column or None,
@@ -121,6 +122,13 @@ class Task(keras.Model):
     def export_assets(self):
         """{file name: list of lines} that the export ships and postprocess reads."""
         return {}
+
+    def serving_functions(self, assets):
+        """None: the export serves `postprocess` of the model's outputs on text (and
+        token ids). A task that serves something else (a tagger's entities) returns
+        {signature name: (function, [tf.TensorSpec of its inputs])}; `assets()` gives
+        `export_assets`' files as tf.string tensors, read from the SavedModel's assets."""
+        return None
 
     def example_signature(self):
         """TF Serving's tf.Example API for this task, or None: (signature name,

@@ -25,7 +25,7 @@ DTYPE_POLICIES = {"none": None, "bf16": "mixed_bfloat16", "fp16": "mixed_float16
 
 
 def read_split(recipe, path):
-    return recipe.task_class.read_examples(path, recipe.data)
+    return recipe.task_class.read_examples(path, recipe.data, section=recipe.options)
 
 
 def build_task(recipe, train_examples):

@@ -1,0 +1,463 @@
+"""Token tagging: named entities and slots, one tag per word, softmax or CRF.
+
+Recipe: `task = "token_classification"`, with a [token_classification] table.
+
+    window pieces -> BertEncoder -> the first piece of each word   [b, W, H]
+                  -> dropout -> dense                               [b, W, C] tag scores
+                  -> CRF (Viterbi) or argmax                        [b, W] tags
+
+A word's tag is read from its first WordPiece (the other pieces of a word are not
+scored). Sentences longer than the encoder takes are cut into overlapping windows
+(`tfbert.data.word_windows`), so every word is tagged. Tags are read from the data
+in its declared scheme (IOB1, IOB2, BIOES, BMES), strictly: a sequence the scheme does
+not allow is an error naming the file and line. The model tags in IOB2 (from IOB1 or
+IOB2 data), BIOES or BMES; entities are read from its tags as conlleval does.
+
+Served (`serving_default`, raw text tf.string [B]; in-process `predict` returns the
+same, with offsets as str indices):
+
+    entity_text   string [B, E]   the entity as written in the input ("" past entity_count)
+    entity_type   string [B, E]
+    entity_start  int32  [B, E]   UTF-8 byte offsets into the row's text (-1 past the
+    entity_end    int32  [B, E]   count): text.encode()[start:end].decode() is the entity
+    entity_count  int32  [B]
+`predict_words` takes words already split (tf.string [B, W], "" as padding) and
+returns `tags` tf.string [B, W] ("" past each row's words).
+"""
+
+import dataclasses
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfbert.data.entity_spans import entity_spans
+from tfbert.data.tag_schemes import (SCHEMES, TagSequenceError, allowed_transitions, chunks,
+                                     model_scheme, spans_from_tags, split_tag, tags_from_spans)
+from tfbert.data.tagged_pipeline import (TokenizedWords, tokenize_tagged, window_features,
+                                         word_pieces_of)
+from tfbert.data.tagged_readers import TaggedExamples, read_tagged
+from tfbert.data.word_windows import answered, word_windows
+from tfbert.entity_metrics import entity_scores, token_accuracy
+from tfbert.layers.crf import CRF, CRFLoss
+from tfbert.serving.offsets import char_offsets
+from tfbert.tasks.registry import register_task
+from tfbert.tasks.task import Task
+
+TAGS_FILE = "tags.txt"
+_PREFIXES = {"iob2": ("B", "I"), "bioes": ("B", "I", "E", "S"), "bmes": ("B", "M", "E", "S")}
+
+
+@dataclasses.dataclass
+class TokenClassificationSection:
+    """The [token_classification] table of a recipe."""
+
+    scheme: str = "iob2"  # how the data's tags are read: iob1 | iob2 | bioes | bmes
+    crf: bool = True  # a CRF over the tag scores (else a softmax per word)
+    constrain: bool = True  # CRF: forbid transitions the scheme does not allow
+    # The CRF's weights learn this many times faster than the encoder (see layers/crf.py):
+    # at BERT's learning rate alone its transitions barely move.
+    crf_learning_rate_multiplier: float = 100.0
+    # A sentence whose tags the scheme forbids: "error" names its file and line; "skip"
+    # leaves it out of training (counted and named; Resume's train splits 2 sentences
+    # across lines, mid-entity).
+    invalid_sequences: str = "error"
+    words_column: str = ""  # seq_in: the words file (seq.in); jsonl: the key (tokens)
+    tags_column: str = ""  # conll: the column index (-1); seq_in: the file (seq.out); jsonl: key
+
+    def check(self):
+        if self.scheme not in SCHEMES:
+            raise ValueError(f"scheme = {self.scheme!r} is not one of: {', '.join(SCHEMES)}.")
+        if self.invalid_sequences not in ("error", "skip"):
+            raise ValueError(f"invalid_sequences = {self.invalid_sequences!r} is not one of: "
+                             "error, skip.")
+        if not self.crf_learning_rate_multiplier > 0:
+            raise ValueError("crf_learning_rate_multiplier must be positive, got "
+                             f"{self.crf_learning_rate_multiplier}.")
+
+
+def tag_names_for(spans_types, scheme):
+    """The model's tags: "O", then every prefix of the scheme for each entity type."""
+    return ["O"] + [f"{prefix}-{type_}" for type_ in sorted(spans_types)
+                    for prefix in _PREFIXES[scheme]]
+
+
+@register_task("token_classification")
+@keras.saving.register_keras_serializable(package="tfbert")
+class TokenClassifier(Task):
+    """BERT + a tag per word (softmax or CRF) for named entities and slots.
+
+    Args:
+      encoder, tokenizer: as for every task.
+      tag_names: the model's tags ("O", "B-PER", ...), in the model's scheme.
+      scheme: how training/evaluation data spells its tags (iob1, iob2, bioes, bmes).
+      crf: decode with a CRF; constrain: the CRF never predicts a transition the
+        scheme forbids; crf_learning_rate_multiplier: see `tfbert.layers.CRF`.
+    """
+
+    recipe_section = TokenClassificationSection
+    default_eval_metric = "f1"
+
+    def __init__(self, encoder, tokenizer, tag_names, scheme="iob2", crf=True, constrain=True,
+                 crf_learning_rate_multiplier=100.0, invalid_sequences="error", dropout=0.1,
+                 pair=False, **kwargs):
+        if pair:
+            raise ValueError("token tagging takes single sentences, not text pairs.")
+        super().__init__(encoder, tokenizer, pair=False, **kwargs)
+        if scheme not in SCHEMES:
+            raise ValueError(f"scheme {scheme!r} is not one of: {', '.join(SCHEMES)}.")
+        self.tag_names = [str(name) for name in tag_names]
+        if len(set(self.tag_names)) != len(self.tag_names) or "O" not in self.tag_names:
+            raise ValueError(f"tag_names must be distinct and hold 'O'; got {self.tag_names}.")
+        self.scheme = scheme
+        self.invalid_sequences = invalid_sequences
+        self.use_crf = bool(crf)
+        self.constrain = bool(constrain)
+        self.crf_learning_rate_multiplier = float(crf_learning_rate_multiplier)
+        self.dropout = dropout
+        self.dropout_layer = keras.layers.Dropout(dropout, dtype="float32")
+        self.tag_dense = keras.layers.Dense(
+            len(self.tag_names), kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+            dtype="float32", name="tag_dense")
+        self.crf = None
+        if self.use_crf:
+            allowed = (allowed_transitions(self.tag_names, model_scheme(scheme)) if constrain
+                       else (None, None, None))
+            self.crf = CRF(len(self.tag_names), *allowed,
+                           learning_rate_multiplier=self.crf_learning_rate_multiplier, name="crf")
+        self.build_heads()
+        self.build_from_tokens()
+
+    def build_heads(self):
+        """Where a subclass adds heads (the joint model's intent head)."""
+
+    @classmethod
+    def from_recipe(cls, section, train_examples, **common):
+        return cls(tag_names=cls.tag_names_of(section, train_examples),
+                   **cls.tagging_options(section), **common)
+
+    @staticmethod
+    def tagging_options(section):
+        return dict(scheme=section.scheme, crf=section.crf, constrain=section.constrain,
+                    crf_learning_rate_multiplier=section.crf_learning_rate_multiplier,
+                    invalid_sequences=section.invalid_sequences)
+
+    @staticmethod
+    def tag_names_of(section, examples):
+        """The model's tags for the entity types of the training data."""
+        types = set()
+        for i in range(len(examples)):
+            spans = _read_spans(examples, i, section.scheme, section.invalid_sequences == "skip")
+            types.update(type_ for type_, _, _ in spans or [])
+        return tag_names_for(types, model_scheme(section.scheme))
+
+    # ------------------------------------------------------------------ model
+
+    def tiny_batch(self):
+        features = self.tokenizer(["a"])
+        return {**features, "word_starts": tf.constant([[1]]), "word_mask": tf.constant([[1]])}
+
+    def call(self, inputs, training=None):
+        encoder_inputs = {key: inputs[key] for key in ("input_ids", "segment_ids", "input_mask")}
+        encoder_outputs = self.encoder(encoder_inputs, training=training)
+        sequence = encoder_outputs["sequence_output"]                          # [b, T, H]
+        words = tf.gather(sequence, inputs["word_starts"], batch_dims=1)       # [b, W, H]
+        words = self.dropout_layer(tf.cast(words, tf.float32), training=training)
+        return {"tag_logits": self.tag_dense(words), **self.head_outputs(encoder_outputs, inputs,
+                                                                         training)}
+
+    def head_outputs(self, encoder_outputs, inputs, training):
+        return {}
+
+    def default_loss(self):
+        if self.crf is not None:
+            return {"tag_logits": CRFLoss(self.crf)}
+        return {"tag_logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True,
+                                                                         ignore_class=-1)}
+
+    def compile(self, optimizer="adamw", **kwargs):
+        optimizer = keras.optimizers.get(optimizer)
+        if self.crf is not None and not optimizer.built:
+            # A decayed transition matrix is pulled back to zero: the opposite of what
+            # its larger learning rate is for.
+            optimizer.exclude_from_weight_decay(var_list=self.crf.weights)
+        super().compile(optimizer=optimizer, **kwargs)
+
+    def preprocess(self, features, targets):
+        return features, {"tag_logits": targets["tag_ids"]}
+
+    # ------------------------------------------------------------------ data
+
+    @classmethod
+    def read_examples(cls, path, data, labels=True, section=None):
+        section = section or cls.recipe_section()
+        if data.text_column != "text" or data.label_column != "label" or data.text_pair_column:
+            raise ValueError(f"[data] text_column / label_column / text_pair_column are for text "
+                             f"tasks; token tagging reads [{cls.task_name}] words_column, "
+                             "tags_column (and intent_column).")
+        return read_tagged(path, format=data.format or None, tags=labels,
+                           text_column=section.words_column or None,
+                           tag_column=section.tags_column or None,
+                           label_column=cls.label_column_of(section) if labels else None)
+
+    @staticmethod
+    def label_column_of(section):
+        return None
+
+    def as_examples(self, x, y=None):
+        if isinstance(x, TaggedExamples):
+            return x
+        if isinstance(x, (list, tuple)) and all(isinstance(s, (list, tuple)) for s in x):
+            return TaggedExamples.given([[str(w) for w in s] for s in x],
+                                        None if y is None else [[str(t) for t in s] for s in y])
+        raise TypeError("token tagging takes TaggedExamples, or a list of sentences, each a "
+                        "list of words (with y a list of tag lists); raw texts go to predict().")
+
+    def tokenize(self, x, y=None, targets=True, on_unknown="error"):
+        if isinstance(x, TokenizedWords):
+            return x
+        examples = self.as_examples(x, y)
+        if not targets or examples.tags is None:
+            return tokenize_tagged(self.tokenizer, examples)
+        encoded, kept, skipped = self.encode_targets(examples, on_unknown=on_unknown)
+        if skipped:
+            examples = examples.select(kept)
+        return tokenize_tagged(self.tokenizer, examples, encoded, skipped)
+
+    def encode_targets(self, examples, on_unknown="error"):
+        """{"tag_ids": int32 ragged [n, (words)] (-1 for a tag the model does not know
+        under on_unknown="keep"), "gold_tags": the model-scheme tags}; a sequence the
+        scheme forbids, or (on_unknown="error") an unknown tag, names file and line."""
+        if on_unknown not in ("error", "skip", "keep"):
+            raise ValueError(f"on_unknown must be error, skip or keep; got {on_unknown!r}.")
+        index = {name: i for i, name in enumerate(self.tag_names)}
+        target_scheme = model_scheme(self.scheme)
+        kept, tag_ids, gold = [], [], []
+        for i in range(len(examples)):
+            spans = _read_spans(examples, i, self.scheme, self.invalid_sequences == "skip")
+            if spans is None:
+                continue
+            tags = tags_from_spans(spans, len(examples.words[i]), target_scheme)
+            ids = [index.get(tag, -1) for tag in tags]
+            unknown = self.unknown_in(examples, i, ids, tags, on_unknown)
+            if unknown and on_unknown == "skip":
+                continue
+            kept.append(i)
+            tag_ids.append(ids)
+            gold.append(tags)
+        targets = {"tag_ids": tf.ragged.constant(tag_ids, dtype=tf.int32, ragged_rank=1,
+                                                 inner_shape=()) if tag_ids else
+                   tf.RaggedTensor.from_row_lengths(tf.zeros([0], tf.int32),
+                                                    tf.zeros([0], tf.int64)),
+                   "gold_tags": gold}
+        return targets, np.asarray(kept, np.int64), len(examples) - len(kept)
+
+    def unknown_in(self, examples, i, ids, tags, on_unknown):
+        """True when sentence i holds a tag the model does not know (an error under
+        on_unknown="error")."""
+        if -1 not in ids:
+            return False
+        if on_unknown == "error":
+            k = ids.index(-1)
+            known = ", ".join(sorted({split_tag(t)[1] for t in self.tag_names} - {None}))
+            raise ValueError(f"{examples.location(i, k)}: tag {tags[k]!r} is not one the model "
+                             f"knows (entity types: {known}). Set data.on_unknown_label to "
+                             "'keep' (score its entities as missed) or 'skip'.")
+        return True
+
+    # -------------------------------------------------------------- prediction
+
+    def window_predictions(self, features):
+        """A batch of window features -> {"tag_ids": int32 [b, W]} (+ the joint model's
+        intent probabilities [b, K])."""
+        outputs = self(features, training=False)
+        logits = tf.cast(outputs["tag_logits"], tf.float32)
+        lengths = tf.reduce_sum(features["word_mask"], axis=1)
+        if self.crf is not None:
+            tag_ids = self.crf.decode(logits, lengths)[0]
+        else:
+            tag_ids = tf.argmax(logits, axis=-1, output_type=tf.int32)
+        return {"tag_ids": tag_ids, **self.head_predictions(outputs)}
+
+    def head_predictions(self, outputs):
+        return {}
+
+    def sentence_predictions(self, word_pieces):
+        """Word pieces of sentences, int32 [B, (words), (pieces)] -> {"tag_ids": int32
+        ragged [B, (words)]} (+ head predictions averaged over a sentence's windows)."""
+        window = self.tokenizer.max_length - 2
+        windows = word_windows(word_pieces, window, max(window // 2, 1))
+        sentences = word_pieces.nrows(out_type=tf.int32)
+        count = tf.size(windows["sentence"])
+        empty = {"tag_ids": tf.zeros([0, 0], tf.int32), **self.empty_head_predictions()}
+        predicted = tf.cond(count > 0,
+                            lambda: self.window_predictions(window_features(self.tokenizer, windows)),
+                            lambda: empty)
+        result = {"tag_ids": answered(predicted.pop("tag_ids"), windows, sentences)}
+        for name, values in predicted.items():
+            result[name] = tf.math.unsorted_segment_mean(values, windows["sentence"], sentences)
+        return result
+
+    def empty_head_predictions(self):
+        return {}
+
+    def serve_text(self, text):
+        """Raw texts tf.string [B] -> the served outputs (byte offsets)."""
+        text = tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace",
+                                            replacement_char=0xFFFD)
+        words, begins, ends = self.tokenizer.split_words_with_offsets(text)
+        pieces = self.tokenizer.tokenize_words(words)
+        # A "word" of characters that tokenization removes is not a word.
+        keep = pieces.row_lengths(axis=2) > 0
+        begins, ends = tf.ragged.boolean_mask(begins, keep), tf.ragged.boolean_mask(ends, keep)
+        predicted = self.sentence_predictions(tf.ragged.boolean_mask(pieces, keep))
+        types, first, last = entity_spans(predicted.pop("tag_ids"), self.tag_names)
+        word_at = lambda offsets, index: tf.gather(offsets.flat_values, tf.cast(
+            index.flat_values, tf.int64) + tf.gather(offsets.row_starts(), index.value_rowids()))
+        start = tf.cast(word_at(begins, first), tf.int32)
+        end = tf.cast(word_at(ends, last), tf.int32)
+        rows = first.value_rowids()
+        entity_text = tf.strings.substr(tf.gather(text, rows), start, end - start, unit="BYTE")
+        as_rows = lambda values, pad: first.with_flat_values(values).to_tensor(pad)
+        return {"entity_text": as_rows(entity_text, ""), "entity_type": types.to_tensor(""),
+                "entity_start": as_rows(start, -1), "entity_end": as_rows(end, -1),
+                "entity_count": tf.cast(first.row_lengths(), tf.int32),
+                **self.head_outputs_of(predicted)}
+
+    def head_outputs_of(self, predicted):
+        return {}
+
+    def serve_words(self, words, tag_names):
+        """Pre-split words tf.string [B, W] ("" padding) -> {"tags": tf.string [B, W]}."""
+        words = tf.RaggedTensor.from_tensor(words, padding="")
+        predicted = self.sentence_predictions(word_pieces_of(self.tokenizer, words))
+        tags = tf.gather(tag_names, predicted.pop("tag_ids"))
+        return {"tags": tags.to_tensor(""), **self.head_outputs_of(predicted)}
+
+    def serving_functions(self, assets):
+        """The served signatures: {name: (function, input specs)}."""
+        return {
+            "serving_default": (self.serve_text, [tf.TensorSpec([None], tf.string, name="text")]),
+            "predict_words": (lambda words: self.serve_words(words, assets()[TAGS_FILE]),
+                              [tf.TensorSpec([None, None], tf.string, name="words")]),
+        }
+
+    def export_assets(self):
+        return {TAGS_FILE: self.tag_names}
+
+    def predict(self, x, batch_size=32, **kwargs):
+        """Raw texts (a list of str, or examples whose `texts` are used) -> the served
+        outputs with offsets as str indices; a `TokenizedWords` (as `evaluate_task`
+        makes) -> {"tags": each sentence's predicted tags, a list of lists}."""
+        if isinstance(x, TokenizedWords):
+            return self.predict_words(x, batch_size)
+        texts = list(x.texts) if hasattr(x, "texts") else [str(t) for t in x]
+        serve = tf.function(self.serve_text, reduce_retracing=True)
+        parts = [serve(tf.constant(texts[start:start + batch_size], tf.string))
+                 for start in range(0, len(texts), batch_size)] or [serve(tf.constant([], tf.string))]
+        outputs = _concatenate_padded([{k: v.numpy() for k, v in part.items()} for part in parts])
+        outputs["entity_text"] = _decoded(outputs["entity_text"])
+        outputs["entity_type"] = _decoded(outputs["entity_type"])
+        for key in [k for k in outputs if outputs[k].dtype == object and k not in
+                    ("entity_text", "entity_type")]:
+            outputs[key] = _decoded(outputs[key])
+        to_chars = lambda offsets: np.array([char_offsets(text, row) for text, row
+                                             in zip(texts, offsets)]).reshape(offsets.shape)
+        outputs["entity_start"] = to_chars(outputs["entity_start"])
+        outputs["entity_end"] = to_chars(outputs["entity_end"])
+        return outputs
+
+    def predict_words(self, data, batch_size=32):
+        """Each sentence's predicted tags (strings), and the joint model's extras."""
+        windows = {key: value.to_list() if isinstance(value, tf.RaggedTensor) else value.numpy()
+                   for key, value in data.windows.items()}
+        tags = [[None] * len(words) for words in data.examples.words]
+        extras = {}
+        batches = data.plan(batch_size, shuffle=False)
+        run = tf.function(self.window_predictions, reduce_retracing=True)
+        for batch, features in zip(batches, data.dataset(self.tokenizer, batches)):
+            predicted = {k: v.numpy() for k, v in run(features).items()}
+            for row, n in enumerate(batch):
+                sentence = windows["sentence"][n]
+                for k, (word, answers) in enumerate(zip(windows["word_index"][n],
+                                                        windows["answers"][n])):
+                    if answers:
+                        tags[sentence][word] = self.tag_names[predicted["tag_ids"][row, k]]
+                for name, values in predicted.items():
+                    if name != "tag_ids":
+                        extras.setdefault(name, {}).setdefault(sentence, []).append(values[row])
+        result = {"tags": tags}
+        for name, per_sentence in extras.items():
+            result[name] = np.stack([np.mean(per_sentence[s], axis=0) for s in range(len(tags))])
+        return result
+
+    @classmethod
+    def prediction_rows(cls, outputs, config):
+        rows = []
+        for i, count in enumerate(outputs["entity_count"]):
+            rows.append({"entities": [
+                {"text": str(outputs["entity_text"][i][k]), "type": str(outputs["entity_type"][i][k]),
+                 "start": int(outputs["entity_start"][i][k]), "end": int(outputs["entity_end"][i][k])}
+                for k in range(int(count))]})
+        return rows
+
+    # -------------------------------------------------------------- evaluation
+
+    def score_outputs(self, targets, outputs):
+        gold_tags, predicted_tags = targets["gold_tags"], outputs["tags"]
+        gold = [chunks(tags) for tags in gold_tags]
+        predicted = [chunks(tags) for tags in predicted_tags]
+        metrics = entity_scores(gold, predicted)
+        metrics["token_accuracy"] = token_accuracy(gold_tags, predicted_tags)
+        rows = [{"gold": [list(span) for span in g], "predicted": [list(span) for span in p],
+                 "correct": sorted(g) == sorted(p), "tags": tags}
+                for g, p, tags in zip(gold, predicted, predicted_tags)]
+        return metrics, rows
+
+    def metric_summary(self, metrics):
+        summary = [("entity F1", metrics["f1"]), ("precision", metrics["precision"]),
+                   ("recall", metrics["recall"]), ("token accuracy", metrics["token_accuracy"])]
+        for type_, scores in sorted(metrics["per_type"].items()):
+            summary.append((f"F1 of {type_}", scores["f1"]))
+        return summary
+
+    def get_config(self):
+        return {**super().get_config(), "tag_names": self.tag_names, "scheme": self.scheme,
+                "crf": self.use_crf, "constrain": self.constrain,
+                "crf_learning_rate_multiplier": self.crf_learning_rate_multiplier,
+                "invalid_sequences": self.invalid_sequences, "dropout": self.dropout}
+
+
+def _read_spans(examples, i, scheme, skip_invalid=False):
+    """The entity spans of sentence i in `scheme`; a sequence the scheme forbids names
+    its file and line (an error, or with skip_invalid a printed note and None)."""
+    try:
+        return spans_from_tags(examples.tags[i], scheme)
+    except TagSequenceError as error:
+        message = f"{examples.location(i, error.index)}: {error}"
+        if not skip_invalid:
+            raise ValueError(message + " (invalid_sequences = \"skip\" leaves such sentences "
+                             "out)") from None
+        print(f"  skipped: {message}")
+        return None
+
+
+def _decoded(array):
+    return np.array([item.decode("utf-8") if isinstance(item, bytes) else item
+                     for item in array.ravel()], dtype=object).reshape(array.shape)
+
+
+def _concatenate_padded(parts):
+    """Concatenates batches of outputs whose second axis (entities) differs."""
+    result = {}
+    for key in parts[0]:
+        arrays = [part[key] for part in parts]
+        if arrays[0].ndim == 2 and key.startswith("entity_"):
+            width = max(a.shape[1] for a in arrays)
+            pad = b"" if arrays[0].dtype == object else -1
+            arrays = [np.pad(a, [(0, 0), (0, width - a.shape[1])], constant_values=pad)
+                      if a.dtype != object else
+                      np.concatenate([a, np.full([a.shape[0], width - a.shape[1]], pad, object)], 1)
+                      for a in arrays]
+        result[key] = np.concatenate(arrays)
+    return result
