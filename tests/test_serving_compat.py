@@ -155,3 +155,68 @@ def test_exports_run_in_tf_serving_runtime(tmp_path, fine_tuned_sentiment):
     served_labels = [[x.decode() for x in row] for row in result["intent/serving_default/labels"]]
     assert served_labels == predicted["labels"].tolist()
     assert len({tuple(row) for row in served_labels}) > 1  # the decisions differ between rows
+
+
+def tagging_words():
+    return ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "john", "paris", "lives", "in", "london", "the",
+            "a", "b", "c", ".", ",", "高", "勇"]
+
+
+def test_tagger_exports_run_in_tf_serving_runtime(tmp_path):
+    """A CRF tagger and a joint intent + slots model answer raw text with entities and
+    pre-split words with tags in TF Serving's runtime, as they do in this process."""
+    from tfbert.data.tagged_readers import TaggedExamples
+    from tfbert.tasks.intent_and_slots import IntentAndSlots
+    from tfbert.tasks.token_classifier import TokenClassifier
+
+    keras.utils.set_random_seed(0)
+    tokenizer = BertTokenizer(tagging_words(), max_length=8)  # long texts take several windows
+    sentences = [["john", "lives", "in", "paris"], ["the", "london", "a", "b", "c", "john"]]
+    tags = [["B-PER", "O", "O", "B-LOC"], ["O", "B-LOC", "O", "O", "O", "B-PER"]]
+    examples = TaggedExamples.given(sentences, tags, labels=["where", "who"])
+    tagger = TokenClassifier(tiny()[0], tokenizer, ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"])
+    joint = IntentAndSlots(tiny()[0], tokenizer, ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"],
+                           ["where", "who"], crf=False)
+    for model in (tagger, joint):
+        model.compile(optimizer=keras.optimizers.AdamW(1e-2))
+        model.fit(examples, epochs=40, batch_size=2, verbose=0)
+    texts = ["John lives in Paris.", "", "高勇 lives in London 😀, the a b c john paris paris",
+             "JOHN  lives\tin Paris, a b c a b c a b c a b c john"]
+    words = np.array([["john", "lives", "in", "paris", "", ""],
+                      ["a", "b", "c", "a", "b", "john"]], dtype=object)
+    tagger_dir = export_for_serving(tagger, tmp_path / "models", "ner")
+    joint_dir = export_for_serving(joint, tmp_path / "models", "slots")
+    inputs = {"texts": as_bytes(texts), "broken": as_bytes(BROKEN_UTF8), "none": as_bytes([]),
+              "words": {**as_bytes(words.ravel().tolist()), "shape": list(words.shape)}}
+    calls = [{"signature": "serving_default", "inputs": {"text": "texts"}, "batch_size": 100},
+             {"signature": "predict_words", "inputs": {"words": "words"}, "batch_size": 100}]
+    result = run_in_serving_runtime(tmp_path, [
+        {"key": "ner", "dir": str(tagger_dir), "calls": calls},
+        {"key": "slots", "dir": str(joint_dir), "calls": calls},
+        {"key": "broken", "dir": str(tagger_dir), "calls": [
+            {"signature": "serving_default", "inputs": {"text": "broken"}}]},
+        {"key": "empty", "dir": str(tagger_dir), "calls": [
+            {"signature": "serving_default", "inputs": {"text": "none"}}]},
+    ], inputs)
+
+    for key, model in (("ner", tagger), ("slots", joint)):
+        expected = model.predict(texts)
+        assert expected["entity_count"].sum() >= 4  # the models do find entities
+        served = f"{key}/serving_default/"
+        np.testing.assert_array_equal(result[served + "entity_count"], expected["entity_count"])
+        for i, text in enumerate(texts):
+            for k in range(expected["entity_count"][i]):
+                start, end = result[served + "entity_start"][i, k], result[served + "entity_end"][i, k]
+                entity = text.encode()[start:end].decode()
+                assert entity == result[served + "entity_text"][i, k].decode()
+                assert entity == expected["entity_text"][i, k]
+                assert entity == text[expected["entity_start"][i, k]:expected["entity_end"][i, k]]
+                assert result[served + "entity_type"][i, k].decode() == expected["entity_type"][i, k]
+        words_tags = result[f"{key}/predict_words/tags"]
+        in_process = model.predict(model.tokenize([list(filter(None, row)) for row in words],
+                                                  targets=False))["tags"]
+        assert [[t.decode() for t in row if t] for row in words_tags] == in_process
+    assert [x.decode() for x in result["slots/serving_default/intent"]] == \
+        joint.predict(texts)["intent"].tolist()
+    assert result["broken/serving_default/entity_count"].shape == (3,)
+    assert result["empty/serving_default/entity_count"].shape == (0,)

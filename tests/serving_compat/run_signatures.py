@@ -16,6 +16,7 @@ JOB.json: {"models": [{"key": str, "dir": str, "calls": [{"signature": str,
            "inputs": {input key: name of an array in "inputs"}, "batch_size": 64}]}],
            "inputs": {name: {"dtype": "string", "base64": [...]} or
                             {"dtype": "int32", "values": nested lists}}}
+           (a string array may carry a "shape": the base64 list is its flattened values)
 RESULT.npz: "<key>/<signature>/<output key>" -> array; and "report" (JSON): versions,
            the op types of each model, the unregistered ones, and where ops come from.
 """
@@ -48,7 +49,8 @@ TEXT_OPS = ALL_OPS - CORE_OPS
 def decode_array(array):
     # Strings travel as base64: they may hold invalid UTF-8 or end in NUL bytes.
     if array["dtype"] == "string":
-        return np.array([base64.b64decode(item) for item in array["base64"]], dtype=object)
+        values = np.array([base64.b64decode(item) for item in array["base64"]], dtype=object)
+        return values.reshape(array.get("shape", values.shape))
     return np.array(array["values"], dtype=array["dtype"])
 
 

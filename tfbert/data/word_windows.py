@@ -81,7 +81,11 @@ def word_windows(word_pieces, window, stride):
     # The words of window n: those whose first piece is in [start, end). First
     # pieces increase within a sentence, so they are a range found by searchsorted.
     first_rows = tf.RaggedTensor.from_row_splits(first_piece, sentence_words)
-    first_dense = tf.gather(first_rows.to_tensor(default_value=big), sentence)  # [N, Wmax]
+    # One column of padding more than needed: searchsorted reshapes its input to
+    # [-1, width], which cannot infer the rows of a width-0 tensor (no words at all).
+    first_dense = tf.pad(first_rows.to_tensor(default_value=big), [[0, 0], [0, 1]],
+                         constant_values=big)
+    first_dense = tf.gather(first_dense, sentence)                         # [N, Wmax + 1]
     bounds_of_window = tf.stack([start, end], axis=1)                      # [N, 2]
     word_range = tf.searchsorted(first_dense, bounds_of_window, side="left")
     word_range = tf.cast(word_range, tf.int32)

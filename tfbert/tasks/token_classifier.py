@@ -161,7 +161,8 @@ class TokenClassifier(Task):
         encoder_inputs = {key: inputs[key] for key in ("input_ids", "segment_ids", "input_mask")}
         encoder_outputs = self.encoder(encoder_inputs, training=training)
         sequence = encoder_outputs["sequence_output"]                          # [b, T, H]
-        words = tf.gather(sequence, inputs["word_starts"], batch_dims=1)       # [b, W, H]
+        starts = tf.cast(inputs["word_starts"], tf.int32)
+        words = tf.gather(sequence, starts, batch_dims=1)                      # [b, W, H]
         words = self.dropout_layer(tf.cast(words, tf.float32), training=training)
         return {"tag_logits": self.tag_dense(words), **self.head_outputs(encoder_outputs, inputs,
                                                                          training)}
