@@ -116,7 +116,7 @@ def build_parser():
     evaluate.add_argument("run", help="the run directory tfbert train made (runs/NAME)")
     evaluate.add_argument("--data", required=True, help="labelled file (same columns as training)")
     evaluate.add_argument("--output", help="report directory (default: RUN/eval)")
-    evaluate.add_argument("--on-unknown", choices=("error", "skip"), default="error",
+    evaluate.add_argument("--on-unknown", choices=("error", "skip", "keep"), default="error",
                           help="what to do with labels the model does not know")
     evaluate.add_argument("--set", action="append", metavar="data.KEY=VALUE",
                           help="override a data key, e.g. data.text_column=sentence")

@@ -7,8 +7,6 @@ rows written, so the two paths cannot disagree on what a prediction means.
 
 import json
 
-import numpy as np
-
 from tfbert.run_directory import RunDirectory
 from tfbert.tasks.registry import task_class
 
@@ -26,9 +24,10 @@ def predict_file(run_dir, input_path, output_path, batch_size=64, data_overrides
     if not len(examples):
         rows = []
     elif server:
-        outputs = served_outputs(server, model_name or recipe.export.name or recipe.name,
-                                 protocol, timeout, examples, batch_size)
-        rows = task_class(kind).prediction_rows(outputs, config)
+        rows = []
+        for outputs in served_outputs(server, model_name or recipe.export.name or recipe.name,
+                                      protocol, timeout, examples, batch_size):
+            rows += task_class(kind).prediction_rows(outputs, config)
     else:
         task = run.load_task()
         rows = task.prediction_rows_of(task.predict(examples, batch_size=batch_size))
@@ -42,7 +41,8 @@ def predict_file(run_dir, input_path, output_path, batch_size=64, data_overrides
 
 
 def served_outputs(address, model_name, protocol, timeout, examples, batch_size):
-    """The served signature's outputs for every example, asked in batches."""
+    """The served signature's outputs for each batch of examples, asked in turn (a
+    batch's outputs may be wider than another's: a tagger's entities)."""
     from tfbert.serving import make_client
 
     client = make_client(address, model_name, protocol, timeout=timeout)
@@ -52,4 +52,4 @@ def served_outputs(address, model_name, protocol, timeout, examples, batch_size)
         pairs = (None if examples.text_pairs is None
                  else examples.text_pairs[start:start + batch_size])
         parts.append(client.predict(texts, pairs))
-    return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+    return parts

@@ -17,6 +17,7 @@ from tensorflow_serving.apis import (
     regression_pb2,
 )
 
+from tfbert.serving.offsets import with_char_offsets
 from tfbert.serving import errors, signatures
 from tfbert.serving.inputs import check_address, input_names, text_and_pair_batches
 
@@ -71,10 +72,11 @@ class GrpcClient:
         inputs = {"text": texts}
         if text_pairs is not None:
             inputs["text_pair"] = text_pairs
-        return self._predict(signature, {
+        # A tagger answers byte offsets (any language can slice its bytes); Python slices str.
+        return with_char_offsets(self._predict(signature, {
             key: tf.make_tensor_proto(np.array(values, dtype=object).reshape(-1), dtype=tf.string)
             for key, values in inputs.items()
-        })
+        }), texts)
 
     def predict_ids(self, input_ids, segment_ids, input_mask):
         """Token ids [batch, length] (e.g. from a BertTokenizer) -> outputs as predict."""

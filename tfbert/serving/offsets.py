@@ -29,3 +29,19 @@ def char_offsets(text, byte_offsets):
         else:
             raise ValueError(f"byte offset {offset} is not at a character boundary of {text!r}.")
     return result
+
+
+def with_char_offsets(outputs, texts):
+    """A tagger's outputs with `entity_start` / `entity_end` as str indices into `texts`
+    (unchanged when the outputs hold no entities)."""
+    if "entity_start" not in outputs:
+        return outputs
+    import numpy as np
+
+    texts = [t.decode("utf-8", errors="replace") if isinstance(t, bytes) else str(t) for t in texts]
+    converted = dict(outputs)
+    for key in ("entity_start", "entity_end"):
+        offsets = np.asarray(outputs[key])
+        converted[key] = np.array([char_offsets(text, row) for text, row in zip(texts, offsets)],
+                                  dtype=np.int64).reshape(offsets.shape)
+    return converted

@@ -17,6 +17,7 @@ import urllib.request
 
 import numpy as np
 
+from tfbert.serving.offsets import with_char_offsets
 from tfbert.serving import errors, signatures
 from tfbert.serving.inputs import check_address, input_names, text_and_pair_batches
 
@@ -61,7 +62,8 @@ class RestClient:
         columns = {"text": [json_text(t) for t in texts]}
         if text_pairs is not None:
             columns["text_pair"] = [json_text(t) for t in text_pairs]
-        return self._predict(signature, columns, len(texts))
+        # A tagger answers byte offsets (any language can slice its bytes); Python slices str.
+        return with_char_offsets(self._predict(signature, columns, len(texts)), texts)
 
     def predict_ids(self, input_ids, segment_ids, input_mask):
         """Token ids [batch, length] (e.g. from a BertTokenizer) -> outputs as predict."""

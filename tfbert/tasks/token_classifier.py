@@ -40,7 +40,7 @@ from tfbert.data.tagged_readers import TaggedExamples, read_tagged
 from tfbert.data.word_windows import answered, word_windows
 from tfbert.entity_metrics import entity_scores, token_accuracy
 from tfbert.layers.crf import CRF, CRFLoss
-from tfbert.serving.offsets import char_offsets
+from tfbert.serving.offsets import with_char_offsets
 from tfbert.tasks.registry import register_task
 from tfbert.tasks.task import Task
 
@@ -250,7 +250,7 @@ class TokenClassifier(Task):
                                                  inner_shape=()) if tag_ids else
                    tf.RaggedTensor.from_row_lengths(tf.zeros([0], tf.int32),
                                                     tf.zeros([0], tf.int64)),
-                   "gold_tags": gold}
+                   "gold_tags": gold, "words": [examples.words[i] for i in kept]}
         return targets, np.asarray(kept, np.int64), len(examples) - len(kept)
 
     def unknown_in(self, examples, i, ids, tags, on_unknown):
@@ -362,11 +362,7 @@ class TokenClassifier(Task):
         for key in [k for k in outputs if outputs[k].dtype == object and k not in
                     ("entity_text", "entity_type")]:
             outputs[key] = _decoded(outputs[key])
-        to_chars = lambda offsets: np.array([char_offsets(text, row) for text, row
-                                             in zip(texts, offsets)]).reshape(offsets.shape)
-        outputs["entity_start"] = to_chars(outputs["entity_start"])
-        outputs["entity_end"] = to_chars(outputs["entity_end"])
-        return outputs
+        return with_char_offsets(outputs, texts)
 
     def predict_words(self, data, batch_size=32):
         """Each sentence's predicted tags (strings), and the joint model's extras."""
@@ -410,9 +406,13 @@ class TokenClassifier(Task):
         predicted = [chunks(tags) for tags in predicted_tags]
         metrics = entity_scores(gold, predicted)
         metrics["token_accuracy"] = token_accuracy(gold_tags, predicted_tags)
-        rows = [{"gold": [list(span) for span in g], "predicted": [list(span) for span in p],
+        def described(spans, words):  # word spans, end exclusive, with their words
+            return [{"type": type_, "start": start, "end": end, "text": " ".join(words[start:end])}
+                    for type_, start, end in spans]
+
+        rows = [{"gold": described(g, words), "predicted": described(p, words),
                  "correct": sorted(g) == sorted(p), "tags": tags}
-                for g, p, tags in zip(gold, predicted, predicted_tags)]
+                for g, p, tags, words in zip(gold, predicted, predicted_tags, targets["words"])]
         return metrics, rows
 
     def metric_summary(self, metrics):
