@@ -26,6 +26,7 @@ returns `tags` tf.string [B, W] ("" past each row's words).
 """
 
 import dataclasses
+import weakref
 
 import keras
 import numpy as np
@@ -353,7 +354,7 @@ class TokenClassifier(Task):
         if isinstance(x, TokenizedWords):
             return self.predict_words(x, batch_size)
         texts = list(x.texts) if hasattr(x, "texts") else [str(t) for t in x]
-        serve = tf.function(self.serve_text, reduce_retracing=True)
+        serve = _compiled(self, "serve_text")
         parts = [serve(tf.constant(texts[start:start + batch_size], tf.string))
                  for start in range(0, len(texts), batch_size)] or [serve(tf.constant([], tf.string))]
         outputs = _concatenate_padded([{k: v.numpy() for k, v in part.items()} for part in parts])
@@ -371,7 +372,7 @@ class TokenClassifier(Task):
         tags = [[None] * len(words) for words in data.examples.words]
         extras = {}
         batches = data.plan(batch_size, shuffle=False)
-        run = tf.function(self.window_predictions, reduce_retracing=True)
+        run = _compiled(self, "window_predictions")
         for batch, features in zip(batches, data.dataset(self.tokenizer, batches)):
             predicted = {k: v.numpy() for k, v in run(features).items()}
             for row, n in enumerate(batch):
@@ -427,6 +428,18 @@ class TokenClassifier(Task):
                 "crf": self.use_crf, "constrain": self.constrain,
                 "crf_learning_rate_multiplier": self.crf_learning_rate_multiplier,
                 "invalid_sequences": self.invalid_sequences, "dropout": self.dropout}
+
+
+# tf.functions of a task's methods, made once per task (an attribute of the task would be
+# found and traced again by tf.saved_model.save).
+_COMPILED = weakref.WeakKeyDictionary()
+
+
+def _compiled(task, method):
+    functions = _COMPILED.setdefault(task, {})
+    if method not in functions:
+        functions[method] = tf.function(getattr(task, method), reduce_retracing=True)
+    return functions[method]
 
 
 def _read_spans(examples, i, scheme, skip_invalid=False):
