@@ -57,17 +57,8 @@ def first_pieces(words):
     return firsts
 
 
-SPEC = tf.RaggedTensorSpec([None, None, None], tf.int32, ragged_rank=2)
-
-
-def in_graph(window, stride):
-    """word_windows traced once for unknown shapes (eager ops cost ~0.1 s a call)."""
-    return tf.function(lambda pieces: word_windows(pieces, window, stride), input_signature=[SPEC])
-
-
-def check_windows(sentences, window, stride, windows_of=None):
-    pieces = as_ragged(sentences)
-    windows = windows_of(pieces) if windows_of else word_windows(pieces, window, stride)
+def check_windows(sentences, window, stride):
+    windows = word_windows(as_ragged(sentences), window, stride)
     got = {key: value.to_list() if isinstance(value, tf.RaggedTensor) else value.numpy().tolist()
            for key, value in windows.items()}
     expected = expected_windows(sentences, window, stride)
@@ -101,10 +92,9 @@ def check_windows(sentences, window, stride, windows_of=None):
 
 @pytest.mark.parametrize("window, stride", [(1, 1), (3, 1), (5, 2), (6, 6), (16, 5)])
 def test_random_batches_match_the_docstring(window, stride):
-    windows_of = in_graph(window, stride)
-    for seed in range(40):
+    for seed in range(10):  # eager: ~0.1 s a call, less than tracing a graph
         rng = np.random.default_rng(seed * 1000 + window * 17 + stride)
-        check_windows(random_batch(rng), window, stride, windows_of)
+        check_windows(random_batch(rng, max_sentences=16), window, stride)
 
 
 def test_windows_of_long_sentences_overlap_and_cover_everything():
@@ -139,8 +129,6 @@ def test_a_batch_of_no_sentences():
     """What a served request of 0 texts meets (searchsorted on a [0, 0] tensor failed)."""
     windows = check_windows([], window=3, stride=1)
     assert windows["sentence"].shape == (0,) and windows["piece_ids"].nrows() == 0
-    windows = in_graph(3, 1)(as_ragged([]))
-    assert windows["sentence"].shape == (0,) and windows["word_index"].nrows() == 0
 
 
 def test_answered_takes_dense_padded_values():
@@ -167,7 +155,7 @@ def test_inside_a_tf_function_with_unknown_shapes():
         return windows, answered(windows["word_index"], windows, pieces.nrows())
 
     for seed in range(6):
-        sentences = random_batch(np.random.default_rng(seed))
+        sentences = random_batch(np.random.default_rng(seed)) if seed else []
         (graph, merged) = windows_of(as_ragged(sentences))
         eager = word_windows(as_ragged(sentences), 4, 3)
         for key in eager:

@@ -25,7 +25,7 @@ def evaluate_task(task, examples, output_dir=None, on_unknown="error", batch_siz
                          f"{f' ({data.skipped} skipped for unknown labels)' if data.skipped else ''}.")
     outputs = task.predict(data, batch_size=batch_size)
     metrics, fields = task.score_outputs(data.targets, outputs)
-    metrics["examples"] = len(data)
+    metrics["examples"] = len(data.examples)  # sentences, not the windows of a tagger
     metrics["skipped"] = int(data.skipped)
     if data.skipped:
         print(f"  skipped {data.skipped} examples of {examples.source} with labels the model "
