@@ -164,3 +164,71 @@ def test_inside_a_tf_function_with_unknown_shapes():
             assert to_list(a) == to_list(b), key
         assert merged.to_list() == [list(range(len(words))) for words in sentences]
     assert windows_of.experimental_get_tracing_count() == 1  # one graph for every batch
+
+
+# The tagging pipeline around word_windows ---------------------------------------------
+
+VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "alice", "lives", "in", "paris", "lon",
+         "##don", "new", "york", ".", "北", "京"]
+
+
+def tagger_tokenizer(max_length=6):
+    from tfbert import BertTokenizer
+
+    return BertTokenizer(VOCAB, max_length=max_length)
+
+
+def test_word_pieces_of_gives_every_word_a_piece():
+    from tfbert.data.tagged_pipeline import word_pieces_of
+
+    tokenizer = tagger_tokenizer()
+    words = tf.ragged.constant([["Alice", "\u200b", "london", "xyzzy", "a\x00."], [], ["北京"]])
+    ids = {token: i for i, token in enumerate(VOCAB)}
+    assert word_pieces_of(tokenizer, words).to_list() == [
+        [[ids["alice"]], [ids["[UNK]"]], [ids["lon"], ids["##don"]], [ids["[UNK]"]],
+         [ids["[UNK]"], ids["."]]], [], [[ids["北"], ids["京"]]]]
+
+
+def test_tokenize_words_in_batches(monkeypatch):
+    from tfbert.data import tagged_pipeline
+
+    tokenizer = tagger_tokenizer()
+    sentences = [["alice", "lives"], ["in"], ["london", "."], ["paris"], ["new", "york"]]
+    whole = tagged_pipeline.tokenize_words(tokenizer, sentences).to_list()
+    monkeypatch.setattr(tagged_pipeline, "_TOKENIZE_BATCH", 2)
+    assert tagged_pipeline.tokenize_words(tokenizer, sentences).to_list() == whole
+    assert whole[2] == [[9, 10], [13]]
+    empty = tagged_pipeline.tokenize_words(tokenizer, [])
+    assert empty.shape.rank == 3 and empty.nrows() == 0 and empty.dtype == tf.int32
+
+
+def test_tokenize_tagged_windows_features_and_targets():
+    from tfbert.data.tagged_pipeline import tokenize_tagged
+    from tfbert.data.tagged_readers import TaggedExamples
+
+    tokenizer = tagger_tokenizer(max_length=6)  # windows of 4 pieces, 2 apart
+    words = [["alice", "lives", "in", "london", "new", "york", "."], ["paris"]]
+    examples = TaggedExamples.given(words)
+    tag_ids = tf.ragged.constant([[3, 0, 0, 1, 1, 2, 0], [1]], dtype=tf.int32)
+    data = tokenize_tagged(tokenizer, examples, {"tag_ids": tag_ids})
+    # 8 pieces: windows [0, 4), [2, 6), [4, 8); "paris": one window.
+    assert data.windows["sentence"].numpy().tolist() == [0, 0, 0, 1]
+    assert data.lengths.tolist() == [6, 6, 6, 3] and len(data) == 4 and data.num_sentences == 2
+    batches = data.plan(batch_size=4, shuffle=False)
+    seen = []
+    for features, targets in data.dataset(tokenizer, batches, lambda f, t: (f, t)):
+        ids, starts, mask = (features[k].numpy() for k in ("input_ids", "word_starts", "word_mask"))
+        tags = targets["tag_ids"].numpy()
+        assert tags.shape == starts.shape == mask.shape
+        for row in range(len(ids)):
+            n = int(mask[row].sum())
+            assert ids[row][0] == tokenizer.cls_id
+            assert ids[row][int(features["input_mask"].numpy()[row].sum()) - 1] == tokenizer.sep_id
+            assert (tags[row][n:] == -1).all() and (mask[row][n:] == 0).all()
+            # Each word's tag sits where its first piece is.
+            seen.append([(VOCAB[ids[row][s]], int(t)) for s, t in zip(starts[row][:n], tags[row][:n])])
+    assert sorted(seen) == sorted([
+        [("alice", 3), ("lives", 0), ("in", 0), ("lon", 1)],  # london starts at piece 3
+        [("in", 0), ("lon", 1), ("new", 1)],
+        [("new", 1), ("york", 2), (".", 0)],
+        [("paris", 1)]])
