@@ -40,6 +40,7 @@ SENTENCES = [
      "paris today", "O " * 14 + "B-LOC O B-PER O B-PER O B-LOC O", "chat"),
     ("carol and bob went from london to berlin", "B-PER O B-PER O O B-LOC O B-LOC", "travel"),
     ("xyzzy said ! my friend went to rome , xyzzy", "O O O O O O O B-LOC O O", "travel"),
+    ("xyzzy rome", "O B-LOC", "chat"),
     # Most of its windows hold only "the": the mean over them says "chat".
     ("the the the the the the the the the the the the the the the the the the the the the "
      "the the the bob went to berlin", "O " * 24 + "B-PER O O B-LOC", "chat"),
@@ -164,13 +165,13 @@ def test_learns_the_training_sentences(trained, name):
     metrics, summary = evaluate_task(model, training_examples(name))
     assert metrics["f1"] == 1.0 and metrics["token_accuracy"] == 1.0, summary
     # Sentences, not their windows (len(TokenizedWords) counts windows).
-    assert metrics["gold_entities"] == 21 and metrics["examples"] == len(SENTENCES)
+    assert metrics["gold_entities"] == 22 and metrics["examples"] == len(SENTENCES)
     assert set(metrics["per_type"]) == {"LOC", "PER"}
     if name == "joint":
         assert metrics["intent_accuracy"] == 1.0 and metrics["sentence_accuracy"] == 1.0
     assert model.tag_names == (BIOES_TAG_NAMES if name == "joint" else TAG_NAMES)
     if name == "joint":  # the gold tags are scored in BIOES
-        assert metrics["per_type"]["LOC"]["support"] == 13
+        assert metrics["per_type"]["LOC"]["support"] == 14
 
 
 _RAW = {}
