@@ -87,7 +87,7 @@ def in_scheme(tags, scheme):
 
 # name: (constructor options, epochs, learning rate, batch size). The intent head reads
 # [CLS], which a tiny random BERT moves slowly: smaller, more steps.
-# Two models cover CRF and softmax tagging, IOB2 and BIOES (each fit costs seconds).
+# Two models cover CRF and softmax tagging, IOB2 and BIOES (each fit traces for seconds).
 MODELS = {
     "crf": (dict(crf=True, crf_learning_rate_multiplier=2.0), 12, 1e-2, 8),
     "joint": (dict(crf=False, scheme="bioes"), 25, 5e-3, 4),  # softmax BIOES tags + intent
@@ -179,8 +179,8 @@ _RAW = {}
 
 @pytest.fixture(scope="module")
 def raw_predictions(trained):
-    """raw_predictions(name) -> (model, its predict(TEXTS) outputs), computed once: each
-    predict() call on raw text traces the whole serving graph anew."""
+    """raw_predictions(name) -> (model, its predict(TEXTS) outputs), computed once (a
+    model's first predict() on raw text traces the whole serving graph: seconds)."""
     def get(name):
         if name not in _RAW:
             model = trained(name)
@@ -212,6 +212,9 @@ def test_predict_raw_text_gives_entities_that_slice_the_input(raw_predictions, n
     assert rows[0]["entities"] == [{"text": "Alice", "type": "PER", "start": 0, "end": 5},
                                    {"text": "Paris", "type": "LOC", "start": 15, "end": 20}]
     assert rows[3]["entities"] == []
+    if name == "joint":
+        assert rows[0]["intent"] == "travel" and set(rows[0]["intent_probabilities"]) == {
+            "chat", "travel"}
 
 
 def long_sentences():
@@ -295,7 +298,7 @@ def test_config_round_trip_and_keras_file(trained, tmp_path, name):
 
 @pytest.fixture(scope="module")
 def exported(trained, tmp_path_factory):
-    """The trained CRF tagger exported and loaded back, with its in-process answers."""
+    """The trained CRF tagger exported, and loaded back as TF Serving would."""
     from tfbert.export import export_for_serving
 
     model = trained("crf")
