@@ -195,7 +195,7 @@ def test_tokenize_words_in_batches(monkeypatch):
     tokenizer = tagger_tokenizer()
     sentences = [["alice", "lives"], ["in"], ["london", "."], ["paris"], ["new", "york"]]
     whole = tagged_pipeline.tokenize_words(tokenizer, sentences).to_list()
-    monkeypatch.setattr(tagged_pipeline, "_TOKENIZE_BATCH", 2)
+    monkeypatch.setattr(tagged_pipeline, "TOKENIZE_BATCH", 2)
     assert tagged_pipeline.tokenize_words(tokenizer, sentences).to_list() == whole
     assert whole[2] == [[9, 10], [13]]
     empty = tagged_pipeline.tokenize_words(tokenizer, [])

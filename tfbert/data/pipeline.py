@@ -16,7 +16,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-_TOKENIZE_BATCH = 1024
+TOKENIZE_BATCH = 1024
 
 
 def tokenize_texts(tokenizer, texts):
@@ -25,7 +25,7 @@ def tokenize_texts(tokenizer, texts):
         return tf.ragged.constant([], dtype=tf.int32, ragged_rank=1)
     dataset = (
         tf.data.Dataset.from_tensor_slices(tf.constant(list(texts), tf.string))
-        .batch(_TOKENIZE_BATCH)
+        .batch(TOKENIZE_BATCH)
         .map(tokenizer.tokenize, num_parallel_calls=tf.data.AUTOTUNE)
     )
     return tf.concat(list(dataset), axis=0)
@@ -71,8 +71,30 @@ def packed_lengths(tokenizer, first_ids, second_ids=None):
     return np.minimum(lengths, tokenizer.max_length)
 
 
+def batch_index(batches):
+    """The planned batches as an int64 RaggedTensor [batches, (rows)]: what a
+    `tf.data` pipeline of them iterates over."""
+    flat = np.concatenate(batches) if batches else np.zeros([0], np.int64)
+    return tf.RaggedTensor.from_row_lengths(tf.constant(flat, tf.int64), [len(b) for b in batches])
+
+
+class PlannedBatches:
+    """Batch planning for anything with `lengths` (one packed length per row)."""
+
+    def __len__(self):
+        return len(self.lengths)
+
+    def plan(self, batch_size, shuffle, seed=0, epoch=0):
+        return plan_batches(self.lengths, batch_size, shuffle=shuffle, seed=seed, epoch=epoch)
+
+    def steps_per_epoch(self, batch_size):
+        # Windows hold a whole number of batches, so only the last batch of an epoch
+        # is short, shuffled or not: the count needs no plan.
+        return -(-len(self) // batch_size)
+
+
 @dataclasses.dataclass
-class TokenizedExamples:
+class TokenizedExamples(PlannedBatches):
     """Examples tokenized once, with their targets: what fit, evaluate and predict batch.
 
     examples: the `TextExamples` they came from (file and line of each).
@@ -90,17 +112,6 @@ class TokenizedExamples:
     lengths: np.ndarray
     targets: object = None
     skipped: int = 0
-
-    def __len__(self):
-        return len(self.lengths)
-
-    def plan(self, batch_size, shuffle, seed=0, epoch=0):
-        return plan_batches(self.lengths, batch_size, shuffle=shuffle, seed=seed, epoch=epoch)
-
-    def steps_per_epoch(self, batch_size):
-        # Windows hold a whole number of batches, so only the last batch of an epoch
-        # is short, shuffled or not: the count needs no plan.
-        return -(-len(self) // batch_size)
 
     def dataset(self, tokenizer, batches, preprocess=None):
         return make_dataset(tokenizer, self.first_ids, self.second_ids, self.targets, batches,
@@ -125,10 +136,7 @@ def make_dataset(tokenizer, first_ids, second_ids, targets, batches, preprocess=
     masked-LM task makes them from the features themselves). Without it, batches
     are features alone (prediction).
     """
-    flat = np.concatenate(batches) if batches else np.zeros([0], np.int64)
-    index = tf.RaggedTensor.from_row_lengths(
-        tf.constant(flat, tf.int64), [len(b) for b in batches]
-    )
+    index = batch_index(batches)
     targets = None if targets is None else tf.nest.map_structure(tf.constant, targets)
 
     def load(batch_index):

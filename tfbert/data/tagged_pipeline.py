@@ -20,10 +20,9 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from tfbert.data.pipeline import plan_batches
+from tfbert.data.pipeline import TOKENIZE_BATCH, PlannedBatches, batch_index
 from tfbert.data.word_windows import word_windows
 
-_TOKENIZE_BATCH = 1024
 
 
 def word_pieces_of(tokenizer, words):
@@ -42,15 +41,15 @@ def tokenize_words(tokenizer, words):
         return tf.RaggedTensor.from_nested_row_lengths(
             tf.zeros([0], tf.int32), [tf.zeros([0], tf.int64), tf.zeros([0], tf.int64)])
     parts = []
-    for start in range(0, len(words), _TOKENIZE_BATCH):
-        batch = tf.ragged.constant(words[start:start + _TOKENIZE_BATCH], dtype=tf.string,
+    for start in range(0, len(words), TOKENIZE_BATCH):
+        batch = tf.ragged.constant(words[start:start + TOKENIZE_BATCH], dtype=tf.string,
                                    ragged_rank=1, inner_shape=())
         parts.append(word_pieces_of(tokenizer, batch))
     return tf.concat(parts, axis=0)
 
 
 @dataclasses.dataclass
-class TokenizedWords:
+class TokenizedWords(PlannedBatches):
     """Tagged sentences tokenized once and cut into windows: what fit, evaluate and
     predict batch (one window a row).
 
@@ -68,25 +67,14 @@ class TokenizedWords:
     targets: dict = None
     skipped: int = 0
 
-    def __len__(self):
-        return len(self.lengths)
-
     @property
     def num_sentences(self):
         return len(self.examples)
 
-    def plan(self, batch_size, shuffle, seed=0, epoch=0):
-        return plan_batches(self.lengths, batch_size, shuffle=shuffle, seed=seed, epoch=epoch)
-
-    def steps_per_epoch(self, batch_size):
-        return -(-len(self) // batch_size)
-
     def dataset(self, tokenizer, batches, preprocess=None):
         """Batches of window features (and, with `preprocess`, what it makes of them
         and the windows' targets)."""
-        flat = np.concatenate(batches) if batches else np.zeros([0], np.int64)
-        index = tf.RaggedTensor.from_row_lengths(tf.constant(flat, tf.int64),
-                                                 [len(b) for b in batches])
+        index = batch_index(batches)
         windows = self.windows
         tag_ids = None if self.targets is None else self.targets.get("tag_ids")
         label_ids = None if self.targets is None else self.targets.get("label_ids")
