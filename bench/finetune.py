@@ -134,7 +134,7 @@ def main():
             "task": name, "split": split, "metric": metric, "value": value,
             "skipped": metrics.get("skipped", 0), "target": target,
             "also": {key: {"value": metrics[key], "target": also[key]} for key in also},
-            "epochs": recipe.training.epochs, "wall_seconds": time.perf_counter() - started,
+            "epochs": result["epochs"], "wall_seconds": time.perf_counter() - started,
             "train_examples_per_second": result["train_examples_per_second"],
             "command": command,
         })

@@ -5,7 +5,7 @@ import pathlib
 import pytest
 
 from conftest import ROOT
-from tfbert.recipe import RecipeError, load_recipe, recipe_from_dict, recipe_to_dict
+from tfbert.recipe import RecipeError, epochs_to_run, load_recipe, recipe_from_dict, recipe_to_dict
 
 MINIMAL = 'name = "demo"\n[data]\ntrain = "train.tsv"\n'
 
@@ -69,13 +69,14 @@ def test_round_trip_through_dict(tmp_path, extra):
     "text, message",
     [
         (MINIMAL + "[training]\nlearning_rte = 1e-5\n",
-         "unknown key 'training.learning_rte'; valid keys in [training]: epochs, batch_size, learning_rate"),
+         "unknown key 'training.learning_rte'; valid keys in [training]: epochs, min_steps, batch_size, learning_rate"),
         (MINIMAL + "epochs = 3\n", "unknown key 'data.epochs'"),  # lands in [data]
         ('name = "x"\nlayers = 3\n[data]\ntrain = "t"\n', "unknown key 'layers'; valid keys: name, task"),
         (MINIMAL + "[training]\nepochs = \"three\"\n", "training.epochs must be an integer, got 'three'"),
         (MINIMAL + "[training]\nepochs = 1.5\n", "training.epochs must be an integer, got 1.5"),
         (MINIMAL + "[training]\nxla = 1\n", "training.xla must be true or false, got 1"),
         (MINIMAL + "[training]\nepochs = 0\n", "training.epochs must be positive"),
+        (MINIMAL + "[training]\nmin_steps = -1\n", "training.min_steps must be 0 or more, got -1"),
         (MINIMAL + "[training]\nlearning_rate = 5\n", "training.learning_rate must be in (0, 1)"),
         (MINIMAL + "[training]\nmixed_precision = \"fp8\"\n", "training.mixed_precision = 'fp8' is not one of"),
         ('name = "x"\ntask = "ranking"\n[data]\ntrain = "t"\n',
@@ -126,3 +127,14 @@ def test_bad_overrides(tmp_path):
 def test_missing_recipe_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="Recipe not found"):
         load_recipe(tmp_path / "none.toml")
+
+
+def test_min_steps_raises_the_epochs_of_a_small_training_set(tmp_path):
+    recipe = load_recipe(write(tmp_path, MINIMAL), ["training.epochs=3", "training.min_steps=1500"])
+    # ATIS at batch 32: 140 steps per epoch -> 11 epochs (1540 steps); CoNLL: 439 -> 4.
+    assert epochs_to_run(recipe.training, 140) == 11
+    assert epochs_to_run(recipe.training, 439) == 4
+    assert epochs_to_run(recipe.training, 500) == 3  # exactly 1500: no extra epoch
+    assert epochs_to_run(recipe.training, 2000) == 3  # never fewer than `epochs`
+    recipe = load_recipe(write(tmp_path, MINIMAL), ["training.epochs=2"])
+    assert epochs_to_run(recipe.training, 1) == 2  # min_steps = 0: exactly `epochs`

@@ -38,6 +38,9 @@ class DataSection:
 @dataclasses.dataclass
 class TrainingSection:
     epochs: int = 3
+    # At least this many optimizer steps: a small training set gets more epochs
+    # (epochs = max(epochs, ceil(min_steps / steps per epoch))); 0: exactly `epochs`.
+    min_steps: int = 0
     batch_size: int = 32
     learning_rate: float = 5e-5
     warmup_ratio: float = 0.1
@@ -50,6 +53,12 @@ class TrainingSection:
     xla: bool = False
     checkpoint_every: int = 200  # steps between resume checkpoints
     eval_metric: str = ""  # empty: the task's own (accuracy, spearman, ...)
+
+
+def epochs_to_run(training, steps_per_epoch):
+    """`training.epochs`, raised until the run makes at least `training.min_steps` steps."""
+    needed = -(-training.min_steps // max(steps_per_epoch, 1))  # ceil
+    return max(training.epochs, needed)
 
 
 @dataclasses.dataclass
@@ -179,6 +188,8 @@ def _validate(recipe, where):
         if _get(recipe, path) <= 0:
             raise RecipeError(f"{where}: {'.'.join(path)} must be positive, got {_get(recipe, path)}.")
     t = recipe.training
+    if t.min_steps < 0:
+        raise RecipeError(f"{where}: training.min_steps must be 0 or more, got {t.min_steps}.")
     if not 0.0 < t.learning_rate < 1.0:
         raise RecipeError(f"{where}: training.learning_rate must be in (0, 1), got {t.learning_rate}.")
     if not 0.0 <= t.warmup_ratio <= 1.0:

@@ -111,7 +111,7 @@ def read_examples(path, *, text_column=None, text_pair_column=None, label_column
     path = pathlib.Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or directory.")
-    format = _resolve_format(path, format)
+    format = resolve_format(path, format)
     if format == "seq_in":
         if text_pair_column is not None:
             raise ValueError(f"{path}: the seq_in format has single texts; text_pair_column "
@@ -140,14 +140,20 @@ def read_examples(path, *, text_column=None, text_pair_column=None, label_column
     return _examples_from_records(path, records, columns, has_header, delimiter)
 
 
-def _resolve_format(path, format):
+def resolve_format(path, format, formats=FORMATS, format_of_suffix=None, kind=""):
+    """The format to read `path` in: `format` when given (checked against `formats`),
+    else a folder's (seq_in: it must hold seq.in) or the file suffix's.
+
+    The tagged readers pass their own formats and suffixes; `kind` ("tagged ") goes into
+    the messages."""
+    format_of_suffix = _FORMAT_OF_SUFFIX if format_of_suffix is None else format_of_suffix
     if format is not None:
-        if format not in FORMATS:
-            raise ValueError(f"{path}: unknown format {format!r}; valid formats: "
-                             f"{', '.join(FORMATS)}.")
+        if format not in formats:
+            raise ValueError(f"{path}: unknown {kind}format {format!r}; valid formats: "
+                             f"{', '.join(formats)}.")
         if format == "seq_in" and not path.is_dir():
             raise ValueError(f"{path}: the seq_in format reads a folder holding "
-                             f"{_SEQ_IN_TEXT_FILE} (and {_SEQ_IN_LABEL_FILE}), not a file.")
+                             f"{_SEQ_IN_TEXT_FILE} (and its label or tag files), not a file.")
         return format
     if path.is_dir():
         if (path / _SEQ_IN_TEXT_FILE).is_file():
@@ -155,13 +161,13 @@ def _resolve_format(path, format):
         raise ValueError(f"{path} is a folder without a {_SEQ_IN_TEXT_FILE} file; give a "
                          f"data file, or a folder in the seq_in layout.")
     suffix = path.suffix.lower()
-    if suffix not in _FORMAT_OF_SUFFIX:
+    if suffix not in format_of_suffix:
         raise ValueError(
-            f"{path}: cannot tell the format from the suffix {suffix!r}; use a file ending in "
-            f"{', '.join(_FORMAT_OF_SUFFIX)} or a seq.in folder, or set format to one of: "
-            f"{', '.join(FORMATS)}."
+            f"{path}: cannot tell the {kind}format from the suffix {suffix!r}; use a file ending "
+            f"in {', '.join(format_of_suffix)} or a seq.in folder, or set format to one of: "
+            f"{', '.join(formats)}."
         )
-    return _FORMAT_OF_SUFFIX[suffix]
+    return format_of_suffix[suffix]
 
 
 def _read_text(path, encoding):

@@ -16,7 +16,7 @@ import dataclasses
 import json
 import pathlib
 
-from tfbert.data.readers import _lines, _read_text
+from tfbert.data.readers import _lines, _read_text, resolve_format
 
 TAGGED_FORMATS = ("conll", "tagged_lines", "seq_in", "jsonl")
 _FORMAT_OF_SUFFIX = {".jsonl": "jsonl", ".json": "jsonl", ".bmes": "tagged_lines",
@@ -155,7 +155,7 @@ def read_tagged(path, *, format=None, tag_column=None, text_column=None, label_c
     path = pathlib.Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or directory.")
-    format = _resolve_format(path, format)
+    format = resolve_format(path, format, TAGGED_FORMATS, _FORMAT_OF_SUFFIX, kind="tagged ")
     if format != "seq_in" and path.is_dir():
         raise ValueError(f"{path} is a folder; the {format} format reads a file.")
     given = {"tag_column": tag_column, "text_column": text_column, "label_column": label_column}
@@ -175,25 +175,6 @@ def read_tagged(path, *, format=None, tag_column=None, text_column=None, label_c
     read = _read_seq_in if format == "seq_in" else _read_jsonl
     return read(path, chosen["text_column"], chosen["tag_column"], chosen["label_column"],
                 encoding)
-
-
-def _resolve_format(path, format):
-    if format is not None:
-        if format not in TAGGED_FORMATS:
-            raise ValueError(f"{path}: unknown tagged format {format!r}; valid formats: "
-                             f"{', '.join(TAGGED_FORMATS)}.")
-        if format == "seq_in" and not path.is_dir():
-            raise ValueError(f"{path}: the seq_in format reads a folder holding seq.in and "
-                             f"seq.out, not a file.")
-        return format
-    if path.is_dir():
-        return "seq_in"
-    suffix = path.suffix.lower()
-    if suffix not in _FORMAT_OF_SUFFIX:
-        raise ValueError(f"{path}: cannot tell the tagged format from the suffix {suffix!r} "
-                         f"(known: {', '.join(_FORMAT_OF_SUFFIX)}); set format to one of: "
-                         f"{', '.join(TAGGED_FORMATS)}.")
-    return _FORMAT_OF_SUFFIX[suffix]
 
 
 def _conll_tag_index(path, tag_column):

@@ -304,7 +304,7 @@ class Task(keras.Model):
             return super().predict(x, **kwargs)
         outputs = self.predict_model_outputs(x, batch_size=batch_size, **kwargs)
         named = self.postprocess(tf.nest.map_structure(tf.constant, outputs), self.asset_tensors())
-        return {key: _to_numpy(value) for key, value in named.items()}
+        return {key: as_numpy(value) for key, value in named.items()}
 
     def predict_model_outputs(self, x, batch_size=32, **kwargs):
         """Raw inputs -> the model's float32 outputs, in input order."""
@@ -358,7 +358,8 @@ class Task(keras.Model):
                 if key not in ("name", "encoder", "tokenizer")}
 
 
-def _to_numpy(tensor):
+def as_numpy(tensor):
+    """A tensor's values as numpy; strings (tf.string's bytes) as str objects."""
     array = np.asarray(tensor)
     if array.dtype == object:  # tf.string: bytes -> str
         return np.array([item.decode("utf-8") for item in array.ravel()],

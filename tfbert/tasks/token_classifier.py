@@ -43,9 +43,11 @@ from tfbert.entity_metrics import entity_scores, token_accuracy
 from tfbert.layers.crf import CRF, CRFLoss
 from tfbert.serving.offsets import with_char_offsets
 from tfbert.tasks.registry import register_task
-from tfbert.tasks.task import Task
+from tfbert.tasks.task import Task, as_numpy
 
 TAGS_FILE = "tags.txt"
+# Windows per length-sorted chunk when tagging raw text (predict and the export).
+SERVING_CHUNK = 16
 _PREFIXES = {"iob2": ("B", "I"), "bioes": ("B", "I", "E", "S"), "bmes": ("B", "M", "E", "S")}
 
 
@@ -290,15 +292,48 @@ class TokenClassifier(Task):
         window = self.tokenizer.max_length - 2
         windows = word_windows(word_pieces, window, max(window // 2, 1))
         sentences = word_pieces.nrows(out_type=tf.int32)
-        count = tf.size(windows["sentence"])
         empty = {"tag_ids": tf.zeros([0, 0], tf.int32), **self.empty_head_predictions()}
-        predicted = tf.cond(count > 0,
-                            lambda: self.window_predictions(window_features(self.tokenizer, windows)),
-                            lambda: empty)
+        predicted = tf.cond(tf.size(windows["sentence"]) > 0,
+                            lambda: self.predictions_by_length(windows), lambda: empty)
         result = {"tag_ids": answered(predicted.pop("tag_ids"), windows, sentences)}
         for name, values in predicted.items():
             result[name] = tf.math.unsorted_segment_mean(values, windows["sentence"], sentences)
         return result
+
+    def predictions_by_length(self, windows, chunk_size=SERVING_CHUNK):
+        """`window_predictions` of N >= 1 windows, run shortest first in chunks of
+        `chunk_size` windows, each padded to its own longest (a request of short and long
+        sentences pays for padding only within a chunk); rows back in window order.
+        Returns {"tag_ids": int32 [N, W] (W: the most words of a window), ...}."""
+        order = tf.argsort(windows["piece_ids"].row_lengths(), stable=True)  # [N]
+        by_length = {key: tf.gather(windows[key], order) for key in ("piece_ids", "word_starts")}
+        count = tf.shape(order)[0]
+        # At least one column: scatter_nd refuses an empty output (windows of no words).
+        width = tf.maximum(tf.cast(tf.reduce_max(windows["word_starts"].row_lengths()),
+                                   tf.int32), 1)
+        heads = self.empty_head_predictions()  # name -> [0, ...]: the row shapes
+
+        def run_chunk(index, tag_array, head_arrays):
+            start, end = index * chunk_size, tf.minimum(index * chunk_size + chunk_size, count)
+            chunk = {key: value[start:end] for key, value in by_length.items()}
+            predicted = self.window_predictions(window_features(self.tokenizer, chunk))
+            tag_ids = predicted.pop("tag_ids")                                   # [b, w <= W]
+            tag_ids = tf.pad(tag_ids, [[0, 0], [0, width - tf.shape(tag_ids)[1]]])
+            return (index + 1, tag_array.write(index, tag_ids),
+                    {name: array.write(index, predicted[name]) for name, array in head_arrays.items()})
+
+        chunks_ = (count + chunk_size - 1) // chunk_size
+        arrays = lambda shape, dtype: tf.TensorArray(dtype, size=chunks_, infer_shape=False,
+                                                     element_shape=shape)
+        _, tag_array, head_arrays = tf.while_loop(
+            lambda index, *_: index < chunks_, run_chunk,
+            [tf.constant(0), arrays([None, None], tf.int32),
+             {name: arrays([None, *value.shape[1:]], value.dtype) for name, value in heads.items()}])
+        restore = lambda values, row_shape: tf.scatter_nd(order[:, None], values,
+                                                          tf.concat([[count], row_shape], 0))
+        return {"tag_ids": restore(tag_array.concat(), [width]),
+                **{name: restore(array.concat(), tf.shape(heads[name])[1:])
+                   for name, array in head_arrays.items()}}
 
     def empty_head_predictions(self):
         return {}
@@ -357,12 +392,8 @@ class TokenClassifier(Task):
         serve = _compiled(self, "serve_text")
         parts = [serve(tf.constant(texts[start:start + batch_size], tf.string))
                  for start in range(0, len(texts), batch_size)] or [serve(tf.constant([], tf.string))]
-        outputs = _concatenate_padded([{k: v.numpy() for k, v in part.items()} for part in parts])
-        outputs["entity_text"] = _decoded(outputs["entity_text"])
-        outputs["entity_type"] = _decoded(outputs["entity_type"])
-        for key in [k for k in outputs if outputs[k].dtype == object and k not in
-                    ("entity_text", "entity_type")]:
-            outputs[key] = _decoded(outputs[key])
+        outputs = _concatenate_padded([{k: as_numpy(v) for k, v in part.items()}
+                                       for part in parts])
         return with_char_offsets(outputs, texts)
 
     def predict_words(self, data, batch_size=32):
@@ -456,11 +487,6 @@ def _read_spans(examples, i, scheme, skip_invalid=False):
         return None
 
 
-def _decoded(array):
-    return np.array([item.decode("utf-8") if isinstance(item, bytes) else item
-                     for item in array.ravel()], dtype=object).reshape(array.shape)
-
-
 def _concatenate_padded(parts):
     """Concatenates batches of outputs whose second axis (entities) differs."""
     result = {}
@@ -468,7 +494,7 @@ def _concatenate_padded(parts):
         arrays = [part[key] for part in parts]
         if arrays[0].ndim == 2 and key.startswith("entity_"):
             width = max(a.shape[1] for a in arrays)
-            pad = b"" if arrays[0].dtype == object else -1
+            pad = "" if arrays[0].dtype == object else -1
             arrays = [np.pad(a, [(0, 0), (0, width - a.shape[1])], constant_values=pad)
                       if a.dtype != object else
                       np.concatenate([a, np.full([a.shape[0], width - a.shape[1]], pad, object)], 1)

@@ -16,6 +16,7 @@ import tensorflow as tf
 from tfbert.encoder import BertEncoder
 from tfbert.evaluate import evaluate_task
 from tfbert.export import export_for_serving
+from tfbert.recipe import epochs_to_run
 from tfbert.run_directory import RunDirectory
 from tfbert.tokenizer import BertTokenizer
 from tfbert.training.callbacks import DevEvaluation, ResumeCheckpoint, resume_manager
@@ -53,7 +54,8 @@ def prepare_training(recipe, train_examples, strategy=None):
         task = build_task(recipe, train_examples)
         data = task.tokenize(train_examples)
         task.initialize_from_targets(data.targets)
-        total_steps = data.steps_per_epoch(t.batch_size) * t.epochs
+        steps_per_epoch = data.steps_per_epoch(t.batch_size)
+        total_steps = steps_per_epoch * epochs_to_run(t, steps_per_epoch)
         task.compile(optimizer=make_optimizer(t.learning_rate, total_steps, t.warmup_ratio,
                                               t.weight_decay, t.clip_norm),
                      jit_compile=t.xla)
@@ -76,7 +78,12 @@ def train(recipe):
     print(f"train: {len(train_examples)} examples from {train_examples.source}")
 
     task, data = prepare_training(recipe, train_examples)
-    total_steps = data.steps_per_epoch(t.batch_size) * t.epochs
+    steps_per_epoch = data.steps_per_epoch(t.batch_size)
+    epochs = epochs_to_run(t, steps_per_epoch)
+    total_steps = steps_per_epoch * epochs
+    if epochs != t.epochs:
+        print(f"training {epochs} epochs, not {t.epochs}: training.min_steps = {t.min_steps} "
+              f"at {steps_per_epoch} steps per epoch")
 
     manager, checkpoint = resume_manager(task, run.resume_dir)
     best = None
@@ -98,7 +105,7 @@ def train(recipe):
 
     started = time.perf_counter()
     if done < total_steps:
-        task.fit(data, batch_size=t.batch_size, epochs=t.epochs, seed=t.seed, initial_step=done,
+        task.fit(data, batch_size=t.batch_size, epochs=epochs, seed=t.seed, initial_step=done,
                  callbacks=callbacks)
     seconds = time.perf_counter() - started
     trained = int(task.optimizer.iterations.numpy()) - done
@@ -109,7 +116,8 @@ def train(recipe):
 
     # Whole epochs see every example once; a resumed part epoch is counted pro rata.
     examples_seen = trained * len(data) / data.steps_per_epoch(t.batch_size)
-    result = {"steps": total_steps, "steps_run": trained, "train_seconds": seconds,
+    result = {"epochs": epochs, "steps": total_steps, "steps_run": trained,
+              "train_seconds": seconds,
               "train_examples_per_second": examples_seen / seconds if trained else None,
               "output_dir": str(run.path)}
     for split, path in (("dev", recipe.data.dev), ("test", recipe.data.test)):
