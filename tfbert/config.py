@@ -134,6 +134,11 @@ class BertConfig:
     def to_dict(self):
         return dataclasses.asdict(self)
 
+    def to_hugging_face_dict(self):
+        """The fields under Hugging Face's `config.json` names (`model_type` "bert")."""
+        values = {key: getattr(self, field) for key, field in _FIELD_FOR_KEY.items()}
+        return {"model_type": "bert", "position_embedding_type": "absolute", **values}
+
     @classmethod
     def from_dict(cls, values, source="config", key_names=None):
         """Builds a config from tfbert's own field names (as `to_dict` writes)."""
