@@ -298,6 +298,12 @@ class BertTokenizer(tf.Module):
         pieces = self._wordpiece.tokenize(words)  # [B, (words), (pieces)]
         return pieces.merge_dims(1, 2)
 
+    def normalized_words(self, texts):
+        """The words WordPiece is given for each text (cleaned, split, lowercased and
+        stripped of accents as the tokenizer is set up to): tf.string [B, (words)].
+        What a vocabulary must hold for a word to be more than [UNK]."""
+        return self._split_words(self._as_batch(texts, "texts"))
+
     def tokenize_words(self, words):
         """WordPiece ids of each given word, for data that is already split into words
         (a CoNLL token, a character of Chinese text tagged per character).
