@@ -113,7 +113,9 @@ class TokenizedExamples(PlannedBatches):
     targets: object = None
     skipped: int = 0
 
-    def dataset(self, tokenizer, batches, preprocess=None):
+    def dataset(self, tokenizer, batches, preprocess=None, first_step=0):
+        """first_step: the run's step of the first batch (unused: text targets do not
+        depend on it; a masked-LM corpus draws its masks from it)."""
         return make_dataset(tokenizer, self.first_ids, self.second_ids, self.targets, batches,
                             preprocess)
 

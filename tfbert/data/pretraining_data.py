@@ -17,6 +17,10 @@ Ids are WordPiece ids without [CLS]/[SEP]; `BertTokenizer.pack` adds those.
 import dataclasses
 
 import numpy as np
+import tensorflow as tf
+
+from tfbert.data.pipeline import PlannedBatches, batch_index, packed_lengths, tokenize_texts
+from tfbert.data.readers import TextExamples
 
 IS_NEXT, RANDOM_NEXT, NO_NEXT_SENTENCE_LABEL = 0, 1, -1
 
@@ -26,6 +30,7 @@ class PackedSequence:
     first: list  # token ids of segment A
     second: list  # token ids of segment B ([] without next-sentence prediction)
     next_sentence_label: int  # IS_NEXT, RANDOM_NEXT, or NO_NEXT_SENTENCE_LABEL
+    document: int = -1  # the index of the document A comes from
 
 
 def pack_documents(documents, max_length, next_sentence=False, seed=0, short_sequence_rate=0.1):
@@ -41,7 +46,8 @@ def pack_documents(documents, max_length, next_sentence=False, seed=0, short_seq
     piece_length = budget - 1 if next_sentence else budget
     documents = [[piece for sentence in document for piece in _fitting(sentence, piece_length)]
                  for document in documents]
-    documents = [document for document in documents if document]
+    kept = [index for index, document in enumerate(documents) if document]
+    documents = [documents[index] for index in kept]
     if next_sentence and len(documents) < 2:
         raise ValueError(f"next-sentence prediction needs at least two documents; the corpus "
                          f"has {len(documents)} with text.")
@@ -49,7 +55,9 @@ def pack_documents(documents, max_length, next_sentence=False, seed=0, short_seq
     packed = []
     for index, document in enumerate(documents):
         pack = _pack_with_next_sentence if next_sentence else _pack_alone
-        packed += pack(documents, index, budget, rng, short_sequence_rate)
+        for sequence in pack(documents, index, budget, rng, short_sequence_rate):
+            sequence.document = kept[index]
+            packed.append(sequence)
     return packed
 
 
@@ -113,3 +121,64 @@ def _random_segment(documents, index, room, rng):
         if len(segment) >= room:
             break
     return segment[:max(room, 1)]
+
+
+@dataclasses.dataclass
+class PackedCorpus(PlannedBatches):
+    """A corpus tokenized and packed once: what a masked-LM task's fit batches.
+
+    first_ids, second_ids: int32 RaggedTensor [n, (tokens)] (second_ids rows empty
+      without next-sentence prediction); next_sentence_labels: int32 [n];
+    lengths: packed length of each sequence (what batches are planned from).
+    """
+
+    examples: object  # TextExamples: each sequence's document (its line, its start)
+    first_ids: tf.RaggedTensor
+    second_ids: tf.RaggedTensor
+    next_sentence_labels: np.ndarray
+    lengths: np.ndarray
+    targets: object = None  # made from the inputs themselves, batch by batch
+    skipped: int = 0
+
+    def dataset(self, tokenizer, batches, preprocess=None, first_step=0):
+        """Batches of packed features and, for `preprocess`, the targets
+        {"next_sentence_label": int32 [b], "batch_number": int64 scalar: the run's
+        step of this batch, counted from `first_step`}: masks are drawn from it."""
+        index = batch_index(batches)
+        labels = tf.constant(self.next_sentence_labels, tf.int32)
+        with_second = bool(np.any(self.next_sentence_labels != NO_NEXT_SENTENCE_LABEL))
+
+        def load(number, batch_index):
+            features = tokenizer.pack(tf.gather(self.first_ids, batch_index),
+                                      tf.gather(self.second_ids, batch_index) if with_second
+                                      else None)
+            if preprocess is None:
+                return features
+            return preprocess(features, {"next_sentence_label": tf.gather(labels, batch_index),
+                                         "batch_number": number + first_step})
+
+        return (tf.data.Dataset.from_tensor_slices(index).enumerate()
+                .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+                .prefetch(tf.data.AUTOTUNE))
+
+
+def pack_corpus(tokenizer, corpus, next_sentence=False, seed=0):
+    """Tokenizes every sentence of `corpus` (a `tfbert.data.corpus.Corpus`) and packs
+    them to the tokenizer's max_length: a `PackedCorpus`."""
+    sentences = [sentence for document in corpus.documents for sentence in document]
+    ids = tokenize_texts(tokenizer, sentences).to_list()
+    documents, start = [], 0
+    for document in corpus.documents:
+        documents.append(ids[start:start + len(document)])
+        start += len(document)
+    packed = pack_documents(documents, tokenizer.max_length, next_sentence, seed)
+    if not packed:
+        raise ValueError(f"{corpus.source}: no tokens left after tokenization.")
+    ragged = lambda rows: tf.ragged.constant(rows, dtype=tf.int32, ragged_rank=1, inner_shape=())
+    first, second = ragged([p.first for p in packed]), ragged([p.second for p in packed])
+    labels = np.array([p.next_sentence_label for p in packed], np.int32)
+    starts = [" ".join(document)[:80] for document in corpus.documents]
+    examples = TextExamples([starts[p.document] for p in packed], None, None, corpus.source,
+                            [corpus.line_numbers[p.document] for p in packed])
+    return PackedCorpus(examples, first, second, labels,
+                        packed_lengths(tokenizer, first, second if next_sentence else None))

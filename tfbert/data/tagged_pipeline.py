@@ -71,9 +71,9 @@ class TokenizedWords(PlannedBatches):
     def num_sentences(self):
         return len(self.examples)
 
-    def dataset(self, tokenizer, batches, preprocess=None):
+    def dataset(self, tokenizer, batches, preprocess=None, first_step=0):
         """Batches of window features (and, with `preprocess`, what it makes of them
-        and the windows' targets)."""
+        and the windows' targets). first_step: unused (see `PackedCorpus.dataset`)."""
         index = batch_index(batches)
         windows = self.windows
         tag_ids = None if self.targets is None else self.targets.get("tag_ids")

@@ -19,6 +19,7 @@ _BUILT_IN = {
     "regression": "tfbert.tasks.text_regressor",
     "token_classification": "tfbert.tasks.token_classifier",
     "intent_and_slots": "tfbert.tasks.intent_and_slots",
+    "pretraining": "tfbert.tasks.masked_lm",
 }
 _REGISTERED = {}
 

@@ -22,6 +22,8 @@ else:
   postprocess            model outputs -> named outputs, in TF ops: in-process
                          `predict` and the serving signature both call it
   export_assets          files the export ships (label names) and postprocess reads
+  load_pretrained_heads  heads a checkpoint may carry (masked-LM, next sentence)
+  save_artifacts         what a run writes besides the model (a pretrained checkpoint)
   example_signature      TF Serving's Classify / Regress API, if it has one
   score_outputs, metric_summary  metrics (scikit-learn) and the report's rows
   prediction_rows        outputs -> one JSON-able dict per example
@@ -129,6 +131,17 @@ class Task(keras.Model):
         {signature name: (function, [tf.TensorSpec of its inputs])}; `assets()` gives
         `export_assets`' files as tf.string tensors, read from the SavedModel's assets."""
         return None
+
+    def load_pretrained_heads(self, checkpoint_dir):
+        """Called when a run builds the task on a checkpoint: a task whose heads a
+        checkpoint may carry (BERT's pretraining heads) loads them here. Returns the
+        names of the heads loaded; none by default (heads start fresh)."""
+        return []
+
+    def save_artifacts(self, directory):
+        """Called once a run has kept its best weights, with the run's directory: where a
+        task writes what it makes besides the saved model (a pretraining task, its
+        Hugging Face checkpoint). Nothing by default."""
 
     def example_signature(self):
         """TF Serving's tf.Example API for this task, or None: (signature name,
@@ -273,19 +286,20 @@ class Task(keras.Model):
         epoch, skip = divmod(initial_step, steps)
         history = None
 
-        def run(batches, first_epoch, last_epoch, steps_per_epoch):
+        def run(batches, first_epoch, last_epoch, steps_per_epoch, first_step):
             # shuffle=False: the plan is already shuffled, per epoch and seed.
             return super(Task, self).fit(
-                data.dataset(self.tokenizer, batches, self.preprocess), epochs=last_epoch,
+                data.dataset(self.tokenizer, batches, self.preprocess, first_step=first_step),
+                epochs=last_epoch,
                 initial_epoch=first_epoch, steps_per_epoch=steps_per_epoch, shuffle=False,
                 validation_data=validation_data, **kwargs)
 
         if skip and epoch < epochs:
-            history = run(plan(epoch)[skip:], epoch, epoch + 1, steps - skip)
+            history = run(plan(epoch)[skip:], epoch, epoch + 1, steps - skip, initial_step)
             epoch += 1
         if epoch < epochs:
             history = run([batch for e in range(epoch, epochs) for batch in plan(e)], epoch,
-                          epochs, steps)
+                          epochs, steps, epoch * steps)
         return history
 
     def evaluate(self, x=None, y=None, batch_size=32, **kwargs):

@@ -16,6 +16,7 @@ import tensorflow as tf
 from tfbert.encoder import BertEncoder
 from tfbert.evaluate import evaluate_task
 from tfbert.export import export_for_serving
+from tfbert.pretrained import resolve_checkpoint_dir
 from tfbert.recipe import epochs_to_run
 from tfbert.run_directory import RunDirectory
 from tfbert.tokenizer import BertTokenizer
@@ -30,9 +31,10 @@ def read_split(recipe, path):
 
 
 def build_task(recipe, train_examples):
-    """The recipe's task on its pretrained checkpoint (heads start fresh)."""
+    """The recipe's task on its pretrained checkpoint (heads start fresh unless the
+    checkpoint carries weights for them: `Task.load_pretrained_heads`)."""
     policy = DTYPE_POLICIES[recipe.training.mixed_precision]
-    return recipe.task_class.from_recipe(
+    task = recipe.task_class.from_recipe(
         recipe.options, train_examples,
         encoder=BertEncoder.from_pretrained(recipe.checkpoint, dtype=policy),
         tokenizer=BertTokenizer.from_pretrained(recipe.checkpoint,
@@ -40,6 +42,10 @@ def build_task(recipe, train_examples):
         pair=recipe.is_pair, dropout=recipe.training.dropout, dtype=policy,
         name=recipe.name.replace("-", "_"),
     )
+    heads = task.load_pretrained_heads(resolve_checkpoint_dir(recipe.checkpoint))
+    if heads:
+        print(f"{' and '.join(heads)} head weights loaded from {recipe.checkpoint}")
+    return task
 
 
 def prepare_training(recipe, train_examples, strategy=None):
@@ -113,6 +119,7 @@ def train(recipe):
     if dev_examples is not None and run.best_weights_file.exists():
         task.load_weights(str(run.best_weights_file))
     run.save_task(task)
+    task.save_artifacts(run.path)
 
     # Whole epochs see every example once; a resumed part epoch is counted pro rata.
     examples_seen = trained * len(data) / data.steps_per_epoch(t.batch_size)

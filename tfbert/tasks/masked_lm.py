@@ -1,0 +1,264 @@
+"""Masked-LM pretraining (+ optional next-sentence prediction) on unlabelled text.
+
+Recipe: `task = "pretraining"`, `data.train` a corpus (.txt or .jsonl, several files
+with ","), a [pretraining] table. Continued pretraining of a checkpoint on domain text:
+
+    corpus -> sentences -> WordPiece -> packed sequences ([CLS] A [SEP] (B [SEP]))
+           -> in tf.data: BERT's masking (tfbert.data.masking), seeded by the step
+    masked ids -> BertEncoder -> the selected positions' vectors [b, P, H]
+               -> MaskedLMHead (decoder tied to the word embeddings)   [b, P, V]
+    pooled output -> NextSentenceHead                                  [b, 2]
+
+The loss is the cross-entropy at the selected positions only (labels of -100 are
+ignored), plus next-sentence cross-entropy. `extend_vocabulary = true` first adds the
+corpus's [UNK] words seen at least `min_count` times (`tfbert.vocabulary`). The result
+is written as a Hugging Face checkpoint (`save_artifacts`: <run>/checkpoint) that a
+recipe's `checkpoint =` and transformers' BertForPreTraining load.
+"""
+
+import dataclasses
+import weakref
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfbert.checkpoint import read_checkpoint
+from tfbert.checkpoint_writer import save_hugging_face
+from tfbert.data.corpus import read_corpus
+from tfbert.data.masking import (IGNORED_LABEL, batch_seed, mask_tokens,
+                                 maskable_positions)
+from tfbert.data.pretraining_data import PackedCorpus, pack_corpus
+from tfbert.layers.pretraining_heads import (MaskedLMHead, NextSentenceHead, head_state,
+                                             load_head_weights)
+from tfbert.tasks.registry import register_task
+from tfbert.tasks.task import Task
+from tfbert.vocabulary import extend_vocabulary, unknown_words
+
+CHECKPOINT_DIR = "checkpoint"
+
+
+@dataclasses.dataclass
+class PretrainingSection:
+    """The [pretraining] table of a recipe."""
+
+    next_sentence: bool = False  # add next-sentence prediction (BERT's second objective)
+    mask_rate: float = 0.15  # share of each sequence's tokens the model must restore
+    documents: str = ""  # .txt corpora: "lines", "blank_lines"; empty: tell from the file
+    text_key: str = "text"  # .jsonl corpora: the key of each document's text
+    extend_vocabulary: bool = False  # add the corpus's [UNK] words (tfbert.vocabulary)
+    min_count: int = 2  # ... seen at least this many times
+
+    def check(self):
+        if not 0.0 < self.mask_rate < 1.0:
+            raise ValueError(f"mask_rate must be in (0, 1), got {self.mask_rate}.")
+        if self.documents not in ("", "lines", "blank_lines"):
+            raise ValueError(f"documents = {self.documents!r} is not one of: lines, blank_lines "
+                             "(or empty: told from the file).")
+        if self.min_count < 1:
+            raise ValueError(f"min_count must be 1 or more, got {self.min_count}.")
+
+
+@register_task("pretraining")
+@keras.saving.register_keras_serializable(package="tfbert")
+class MaskedLanguageModel(Task):
+    """BERT's pretraining objectives on an encoder: masked LM (+ next sentence)."""
+
+    recipe_section = PretrainingSection
+    default_eval_metric = "masked_lm_accuracy"
+
+    def __init__(self, encoder, tokenizer, next_sentence=False, mask_rate=0.15, seed=0,
+                 pair=False, dropout=None, **kwargs):
+        super().__init__(encoder, tokenizer, pair=False, **kwargs)
+        vocabulary = tokenizer.vocabulary
+        if "[MASK]" not in vocabulary:
+            raise ValueError("the vocabulary has no [MASK] token; masked-LM pretraining needs one.")
+        if len(vocabulary) != encoder.bert_config.vocab_size:
+            raise ValueError(f"the tokenizer has {len(vocabulary)} tokens but the encoder's "
+                             f"vocab_size is {encoder.bert_config.vocab_size}.")
+        self.mask_id = vocabulary.index("[MASK]")
+        self.next_sentence = bool(next_sentence)
+        self.mask_rate = float(mask_rate)
+        self.seed = int(seed)
+        config = encoder.bert_config
+        self.masked_lm = MaskedLMHead(config.vocab_size, config.hidden_size, config.hidden_act,
+                                      config.layer_norm_epsilon, encoder.initializer_range,
+                                      dtype=encoder.dtype_policy, name="masked_lm")
+        self.next_sentence_head = (NextSentenceHead(encoder.initializer_range, dtype="float32",
+                                                    name="next_sentence")
+                                   if self.next_sentence else None)
+        self.build_from_tokens()
+
+    @classmethod
+    def from_recipe(cls, section, train_examples, encoder, tokenizer, seed=0, **common):
+        if section.extend_vocabulary:
+            sentences = [s for document in train_examples.documents for s in document]
+            words = unknown_words(tokenizer, sentences, section.min_count)
+            encoder, tokenizer, ids = extend_vocabulary(encoder, tokenizer, [w for w, _ in words])
+            print(f"vocabulary: {len(ids)} words of {train_examples.source} seen at least "
+                  f"{section.min_count} times were [UNK]; added (now {len(tokenizer.vocabulary)})")
+        return cls(encoder, tokenizer, next_sentence=section.next_sentence,
+                   mask_rate=section.mask_rate, seed=seed, **common)
+
+    def load_pretrained_heads(self, checkpoint_dir):
+        """The heads' weights from the checkpoint the encoder came from, where it has
+        them (Hugging Face `cls.*`, Google `cls/*`); returns the heads loaded."""
+        checkpoint = read_checkpoint(checkpoint_dir)
+        if checkpoint.config.vocab_size != self.encoder.bert_config.vocab_size:
+            return []  # an extended vocabulary: the old output bias does not fit
+        return load_head_weights(checkpoint, self.masked_lm, self.next_sentence_head)
+
+    # ------------------------------------------------------------------ model
+
+    @property
+    def reads_pooled_output(self):
+        return self.next_sentence
+
+    def tiny_batch(self):
+        features = self.tokenizer(["a"], ["b"] if self.next_sentence else None)
+        return {**features, "masked_positions": tf.constant([[1]], tf.int32)}
+
+    def call(self, inputs, training=None):
+        encoder_outputs = self.encoder(
+            {key: inputs[key] for key in ("input_ids", "segment_ids", "input_mask")},
+            training=training)
+        sequence = encoder_outputs["sequence_output"]                              # [b, T, H]
+        selected = tf.gather(sequence, inputs["masked_positions"], batch_dims=1)   # [b, P, H]
+        table = self.encoder.get_layer("embeddings").token_embedding.embeddings     # [V, H]
+        outputs = {"masked_lm_logits": self.masked_lm(selected, table)}            # [b, P, V]
+        if self.next_sentence_head is not None:
+            pooled = tf.cast(encoder_outputs["pooled_output"], tf.float32)
+            outputs["next_sentence_logits"] = self.next_sentence_head(pooled)      # [b, 2]
+        return outputs
+
+    def default_loss(self):
+        loss = {"masked_lm_logits": keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True, ignore_class=IGNORED_LABEL)}
+        if self.next_sentence:
+            loss["next_sentence_logits"] = keras.losses.SparseCategoricalCrossentropy(
+                from_logits=True)
+        return loss
+
+    def default_metrics(self):
+        metrics = {"masked_lm_logits": [MaskedLMAccuracy(name="accuracy")]}
+        if self.next_sentence:
+            metrics["next_sentence_logits"] = [keras.metrics.SparseCategoricalAccuracy(
+                name="accuracy")]
+        return metrics
+
+    # ------------------------------------------------------------------ data
+
+    @classmethod
+    def read_examples(cls, path, data, labels=True, section=None):
+        section = section or cls.recipe_section()
+        paths = [part.strip() for part in str(path).split(",") if part.strip()]
+        return read_corpus(paths, documents=section.documents or None, text_key=section.text_key)
+
+    def tokenize(self, x, y=None, targets=True, on_unknown="error"):
+        if isinstance(x, PackedCorpus):
+            return x
+        return pack_corpus(self.tokenizer, x, self.next_sentence, self.seed)
+
+    def preprocess(self, features, targets):
+        """Masks the batch (seeded by its step) -> (inputs with masked_positions,
+        {"masked_lm_logits": the original ids at those positions, -100 padding, ...})."""
+        ids = features["input_ids"]
+        maskable = maskable_positions(ids, features["input_mask"],
+                                      [self.tokenizer.cls_id, self.tokenizer.sep_id])
+        masked_ids, labels = mask_tokens(ids, maskable, batch_seed(self.seed, targets["batch_number"]),
+                                         self.tokenizer.vocabulary_size, self.mask_id, self.mask_rate)
+        selected = labels != IGNORED_LABEL                                          # [b, T]
+        positions = tf.ragged.boolean_mask(
+            tf.broadcast_to(tf.range(tf.shape(ids)[1]), tf.shape(ids)), selected)     # [b, (P)]
+        x = {**features, "input_ids": masked_ids, "masked_positions": positions.to_tensor(0)}
+        y = {"masked_lm_logits": tf.ragged.boolean_mask(labels, selected).to_tensor(IGNORED_LABEL)}
+        if self.next_sentence:
+            y["next_sentence_logits"] = targets["next_sentence_label"]
+        return x, y
+
+    # ------------------------------------------------------------ evaluation
+
+    def predict(self, x, batch_size=32, **kwargs):
+        """A held-out corpus (or its `PackedCorpus`) -> per sequence: "masked" (tokens
+        selected), "restored" (of those, predicted right), "loss" (their summed
+        cross-entropy) and, with next-sentence prediction, "next_sentence_right".
+        Masks are those of an unshuffled run from step 0: the same every evaluation."""
+        data = self.tokenize(x)
+        batches = data.plan(batch_size, shuffle=False)
+        run = _SCORERS.get(self)
+        if run is None:  # one tf.function per task (as an attribute, saving would trace it)
+            run = _SCORERS[self] = tf.function(
+                lambda x, y: _sequence_scores(self(x, training=False), y), reduce_retracing=True)
+        parts = {}
+        for x_batch, y_batch in data.dataset(self.tokenizer, batches, self.preprocess):
+            for key, value in run(x_batch, y_batch).items():
+                parts.setdefault(key, []).append(value.numpy())
+        order = np.argsort(np.concatenate(batches), kind="stable")  # back to corpus order
+        return {key: np.concatenate(values)[order] for key, values in parts.items()}
+
+    def score_outputs(self, targets, outputs):
+        masked = float(outputs["masked"].sum())
+        loss = float(outputs["loss"].sum()) / max(masked, 1.0)
+        metrics = {"masked_lm_accuracy": float(outputs["restored"].sum()) / max(masked, 1.0),
+                   "masked_lm_loss": loss, "perplexity": float(np.exp(min(loss, 50.0))),
+                   "masked_tokens": int(masked)}
+        if "next_sentence_right" in outputs:
+            metrics["next_sentence_accuracy"] = float(np.mean(outputs["next_sentence_right"]))
+        rows = [{key: round(float(outputs[key][i]), 4) for key in outputs}
+                for i in range(len(outputs["masked"]))]
+        return metrics, rows
+
+    def metric_summary(self, metrics):
+        keys = ("masked_lm_accuracy", "masked_lm_loss", "perplexity", "next_sentence_accuracy")
+        return [(key.replace("_", " "), metrics[key]) for key in keys if key in metrics]
+
+    # ------------------------------------------------------------ results
+
+    def save_artifacts(self, directory):
+        """Writes the encoder, its vocabulary and both heads as a Hugging Face checkpoint
+        in <directory>/checkpoint (replacing an earlier one of this run)."""
+        path = save_hugging_face(
+            directory / CHECKPOINT_DIR, self.encoder, self.tokenizer,
+            head_weights=head_state(self.masked_lm, self.next_sentence_head),
+            architecture="BertForPreTraining" if self.next_sentence else "BertForMaskedLM",
+            overwrite=True)
+        print(f"checkpoint written: {path} (checkpoint = \"{path}\" in a recipe)")
+        return path
+
+    def get_config(self):
+        return {**super().get_config(), "next_sentence": self.next_sentence,
+                "mask_rate": self.mask_rate, "seed": self.seed}
+
+
+_SCORERS = weakref.WeakKeyDictionary()
+
+
+def _sequence_scores(outputs, targets):
+    """Per row of a batch: masked count, restored count, summed cross-entropy (and
+    whether next-sentence prediction was right)."""
+    labels = tf.cast(targets["masked_lm_logits"], tf.int32)                        # [b, P]
+    selected = labels != IGNORED_LABEL
+    logits = outputs["masked_lm_logits"]                                            # [b, P, V]
+    safe = tf.where(selected, labels, 0)
+    nll = tf.nn.sparse_softmax_cross_entropy_with_logits(safe, logits)
+    right = tf.argmax(logits, axis=-1, output_type=tf.int32) == labels
+    count = lambda values: tf.reduce_sum(tf.cast(values, tf.float32) *
+                                         tf.cast(selected, tf.float32), axis=1)
+    scores = {"masked": count(selected), "restored": count(right), "loss": count(nll)}
+    if "next_sentence_logits" in outputs:
+        predicted = tf.argmax(outputs["next_sentence_logits"], axis=-1, output_type=tf.int32)
+        scores["next_sentence_right"] = tf.cast(
+            predicted == tf.cast(targets["next_sentence_logits"], tf.int32), tf.float32)
+    return scores
+
+
+@keras.saving.register_keras_serializable(package="tfbert")
+class MaskedLMAccuracy(keras.metrics.Mean):
+    """The share of selected positions whose original token ranks first (-100: not selected)."""
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true = tf.cast(y_true, tf.int32)
+        right = tf.cast(tf.argmax(y_pred, axis=-1, output_type=tf.int32) == y_true, tf.float32)
+        return super().update_state(right, sample_weight=tf.cast(y_true != IGNORED_LABEL,
+                                                                 tf.float32))
+
