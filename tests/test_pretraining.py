@@ -124,7 +124,11 @@ def test_vocabulary_extension_puts_corpus_words_into_the_written_checkpoint(tiny
     assert tokenizer.unk_id not in tokenizer.tokenize(["发热咳嗽"]).to_list()[0]
 
 
-def test_bad_pretraining_input_is_named(tiny_checkpoint, tmp_path):
+def test_bad_pretraining_input_is_named(tiny_checkpoint, tmp_path, capsys):
+    from tfbert.cli import main
+
+    assert main(["pretrain", str(ROOT / "recipes" / "sentiment.toml")]) == 1
+    assert "task = 'classification'; tfbert pretrain runs recipes with" in capsys.readouterr().err
     one = tmp_path / "one.txt"
     one.write_text("only one document here.\n")
     task = tiny_task(tiny_checkpoint, next_sentence=True)
@@ -138,3 +142,25 @@ def test_bad_pretraining_input_is_named(tiny_checkpoint, tmp_path):
     with pytest.raises(ValueError, match=r"no \[MASK\] token"):
         MaskedLanguageModel(BertEncoder(vocab_size=5, hidden_size=8, num_layers=1, num_heads=2,
                                         intermediate_size=8), no_mask)
+
+
+def test_fill_mask_reads_the_written_head(tmp_path, capsys):
+    from tfbert.cli import main
+    from tfbert.checkpoint_writer import save_hugging_face
+    from tfbert.layers.pretraining_heads import head_state
+
+    checkpoint = write_tiny_checkpoint(tmp_path / "tiny", ["good", "bad", "film", "the", "was"])
+    assert main(["fill-mask", "the film was [MASK]", "--checkpoint", str(checkpoint)]) == 1
+    assert "has no masked-LM head" in capsys.readouterr().err
+    task = tiny_task(checkpoint, next_sentence=False)
+    task.masked_lm.bias.assign(np.where(np.array(task.tokenizer.vocabulary) == "good", 50.0, 0.0))
+    save_hugging_face(tmp_path / "with_head", task.encoder, task.tokenizer,
+                      head_weights=head_state(task.masked_lm))
+    assert main(["fill-mask", "the film was [MASK] .", "[MASK] film", "--checkpoint",
+                 str(tmp_path / "with_head"), "--top", "2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "the film was [MASK] ." and out[1].startswith("  [MASK] 1: good 1.000")
+    assert out[3].startswith("  [MASK] 1: good")
+    assert task.fill_mask(["the [MASK] was [MASK]"], top_k=1)[0][1][0][0] == "good"
+    with pytest.raises(ValueError, match="no \\[MASK\\] in 'no mask here'"):
+        task.fill_mask(["no mask here"])

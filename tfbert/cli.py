@@ -7,6 +7,8 @@
                    [--server HOST:PORT [--protocol grpc|rest] [--model-name NAME]]
     tfbert embed [TEXT ...] [--file F] [--checkpoint NAME_OR_DIR] [--output out.npy]
     tfbert tokenize TEXT [--pair TEXT] [--checkpoint NAME_OR_DIR]
+    tfbert pretrain RECIPE.toml [--set KEY=VALUE ...]      (a recipe with task = "pretraining")
+    tfbert fill-mask "TEXT with [MASK]" --checkpoint DIR [--top 5]
 
 With no texts, `embed` runs on a few built-in sentences and prints their cosine
 similarities: a quick check that the checkpoint loads and means something.
@@ -75,6 +77,26 @@ def command_train(args):
         print(f"trained {result['steps_run']} steps (of {result['steps']}) in "
               f"{result['train_seconds']:.0f} s ({result['train_examples_per_second']:.1f} "
               f"examples/s); run in {result['output_dir']}")
+
+
+def command_pretrain(args):
+    from tfbert.recipe import load_recipe
+
+    recipe = load_recipe(args.recipe, args.set or ())
+    if recipe.task != "pretraining":
+        raise ValueError(f"{args.recipe}: task = {recipe.task!r}; tfbert pretrain runs recipes with "
+                         "task = \"pretraining\" (tfbert train runs the others).")
+    command_train(args)
+
+
+def command_fill_mask(args):
+    from tfbert.tasks.masked_lm import MaskedLanguageModel
+
+    model = MaskedLanguageModel.from_pretrained(args.checkpoint)
+    for text, masks in zip(args.texts, model.fill_mask(args.texts, args.top)):
+        print(text)
+        for number, candidates in enumerate(masks, start=1):
+            print(f"  [MASK] {number}: " + ", ".join(f"{token} {p:.3f}" for token, p in candidates))
 
 
 def command_export(args):
@@ -153,6 +175,20 @@ def build_parser():
     embed.add_argument("--batch-size", type=positive_int, default=32)
     embed.add_argument("--output", help="write vectors to this .npy file")
     embed.set_defaults(handler=command_embed)
+
+    pretrain = commands.add_parser("pretrain", help="masked-LM pretraining from a recipe; "
+                                   "writes a Hugging Face checkpoint")
+    pretrain.add_argument("recipe", help="a TOML recipe with task = \"pretraining\", e.g. "
+                          "recipes/pretrain.toml")
+    pretrain.add_argument("--set", action="append", metavar="KEY=VALUE")
+    pretrain.set_defaults(handler=command_pretrain)
+
+    fill_mask = commands.add_parser("fill-mask", help="the likeliest words for each [MASK]")
+    fill_mask.add_argument("texts", nargs="+", help='e.g. "the film was [MASK] ."')
+    fill_mask.add_argument("--checkpoint", required=True,
+                           help="a checkpoint with a masked-LM head (what pretrain writes)")
+    fill_mask.add_argument("--top", type=positive_int, default=5)
+    fill_mask.set_defaults(handler=command_fill_mask)
 
     tokenize = commands.add_parser("tokenize", help="show how a text is split into tokens")
     tokenize.add_argument("text")

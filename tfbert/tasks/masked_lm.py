@@ -108,6 +108,47 @@ class MaskedLanguageModel(Task):
             return []  # an extended vocabulary: the old output bias does not fit
         return load_head_weights(checkpoint, self.masked_lm, self.next_sentence_head)
 
+    @classmethod
+    def from_pretrained(cls, checkpoint, max_length=128, next_sentence=False):
+        """A checkpoint with its pretraining heads (the masked-LM head is required:
+        `fill_mask` is meaningless with a fresh one)."""
+        from tfbert.encoder import BertEncoder
+        from tfbert.pretrained import resolve_checkpoint_dir
+        from tfbert.tokenizer import BertTokenizer
+
+        directory = resolve_checkpoint_dir(checkpoint)
+        task = cls(BertEncoder.from_pretrained(directory),
+                   BertTokenizer.from_pretrained(directory, max_length=max_length),
+                   next_sentence=next_sentence)
+        if "masked LM" not in task.load_pretrained_heads(directory):
+            raise ValueError(f"{checkpoint} has no masked-LM head (cls.predictions.*): fill-mask "
+                             "needs a checkpoint that was pretrained with one, such as what "
+                             "`tfbert train recipes/pretrain.toml` writes.")
+        return task
+
+    def fill_mask(self, texts, top_k=5):
+        """For each text, for each "[MASK]" in it: the `top_k` (token, probability)."""
+        results = []
+        for text in texts:
+            parts = self.tokenizer.tokenize(text.split("[MASK]")).to_list()
+            if len(parts) < 2:
+                raise ValueError(f"no [MASK] in {text!r}: write [MASK] where a word is missing.")
+            ids = parts[0]
+            for part in parts[1:]:
+                ids = ids + [self.mask_id] + part
+            features = self.tokenizer.pack(tf.ragged.constant([ids], tf.int32))
+            positions = [i for i, token in enumerate(features["input_ids"][0].numpy())
+                         if token == self.mask_id]
+            if not positions:
+                raise ValueError(f"{text!r} is longer than max_length: its [MASK] was cut off.")
+            logits = self({**features, "masked_positions": tf.constant([positions], tf.int32)},
+                          training=False)["masked_lm_logits"][0]                   # [P, V]
+            probabilities = tf.nn.softmax(logits).numpy()
+            vocabulary = self.tokenizer.vocabulary
+            results.append([[(vocabulary[i], float(row[i])) for i in np.argsort(-row)[:top_k]]
+                            for row in probabilities])
+        return results
+
     # ------------------------------------------------------------------ model
 
     @property
