@@ -52,7 +52,8 @@ def command_embed(args):
 
     texts = list(args.texts) + (read_lines(args.file) if args.file else [])
     texts = texts or EXAMPLE_SENTENCES
-    vectors = sentence_vectors(texts, args.checkpoint, args.pooling, args.batch_size)
+    vectors = sentence_vectors(texts, args.checkpoint, args.pooling, args.batch_size,
+                               normalize=args.normalize)
     if args.output:
         np.save(args.output, vectors)
         print(f"wrote {vectors.shape[0]} x {vectors.shape[1]} {args.pooling}-pooled vectors to {args.output}")
@@ -172,6 +173,7 @@ def build_parser():
     embed.add_argument("--file", help="UTF-8 file, one text per line")
     embed.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT, help="directory or short name")
     embed.add_argument("--pooling", choices=("mean", "cls"), default="mean")
+    embed.add_argument("--normalize", action="store_true", help="scale each vector to length 1")
     embed.add_argument("--batch-size", type=positive_int, default=32)
     embed.add_argument("--output", help="write vectors to this .npy file")
     embed.set_defaults(handler=command_embed)

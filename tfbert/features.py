@@ -5,9 +5,10 @@ import numpy as np
 from tfbert.tokenizer import BertTokenizer
 
 
-def sentence_vectors(texts, checkpoint, pooling="mean", batch_size=32):
+def sentence_vectors(texts, checkpoint, pooling="mean", batch_size=32, normalize=False):
     """float32 [len(texts), hidden]: "mean" (average of the real tokens' vectors,
-    how sentence-transformers checkpoints were trained) or "cls" (the pooled output)."""
+    how sentence-transformers checkpoints were trained) or "cls" (the pooled output);
+    `normalize`: each vector scaled to length 1 (cosine similarity is then a dot product)."""
     from tfbert.encoder import BertEncoder
 
     tokenizer = BertTokenizer.from_pretrained(checkpoint)
@@ -23,7 +24,10 @@ def sentence_vectors(texts, checkpoint, pooling="mean", batch_size=32):
     if not vectors:
         hidden = encoder(tokenizer(["a"]))["pooled_output"].shape[-1]
         return np.zeros((0, hidden), np.float32)
-    return np.concatenate(vectors)
+    vectors = np.concatenate(vectors)
+    if normalize:
+        vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return vectors
 
 
 def mean_pool(sequence_output, input_mask):
