@@ -89,3 +89,23 @@ def test_masking_runs_inside_tf_data_with_a_seed_per_batch():
     out = [labels.numpy() for _, labels in batches.map(
         lambda n, x: mask_tokens(x[0], maskable(*x), batch_seed(5, n), VOCAB, MASK))]
     assert not np.array_equal(out[0], out[1])  # epoch 2 of the same rows: new masks
+
+
+def test_whole_word_masking_selects_every_piece_of_a_word_or_none():
+    rng = np.random.default_rng(3)
+    ids, mask = packed_batch(rng, rows=2000)
+    # Words of 1 to 3 pieces: a piece continues the word before it 40 % of the time.
+    starts = (rng.random(ids.shape) > 0.4) | (ids == CLS) | (ids == SEP) | (ids == PAD)
+    starts[:, 1] = True  # the first piece after [CLS] begins a word
+    maskable = maskable_positions(ids, mask, [CLS, SEP, PAD])
+    out, labels = mask_tokens(ids, maskable, batch_seed(0, 0), VOCAB, MASK, word_starts=starts)
+    selected, maskable = labels.numpy() != IGNORED_LABEL, maskable.numpy()
+    word = np.cumsum(starts, axis=1)
+    for row in range(len(ids)):
+        chosen = set(word[row][selected[row]])
+        partly = [w for w in chosen if not selected[row][(word[row] == w) & maskable[row]].all()]
+        assert not partly, (row, partly)
+    assert (selected.sum(1)[maskable.sum(1) > 0] >= 1).all()
+    share = selected.sum() / maskable.sum()
+    assert 0.13 < share <= 0.155, share  # whole words fill up to round(15 %), rarely over
+    assert not (selected & ~maskable).any()

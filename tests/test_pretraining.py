@@ -164,3 +164,29 @@ def test_fill_mask_reads_the_written_head(tmp_path, capsys):
     assert task.fill_mask(["the [MASK] was [MASK]"], top_k=1)[0][1][0][0] == "good"
     with pytest.raises(ValueError, match="no \\[MASK\\] in 'no mask here'"):
         task.fill_mask(["no mask here"])
+
+
+def test_whole_word_masking_in_the_pipeline_masks_words_not_pieces(minilm_dir):
+    task = MaskedLanguageModel(BertEncoder.from_pretrained(minilm_dir),
+                               BertTokenizer.from_pretrained(minilm_dir, max_length=64),
+                               whole_word_masking=True)
+    corpus = read_corpus(CORPUS / "train.txt")
+    data = task.tokenize(corpus)
+    vocabulary = task.tokenizer.vocabulary
+    batches = data.plan(32, shuffle=False)
+    pieces_masked = 0
+    for features, (x, y) in zip(data.dataset(task.tokenizer, batches),
+                                data.dataset(task.tokenizer, batches, task.preprocess)):
+        ids, positions = features["input_ids"].numpy(), x["masked_positions"].numpy()
+        real = y["masked_lm_logits"].numpy() != IGNORED_LABEL
+        for row in range(len(ids)):
+            chosen = set(positions[row][real[row]])
+            for p in chosen:  # the pieces after a chosen one that continue its word
+                q = p + 1
+                while q < ids.shape[1] and vocabulary[ids[row, q]].startswith("##"):
+                    assert q in chosen
+                    q += 1
+                if vocabulary[ids[row, p]].startswith("##"):
+                    assert p - 1 in chosen
+                    pieces_masked += 1
+    assert pieces_masked >= 5  # words of several pieces were there to be masked whole

@@ -23,7 +23,7 @@ IGNORED_LABEL = -100
 
 
 def mask_tokens(input_ids, maskable, seed, vocab_size, mask_id, rate=0.15,
-                mask_share=0.8, random_share=0.1):
+                mask_share=0.8, random_share=0.1, word_starts=None):
     """Masks a batch for the masked-LM objective.
 
     Args:
@@ -35,6 +35,9 @@ def mask_tokens(input_ids, maskable, seed, vocab_size, mask_id, rate=0.15,
       rate: the share of each row's maskable tokens that is selected.
       mask_share, random_share: of the selected, the shares that become [MASK] and a
         random token (the rest stays).
+      word_starts: optional bool [B, T], True on the first piece of each word: then
+        whole words are selected (all their pieces or none), words in random order for
+        as long as the count stays within round(rate * n) (the first word always).
 
     Returns (masked_ids int32 [B, T], labels int32 [B, T]: the original id where
     selected, IGNORED_LABEL elsewhere).
@@ -50,8 +53,12 @@ def mask_tokens(input_ids, maskable, seed, vocab_size, mask_id, rate=0.15,
     count = tf.reduce_sum(tf.cast(maskable, tf.float32), axis=1)                 # [B]
     wanted = tf.where(count > 0, tf.maximum(tf.round(rate * count), 1.0), 0.0)   # [B]
     scores = tf.where(maskable, tf.random.stateless_uniform(shape, pick_seed), 2.0)
-    rank = tf.argsort(tf.argsort(scores, axis=1), axis=1)                        # [B, T]
-    selected = tf.logical_and(maskable, tf.cast(rank, tf.float32) < wanted[:, None])
+    if word_starts is None:
+        rank = tf.argsort(tf.argsort(scores, axis=1), axis=1)                    # [B, T]
+        selected = tf.logical_and(maskable, tf.cast(rank, tf.float32) < wanted[:, None])
+    else:
+        selected = _whole_words(scores, maskable, tf.convert_to_tensor(word_starts, tf.bool),
+                                wanted)
 
     # What each selected token becomes: [MASK], a random token, or itself.
     action = tf.random.stateless_uniform(shape, action_seed)                     # [B, T]
@@ -62,6 +69,28 @@ def mask_tokens(input_ids, maskable, seed, vocab_size, mask_id, rate=0.15,
     masked_ids = tf.where(selected, masked, input_ids)
     labels = tf.where(selected, input_ids, IGNORED_LABEL)
     return masked_ids, labels
+
+
+def _whole_words(scores, maskable, word_starts, wanted):
+    """Whole-word selection: every piece takes its word's score; words are taken in
+    score order while the pieces taken stay within `wanted` (the first word always)."""
+    # word[b, t]: the index (in the row) of the word position t belongs to.
+    word = tf.cumsum(tf.cast(word_starts, tf.int32), axis=1) - 1                 # [B, T]
+    word = tf.maximum(word, 0)
+    start_scores = tf.where(word_starts, scores, 3.0)                            # [B, T]
+    # A word's score is its first piece's: the minimum over its pieces' start scores.
+    word_scores = tf.math.unsorted_segment_min(
+        tf.reshape(start_scores, [-1]),
+        tf.reshape(word + tf.range(tf.shape(word)[0])[:, None] * tf.shape(word)[1], [-1]),
+        tf.size(word))
+    piece_scores = tf.gather(word_scores, word + tf.range(tf.shape(word)[0])[:, None]
+                             * tf.shape(word)[1])
+    piece_scores = tf.where(maskable, piece_scores, 4.0)                          # [B, T]
+    # Pieces taken up to and including each piece's word, in score order.
+    ordered = tf.sort(piece_scores, axis=1)
+    taken = tf.cast(tf.searchsorted(ordered, piece_scores, side="right"), tf.float32)
+    first = piece_scores <= ordered[:, :1]
+    return tf.logical_and(maskable, tf.logical_or(taken <= wanted[:, None], first))
 
 
 def maskable_positions(input_ids, input_mask, special_ids):

@@ -44,6 +44,7 @@ class PretrainingSection:
 
     next_sentence: bool = False  # add next-sentence prediction (BERT's second objective)
     mask_rate: float = 0.15  # share of each sequence's tokens the model must restore
+    whole_word_masking: bool = False  # select all pieces of a word together
     documents: str = ""  # .txt corpora: "lines", "blank_lines"; empty: tell from the file
     text_key: str = "text"  # .jsonl corpora: the key of each document's text
     extend_vocabulary: bool = False  # add the corpus's [UNK] words (tfbert.vocabulary)
@@ -67,8 +68,8 @@ class MaskedLanguageModel(Task):
     recipe_section = PretrainingSection
     default_eval_metric = "masked_lm_accuracy"
 
-    def __init__(self, encoder, tokenizer, next_sentence=False, mask_rate=0.15, seed=0,
-                 pair=False, dropout=None, **kwargs):
+    def __init__(self, encoder, tokenizer, next_sentence=False, mask_rate=0.15,
+                 whole_word_masking=False, seed=0, pair=False, dropout=None, **kwargs):
         super().__init__(encoder, tokenizer, pair=False, **kwargs)
         vocabulary = tokenizer.vocabulary
         if "[MASK]" not in vocabulary:
@@ -79,6 +80,9 @@ class MaskedLanguageModel(Task):
         self.mask_id = vocabulary.index("[MASK]")
         self.next_sentence = bool(next_sentence)
         self.mask_rate = float(mask_rate)
+        self.whole_word_masking = bool(whole_word_masking)
+        # True for ids that continue a word ("##ing"): what whole-word masking groups by.
+        self.continues_word = tf.constant([token.startswith("##") for token in vocabulary])
         self.seed = int(seed)
         config = encoder.bert_config
         self.masked_lm = MaskedLMHead(config.vocab_size, config.hidden_size, config.hidden_act,
@@ -98,7 +102,8 @@ class MaskedLanguageModel(Task):
             print(f"vocabulary: {len(ids)} words of {train_examples.source} seen at least "
                   f"{section.min_count} times were [UNK]; added (now {len(tokenizer.vocabulary)})")
         return cls(encoder, tokenizer, next_sentence=section.next_sentence,
-                   mask_rate=section.mask_rate, seed=seed, **common)
+                   mask_rate=section.mask_rate, whole_word_masking=section.whole_word_masking,
+                   seed=seed, **common)
 
     def load_pretrained_heads(self, checkpoint_dir):
         """The heads' weights from the checkpoint the encoder came from, where it has
@@ -206,8 +211,11 @@ class MaskedLanguageModel(Task):
         ids = features["input_ids"]
         maskable = maskable_positions(ids, features["input_mask"],
                                       [self.tokenizer.cls_id, self.tokenizer.sep_id])
+        word_starts = (tf.logical_not(tf.gather(self.continues_word, ids))
+                       if self.whole_word_masking else None)
         masked_ids, labels = mask_tokens(ids, maskable, batch_seed(self.seed, targets["batch_number"]),
-                                         self.tokenizer.vocabulary_size, self.mask_id, self.mask_rate)
+                                         self.tokenizer.vocabulary_size, self.mask_id, self.mask_rate,
+                                         word_starts=word_starts)
         selected = labels != IGNORED_LABEL                                          # [b, T]
         positions = tf.ragged.boolean_mask(
             tf.broadcast_to(tf.range(tf.shape(ids)[1]), tf.shape(ids)), selected)     # [b, (P)]
@@ -268,7 +276,8 @@ class MaskedLanguageModel(Task):
 
     def get_config(self):
         return {**super().get_config(), "next_sentence": self.next_sentence,
-                "mask_rate": self.mask_rate, "seed": self.seed}
+                "mask_rate": self.mask_rate, "whole_word_masking": self.whole_word_masking,
+                "seed": self.seed}
 
 
 _SCORERS = weakref.WeakKeyDictionary()
