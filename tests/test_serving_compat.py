@@ -220,3 +220,24 @@ def test_tagger_exports_run_in_tf_serving_runtime(tmp_path):
         joint.predict(texts)["intent"].tolist()
     assert result["broken/serving_default/entity_count"].shape == (3,)
     assert result["empty/serving_default/entity_count"].shape == (0,)
+
+
+def test_sentence_embedder_export_runs_in_tf_serving_runtime(tmp_path, minilm_dir):
+    from tfbert.tasks.sentence_embedder import SentenceEmbedder
+
+    reference = np.load(FIXTURES / "sentence_vectors_reference.npz")
+    texts = [str(t) for t in reference["texts"]]
+    model = SentenceEmbedder.from_pretrained(minilm_dir)
+    export_dir = export_for_serving(model, tmp_path / "models", "search")
+    result = run_in_serving_runtime(tmp_path, [
+        {"key": "search", "dir": str(export_dir), "calls": [
+            {"signature": "serving_default", "inputs": {"text": "texts"}}]},
+        {"key": "empty", "dir": str(export_dir), "calls": [
+            {"signature": "serving_default", "inputs": {"text": "none"}}]},
+    ], {"texts": as_bytes(texts), "none": as_bytes([])})
+    served = result["search/serving_default/embedding"]
+    assert served.shape == (64, 384)
+    # transformers + mean pooling + L2 normalisation (how the checkpoint is meant to be used)
+    assert_rows_match(served, reference["vectors"], atol=1e-5)
+    np.testing.assert_allclose(served, model.predict(texts)["embedding"], atol=1e-6)
+    assert result["empty/serving_default/embedding"].shape == (0, 384)

@@ -6,6 +6,7 @@
     tfbert predict RUN_DIR --input FILE --output FILE.jsonl [--set KEY=VALUE ...]
                    [--server HOST:PORT [--protocol grpc|rest] [--model-name NAME]]
     tfbert embed [TEXT ...] [--file F] [--checkpoint NAME_OR_DIR] [--output out.npy]
+                 [--normalize] [--export NAME [--dir saved_models]]
     tfbert tokenize TEXT [--pair TEXT] [--checkpoint NAME_OR_DIR]
     tfbert pretrain RECIPE.toml [--set KEY=VALUE ...]      (a recipe with task = "pretraining")
     tfbert fill-mask "TEXT with [MASK]" --checkpoint DIR [--top 5]
@@ -52,6 +53,15 @@ def command_embed(args):
 
     texts = list(args.texts) + (read_lines(args.file) if args.file else [])
     texts = texts or EXAMPLE_SENTENCES
+    if args.export:
+        from tfbert.export import export_for_serving
+        from tfbert.tasks.sentence_embedder import SentenceEmbedder
+
+        model = SentenceEmbedder.from_pretrained(args.checkpoint, args.pooling, args.normalize)
+        path = export_for_serving(model, args.dir, args.export)
+        print(f"exported {path}: serving_default takes text and returns embedding "
+              f"[None, {model.encoder.bert_config.hidden_size}]")
+        return
     vectors = sentence_vectors(texts, args.checkpoint, args.pooling, args.batch_size,
                                normalize=args.normalize)
     if args.output:
@@ -176,6 +186,9 @@ def build_parser():
     embed.add_argument("--normalize", action="store_true", help="scale each vector to length 1")
     embed.add_argument("--batch-size", type=positive_int, default=32)
     embed.add_argument("--output", help="write vectors to this .npy file")
+    embed.add_argument("--export", metavar="NAME",
+                       help="instead: export text -> embedding for TF Serving as DIR/NAME/<version>")
+    embed.add_argument("--dir", default="saved_models", help="where --export writes")
     embed.set_defaults(handler=command_embed)
 
     pretrain = commands.add_parser("pretrain", help="masked-LM pretraining from a recipe; "

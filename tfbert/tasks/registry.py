@@ -20,6 +20,7 @@ _BUILT_IN = {
     "token_classification": "tfbert.tasks.token_classifier",
     "intent_and_slots": "tfbert.tasks.intent_and_slots",
     "pretraining": "tfbert.tasks.masked_lm",
+    "embedding": "tfbert.tasks.sentence_embedder",
 }
 _REGISTERED = {}
 
