@@ -1,5 +1,7 @@
 """Feature extraction: MiniLM sentence vectors as sentence-transformers computes them."""
 
+import json
+
 import numpy as np
 
 from conftest import FIXTURES
@@ -37,3 +39,35 @@ def test_embed_export_writes_a_servable_embedder(tmp_path, capsys):
     assert main(["embed", "--checkpoint", str(checkpoint), "--export", "search", "--dir",
                  str(tmp_path / "models"), "--pooling", "cls"]) == 0  # version 2, [CLS] pooled
     assert (tmp_path / "models" / "search" / "2").is_dir()
+
+
+def test_token_vectors_and_static_vectors(tmp_path, minilm_dir, minilm_encoder):
+    from tfbert import BertTokenizer
+    from tfbert.cli import main
+    from tfbert.features import token_vectors
+
+    texts = ["Héllo wonderful world!", "", "naïve café"]
+    rows = list(token_vectors(texts, minilm_dir, batch_size=2))
+    assert rows[0]["tokens"][:2] == ["hello", "wonderful"] and rows[1]["tokens"] == []
+    encoded = texts[0].encode()
+    spans = {encoded[s:e].decode() for s, e in zip(rows[0]["word_start"], rows[0]["word_end"])}
+    assert spans == {"Héllo", "wonderful", "world", "!"}
+    tokenizer = BertTokenizer.from_pretrained(minilm_dir)
+    whole = minilm_encoder(tokenizer(texts[:1]))["sequence_output"].numpy()[0]
+    np.testing.assert_allclose(rows[0]["vectors"], whole[1:1 + len(rows[0]["tokens"])], atol=1e-5)
+    assert rows[2]["vectors"].shape == (len(rows[2]["tokens"]), 384)
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the film was good\nthe plot was thin\n")
+    assert main(["embed", "--file", str(corpus), "--checkpoint", str(minilm_dir),
+                 "--static", str(tmp_path / "static.txt")]) == 0
+    lines = (tmp_path / "static.txt").read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "6 384" and len(lines) == 7  # the, film, was, good, plot, thin
+    table = minilm_encoder.get_layer("embeddings").token_embedding.embeddings.numpy()
+    word, *values = lines[1].split(" ")
+    np.testing.assert_allclose(np.array(values, np.float32),
+                               table[tokenizer.vocabulary.index(word)], atol=1e-6)
+    assert main(["embed", "--file", str(corpus), "--checkpoint", str(minilm_dir),
+                 "--tokens", str(tmp_path / "tokens.jsonl")]) == 0
+    first = json.loads((tmp_path / "tokens.jsonl").read_text().splitlines()[0])
+    assert first["tokens"] == ["the", "film", "was", "good"] and len(first["vectors"][0]) == 384

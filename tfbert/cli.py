@@ -6,7 +6,8 @@
     tfbert predict RUN_DIR --input FILE --output FILE.jsonl [--set KEY=VALUE ...]
                    [--server HOST:PORT [--protocol grpc|rest] [--model-name NAME]]
     tfbert embed [TEXT ...] [--file F] [--checkpoint NAME_OR_DIR] [--output out.npy]
-                 [--normalize] [--export NAME [--dir saved_models]]
+                 [--normalize] [--export NAME [--dir saved_models]] [--tokens F.jsonl]
+                 [--static F.txt]
     tfbert tokenize TEXT [--pair TEXT] [--checkpoint NAME_OR_DIR]
     tfbert pretrain RECIPE.toml [--set KEY=VALUE ...]      (a recipe with task = "pretraining")
     tfbert fill-mask "TEXT with [MASK]" --checkpoint DIR [--top 5]
@@ -61,6 +62,21 @@ def command_embed(args):
         path = export_for_serving(model, args.dir, args.export)
         print(f"exported {path}: serving_default takes text and returns embedding "
               f"[None, {model.encoder.bert_config.hidden_size}]")
+        return
+    if args.tokens:
+        from tfbert.features import token_vectors
+
+        with open(args.tokens, "w", encoding="utf-8") as f:
+            for count, row in enumerate(token_vectors(texts, args.checkpoint, args.batch_size), 1):
+                row["vectors"] = [[round(float(x), 6) for x in v] for v in row["vectors"]]
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        print(f"wrote the token vectors of {len(texts)} texts to {args.tokens}")
+        return
+    if args.static:
+        from tfbert.features import write_static_vectors
+
+        count = write_static_vectors(texts, args.checkpoint, args.static)
+        print(f"wrote {count} static token vectors (word2vec text format) to {args.static}")
         return
     vectors = sentence_vectors(texts, args.checkpoint, args.pooling, args.batch_size,
                                normalize=args.normalize)
@@ -186,6 +202,11 @@ def build_parser():
     embed.add_argument("--normalize", action="store_true", help="scale each vector to length 1")
     embed.add_argument("--batch-size", type=positive_int, default=32)
     embed.add_argument("--output", help="write vectors to this .npy file")
+    embed.add_argument("--tokens", metavar="FILE.jsonl",
+                       help="instead: each text's token vectors, tokens and word byte spans")
+    embed.add_argument("--static", metavar="FILE.txt",
+                       help="instead: the input embedding of every token in the texts "
+                            "(word2vec text format)")
     embed.add_argument("--export", metavar="NAME",
                        help="instead: export text -> embedding for TF Serving as DIR/NAME/<version>")
     embed.add_argument("--dir", default="saved_models", help="where --export writes")
