@@ -113,14 +113,18 @@ def test_vocabulary_extension_puts_corpus_words_into_the_written_checkpoint(tiny
                                                                            tmp_path):
     corpus = tmp_path / "medical.txt"
     corpus.write_text("发热三天。发热咳嗽。\n咳嗽有痰。the plot was good.\n", encoding="utf-8")
+    task_texts = tmp_path / "task.txt"  # counted for the vocabulary, not trained on
+    task_texts.write_text("肺炎\n肺炎吗\n", encoding="utf-8")
     recipe = load_recipe(ROOT / "recipes" / "pretrain.toml", [
         f"checkpoint={tiny_checkpoint}", f"output_dir={tmp_path / 'run'}", "training.epochs=1",
         f"data.train={corpus}", 'data.dev=""', "pretraining.extend_vocabulary=true",
-        "pretraining.min_count=2", "training.max_length=16"])
+        "pretraining.min_count=2", "training.max_length=16",
+        f'pretraining.vocabulary_files="{task_texts}"'])
     result = train(recipe)
     tokenizer = BertTokenizer.from_pretrained(pathlib.Path(result["output_dir"]) / "checkpoint")
     vocabulary = tokenizer.vocabulary
-    assert {"发", "热", "咳", "嗽"} <= set(vocabulary) and "痰" not in vocabulary  # seen once
+    assert {"发", "热", "咳", "嗽", "肺", "炎"} <= set(vocabulary)
+    assert "痰" not in vocabulary and "吗" not in vocabulary  # seen once
     assert tokenizer.unk_id not in tokenizer.tokenize(["发热咳嗽"]).to_list()[0]
 
 

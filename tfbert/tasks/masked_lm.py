@@ -49,6 +49,9 @@ class PretrainingSection:
     text_key: str = "text"  # .jsonl corpora: the key of each document's text
     extend_vocabulary: bool = False  # add the corpus's [UNK] words (tfbert.vocabulary)
     min_count: int = 2  # ... seen at least this many times
+    # More text whose [UNK] words are added too, without being trained on (a task's
+    # training texts, say); files separated by ",".
+    vocabulary_files: str = ""
 
     def check(self):
         if not 0.0 < self.mask_rate < 1.0:
@@ -96,11 +99,16 @@ class MaskedLanguageModel(Task):
     @classmethod
     def from_recipe(cls, section, train_examples, encoder, tokenizer, seed=0, **common):
         if section.extend_vocabulary:
-            sentences = [s for document in train_examples.documents for s in document]
+            sources = [train_examples]
+            extra = [part.strip() for part in section.vocabulary_files.split(",") if part.strip()]
+            if extra:
+                sources.append(read_corpus(extra, text_key=section.text_key))
+            sentences = [s for corpus in sources for document in corpus.documents for s in document]
             words = unknown_words(tokenizer, sentences, section.min_count)
             encoder, tokenizer, ids = extend_vocabulary(encoder, tokenizer, [w for w, _ in words])
-            print(f"vocabulary: {len(ids)} words of {train_examples.source} seen at least "
-                  f"{section.min_count} times were [UNK]; added (now {len(tokenizer.vocabulary)})")
+            print(f"vocabulary: {len(ids)} words of {', '.join(c.source for c in sources)} seen at "
+                  f"least {section.min_count} times were [UNK]; added (now "
+                  f"{len(tokenizer.vocabulary)})")
         return cls(encoder, tokenizer, next_sentence=section.next_sentence,
                    mask_rate=section.mask_rate, whole_word_masking=section.whole_word_masking,
                    seed=seed, **common)

@@ -1,0 +1,133 @@
+"""Domain adaptation, measured: fine-tuning MiniLM directly against fine-tuning it after
+vocabulary extension and continued masked-LM pretraining on domain text.
+
+    python bench/pretrain.py                  # kuake, chnsenticorp, resume
+    python bench/pretrain.py kuake            # some of them
+    python bench/pretrain.py --pretrain-epochs 1 --quick   # a smoke run (small slices)
+
+For each dataset, with the same fine-tuning recipe and budget (only the checkpoint
+changes), every run through the `tfbert` recipes a user would type:
+  (a) direct:   MiniLM fine-tuned as it is (most Chinese characters are [UNK] to it);
+  (b) adapted:  `recipes/pretrain.toml` with extend_vocabulary = true on the domain
+                corpus (vocabulary from the corpus and the task's training texts), then
+                fine-tuning from the written checkpoint;
+  (c) adapted + task text: as (b), the task's training texts added to the corpus.
+kuake: KUAKE-QIC (11 medical query intents, dev accuracy), corpus
+../shared/data/medical_corpus. chnsenticorp and resume: the corpus is the task's own
+training texts (there is no other Chinese text here), so (b) is that and (c) is not run.
+Pretraining time is reported beside each result. Results: bench/results/pretrain.json.
+"""
+
+import argparse
+import json
+import pathlib
+import shutil
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+MEDICAL = [DATA / "medical_corpus" / "cmeee_cmeie_texts.txt",
+           DATA / "medical_corpus" / "toyhom_neike_qa.txt"]
+
+# name -> (fine-tuning recipe, overrides, texts of the training split, (split, metric), target)
+TASKS = {
+    "kuake": ("sentiment", [
+        f"data.train={DATA}/kuake_qic/train.tsv", f"data.dev={DATA}/kuake_qic/dev.tsv",
+        "data.text_column=text", "data.label_column=label"],
+        (DATA / "kuake_qic" / "train.tsv", "text"), ("dev", "accuracy"), 0.80),
+    "chnsenticorp": ("sentiment", [
+        f"data.train={DATA}/chnsenticorp/train.tsv", f"data.dev={DATA}/chnsenticorp/dev.tsv",
+        "data.text_column=text_a", "data.label_column=label"],
+        (DATA / "chnsenticorp" / "train.tsv", "text_a"), ("dev", "accuracy"), 0.918),
+    "resume": ("ner", [
+        f"data.train={DATA}/resume_ner/train.char.bmes", f"data.dev={DATA}/resume_ner/dev.char.bmes",
+        f"data.test={DATA}/resume_ner/test.char.bmes", "token_classification.scheme=bmes",
+        "token_classification.invalid_sequences=skip"],
+        (DATA / "resume_ner" / "train.char.bmes", None), ("test", "f1"), 0.94),
+}
+
+
+def training_texts(path, column):
+    """The texts of a training split, one per line (Resume: its characters joined)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if column is None:  # `c h a r s\tT A G S`
+        return ["".join(line.split("\t")[0].split()) for line in lines if line.strip()]
+    index = lines[0].split("\t").index(column)
+    return [line.split("\t")[index] for line in lines[1:] if line.strip()]
+
+
+def run_recipe(recipe_name, overrides, output_dir):
+    from tfbert.recipe import load_recipe
+    from tfbert.training.run import train
+
+    overrides = overrides + [f"output_dir={output_dir}", "export.enabled=false"]
+    command = f"tfbert train recipes/{recipe_name}.toml " + " ".join(f"--set '{o}'" for o in overrides)
+    print(f"\n=== {command}", flush=True)
+    shutil.rmtree(output_dir, ignore_errors=True)  # a benchmark starts afresh
+    started = time.perf_counter()
+    result = train(load_recipe(ROOT / "recipes" / f"{recipe_name}.toml", overrides))
+    return result, time.perf_counter() - started, command
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("tasks", nargs="*", help=f"some of: {', '.join(TASKS)}")
+    parser.add_argument("--pretrain-epochs", type=int, default=1)
+    parser.add_argument("--quick", action="store_true",
+                        help="2,000 pretraining documents, 500 training examples")
+    args = parser.parse_args()
+    unknown = sorted(set(args.tasks) - set(TASKS))
+    if unknown:
+        parser.error(f"unknown task(s) {', '.join(unknown)}; choose from {', '.join(TASKS)}")
+    work = ROOT / "runs" / "bench_pretrain"
+    work.mkdir(parents=True, exist_ok=True)
+    results_file = ROOT / "bench" / "results" / ("quick" if args.quick else "") / "pretrain.json"
+    rows = []
+    for name in args.tasks or list(TASKS):
+        recipe_name, overrides, (texts_file, column), (split, metric), target = TASKS[name]
+        if args.quick:
+            overrides = overrides + ["data.max_train_examples=500"]
+        texts = training_texts(texts_file, column)
+        task_corpus = work / f"{name}_train_texts.txt"
+        task_corpus.write_text("".join(t + "\n" for t in texts), encoding="utf-8")
+        # variant -> (pretraining corpus, more files for the vocabulary only)
+        variants = {"direct": (None, [])}
+        if name == "kuake":
+            variants["adapted"] = (MEDICAL, [task_corpus])
+            variants["adapted_with_task_text"] = (MEDICAL + [task_corpus], [])
+        else:
+            variants["adapted"] = ([task_corpus], [])
+        for variant, (corpus, vocabulary_only) in variants.items():
+            checkpoint, pretrain_seconds = "all-minilm-l6-v2", 0.0
+            if corpus is not None:
+                files = corpus
+                if args.quick:
+                    files = [work / f"{name}_quick_corpus.txt"]
+                    lines = [line for f in corpus for line in
+                             f.read_text(encoding="utf-8").splitlines()[:700]]
+                    files[0].write_text("\n".join(lines) + "\n", encoding="utf-8")
+                pretrain_overrides = [
+                    "data.train=" + ",".join(str(f) for f in files), 'data.dev=""',
+                    "pretraining.extend_vocabulary=true", f"training.epochs={args.pretrain_epochs}",
+                    'pretraining.vocabulary_files="' + ",".join(map(str, vocabulary_only)) + '"']
+                _, pretrain_seconds, _ = run_recipe("pretrain", pretrain_overrides,
+                                                    work / f"{name}_{variant}_pretrain")
+                checkpoint = str(work / f"{name}_{variant}_pretrain" / "checkpoint")
+            result, seconds, command = run_recipe(
+                recipe_name, overrides + [f"checkpoint={checkpoint}"], work / f"{name}_{variant}")
+            rows.append({"task": name, "variant": variant, "split": split, "metric": metric,
+                         "value": result[split][metric], "target": target,
+                         "pretrain_seconds": pretrain_seconds, "finetune_seconds": seconds,
+                         "command": command})
+            results_file.parent.mkdir(parents=True, exist_ok=True)
+            results_file.write_text(json.dumps(rows, indent=2))
+    print(f"\n{'task':<14}{'variant':<24}{'metric':<14}{'value':>8}{'pretrain s':>12}{'tune s':>8}")
+    for r in rows:
+        print(f"{r['task']:<14}{r['variant']:<24}{r['split'] + ' ' + r['metric']:<14}"
+              f"{100 * r['value']:8.2f}{r['pretrain_seconds']:12.0f}{r['finetune_seconds']:8.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
