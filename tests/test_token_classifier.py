@@ -551,7 +551,8 @@ def test_recipe_trains_evaluates_and_exports(tmp_path, recipe_name):
     checkpoint = write_tiny_checkpoint(tmp_path / "tiny", words)
     recipe = load_recipe(ROOT / "recipes" / f"{recipe_name}.toml", [
         f"checkpoint={checkpoint}", f"output_dir={tmp_path / 'run'}",
-        f"export.dir={tmp_path / 'served'}", "training.epochs=1", "training.batch_size=16",
+        f"export.dir={tmp_path / 'served'}", "training.epochs=1", "training.min_steps=0",
+        "training.batch_size=16",
         "training.max_length=16", "training.learning_rate=5e-3",
         "data.max_train_examples=48"])
     result = train(recipe)
