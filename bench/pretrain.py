@@ -4,6 +4,7 @@ vocabulary extension and continued masked-LM pretraining on domain text.
     python bench/pretrain.py                  # kuake, chnsenticorp, resume
     python bench/pretrain.py kuake            # some of them
     python bench/pretrain.py --pretrain-epochs 1 --quick   # a smoke run (small slices)
+    python bench/pretrain.py kuake --variants direct adapted_with_task_text
 
 For each dataset, with the same fine-tuning recipe and budget (only the checkpoint
 changes), every run through the `tfbert` recipes a user would type:
@@ -74,6 +75,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("tasks", nargs="*", help=f"some of: {', '.join(TASKS)}")
     parser.add_argument("--pretrain-epochs", type=int, default=1)
+    parser.add_argument("--variants", nargs="+", default=None,
+                        choices=["direct", "adapted", "adapted_with_task_text"],
+                        help="run only these variants (default: all of the dataset's)")
     parser.add_argument("--quick", action="store_true",
                         help="2,000 pretraining documents, 500 training examples")
     args = parser.parse_args()
@@ -83,6 +87,8 @@ def main():
     work = ROOT / "runs" / "bench_pretrain"
     work.mkdir(parents=True, exist_ok=True)
     results_file = ROOT / "bench" / "results" / ("quick" if args.quick else "") / "pretrain.json"
+    # Earlier rows of other (task, variant) pairs are kept: a run replaces only its own.
+    kept = json.loads(results_file.read_text()) if results_file.exists() else []
     rows = []
     for name in args.tasks or list(TASKS):
         recipe_name, overrides, (texts_file, column), (split, metric), target = TASKS[name]
@@ -98,6 +104,8 @@ def main():
             variants["adapted_with_task_text"] = (MEDICAL + [task_corpus], [])
         else:
             variants["adapted"] = ([task_corpus], [])
+        if args.variants:
+            variants = {k: v for k, v in variants.items() if k in args.variants}
         for variant, (corpus, vocabulary_only) in variants.items():
             checkpoint, pretrain_seconds = "all-minilm-l6-v2", 0.0
             if corpus is not None:
@@ -121,7 +129,9 @@ def main():
                          "pretrain_seconds": pretrain_seconds, "finetune_seconds": seconds,
                          "command": command})
             results_file.parent.mkdir(parents=True, exist_ok=True)
-            results_file.write_text(json.dumps(rows, indent=2))
+            done = {(r["task"], r["variant"]) for r in rows}
+            results_file.write_text(json.dumps(
+                [r for r in kept if (r["task"], r["variant"]) not in done] + rows, indent=2))
     print(f"\n{'task':<14}{'variant':<24}{'metric':<14}{'value':>8}{'pretrain s':>12}{'tune s':>8}")
     for r in rows:
         print(f"{r['task']:<14}{r['variant']:<24}{r['split'] + ' ' + r['metric']:<14}"
