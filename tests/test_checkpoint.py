@@ -232,12 +232,39 @@ def test_config_that_does_not_fit_weights(minilm_dir, tmp_path):
         BertEncoder.from_pretrained(bad_dir)
 
 
-def test_no_safetensors_is_explained(tmp_path, minilm_dir):
-    out = tmp_path / "torch_only"
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_safetensors_load(minilm_dir, tmp_path, dtype):
+    """A float16 / bfloat16 file loads, and computes exactly as the float32 weights
+    rounded to that type and back do."""
+    import ml_dtypes
+
+    half = getattr(ml_dtypes, dtype, None) if dtype == "bfloat16" else np.float16
+
+    def to_half(weights):
+        for name in weights:
+            weights[name] = weights[name].astype(half)
+
+    half_dir = copy_hf_dir(minilm_dir, tmp_path, edit_weights=to_half)
+    assert {v.dtype.name for v in load_file(half_dir / "model.safetensors").values()} == {dtype}
+    loaded = BertEncoder.from_pretrained(half_dir)
+    rounded = BertEncoder.from_pretrained(minilm_dir)
+    for variable in rounded.weights:
+        variable.assign(np.asarray(variable.numpy()).astype(half).astype(np.float32))
+    assert [w.dtype for w in loaded.get_weights()] == [np.float32] * len(loaded.weights)
+    for got, want in zip(loaded.get_weights(), rounded.get_weights()):
+        np.testing.assert_array_equal(got, want)
+    inputs = {"input_ids": np.array([[101, 7592, 2088, 102, 0]]), "segment_ids": np.zeros((1, 5), "int32"),
+              "input_mask": np.array([[1, 1, 1, 1, 0]])}
+    np.testing.assert_array_equal(loaded(inputs)["sequence_output"], rounded(inputs)["sequence_output"])
+
+
+@pytest.mark.parametrize("weights_file", ["pytorch_model.bin", "tf_model.h5"])
+def test_no_safetensors_is_explained(tmp_path, minilm_dir, weights_file):
+    out = tmp_path / "no_safetensors"
     out.mkdir()
     shutil.copy(minilm_dir / "config.json", out / "config.json")
-    (out / "pytorch_model.bin").write_bytes(b"")
-    with pytest.raises(FileNotFoundError, match="found pytorch_model.bin"):
+    (out / weights_file).write_bytes(b"")
+    with pytest.raises(FileNotFoundError, match=f"found {weights_file}: convert it"):
         BertEncoder.from_pretrained(out)
 
 

@@ -1,5 +1,6 @@
 """Kill a training run mid-epoch, start it again: it continues where it stopped."""
 
+import io
 import json
 import os
 import re
@@ -7,7 +8,9 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 
+import h5py
 import numpy as np
 import pytest
 
@@ -34,51 +37,55 @@ def train_command(checkpoint, run_dir):
     ]
 
 
-def test_killed_run_resumes_exactly_where_it_stopped(tmp_path):
-    """kill -9 mid-epoch, run the same command again: it trains only the remaining
-    steps, on the same batches with the same dropout, and ends where a run that was
-    never interrupted ends (same weights, same dev metric)."""
-    checkpoint = write_tiny_checkpoint(tmp_path / "tiny", sample_words())
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    straight_dir = tmp_path / "straight"
-    straight = subprocess.run(train_command(checkpoint, straight_dir), cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=300)
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    return write_tiny_checkpoint(tmp_path_factory.mktemp("tiny"), sample_words())
+
+
+@pytest.fixture(scope="module")
+def straight_run(tiny_checkpoint, tmp_path_factory):
+    """The run that is never interrupted: what every resumed run must end as."""
+    run_dir = tmp_path_factory.mktemp("runs") / "straight"
+    straight = subprocess.run(train_command(tiny_checkpoint, run_dir), cwd=run_dir.parent,
+                              env=ENV, capture_output=True, text=True, timeout=300)
     assert straight.returncode == 0, (straight.stdout + straight.stderr)[-3000:]
     assert f"trained {TOTAL_STEPS} steps (of {TOTAL_STEPS})" in straight.stdout
+    return run_dir
 
-    run_dir = tmp_path / "run"
-    command = train_command(checkpoint, run_dir)
-    first = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT)
-    deadline = time.time() + 240
-    resume_dir = run_dir / "resume"
+
+ENV = dict(os.environ, PYTHONUNBUFFERED="1")
+
+
+def kill_when(process, ready, what, timeout=240):
+    """Polls `ready()` as fast as it can and kill -9s the process the moment it is true;
+    returns what `ready()` returned."""
+    deadline = time.time() + timeout
     try:
-        # Wait for a checkpoint past step 60 (mid second epoch), then kill -9.
         while time.time() < deadline:
-            steps = [int(m.group(1)) for p in resume_dir.glob("ckpt-*.index")
-                     if (m := re.match(r"ckpt-(\d+)\.index", p.name))]
-            if any(60 <= s < TOTAL_STEPS for s in steps):
-                break
-            assert first.poll() is None, first.stdout.read().decode()[-3000:]
-            time.sleep(0.2)
-        else:
-            raise AssertionError("no mid-run checkpoint appeared")
+            found = ready()
+            if found:
+                return found
+            assert process.poll() is None, f"it ended before {what}: " + process.stdout.read().decode()[-3000:]
+        raise AssertionError(f"never saw {what}")
     finally:
-        first.send_signal(signal.SIGKILL)
-        first.wait()
-    assert not (run_dir / "model.keras").exists()  # it really died before the end
+        process.send_signal(signal.SIGKILL)
+        process.wait()
 
-    second = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,
+
+def resume_and_compare(command, run_dir, straight_dir, killed_after):
+    """Runs the killed command again: it resumes from a step after `killed_after`
+    steps at most, trains only the rest, and ends as the straight run ended."""
+    assert not (run_dir / "model.keras").exists()  # it really died before the end
+    second = subprocess.run(command, cwd=run_dir.parent, env=ENV, capture_output=True, text=True,
                             timeout=300)
     output = second.stdout + second.stderr
     assert second.returncode == 0, output[-3000:]
     resumed = re.search(r"resuming from step (\d+)/(\d+)", output)
     assert resumed, output[-3000:]
     step, total = int(resumed.group(1)), int(resumed.group(2))
-    assert total == TOTAL_STEPS and 60 <= step < TOTAL_STEPS
+    assert total == TOTAL_STEPS and 0 < step <= killed_after
     # Only the remaining steps ran (counted by the optimizer, not the plan).
     assert f"trained {TOTAL_STEPS - step} steps (of {TOTAL_STEPS})" in second.stdout, output[-3000:]
-    assert (resume_dir / f"ckpt-{TOTAL_STEPS}.index").exists()
 
     resumed_run, straight_run = RunDirectory(run_dir), RunDirectory(straight_dir)
     for weight, other in zip(resumed_run.load_task().get_weights(),
@@ -89,6 +96,127 @@ def test_killed_run_resumes_exactly_where_it_stopped(tmp_path):
     assert metrics[0]["accuracy"] == metrics[1]["accuracy"]
     assert json.loads(resumed_run.dev_state_file.read_text()) == json.loads(
         straight_run.dev_state_file.read_text())
+    return step
+
+
+def checkpoint_steps(resume_dir):
+    return [int(m.group(1)) for p in resume_dir.glob("ckpt-*.index")
+            if (m := re.match(r"ckpt-(\d+)\.index", p.name))]
+
+
+def test_killed_run_resumes_exactly_where_it_stopped(tmp_path, tiny_checkpoint, straight_run):
+    """kill -9 mid-epoch, run the same command again: it trains only the remaining
+    steps, on the same batches with the same dropout, and ends where a run that was
+    never interrupted ends (same weights, same dev metric)."""
+    run_dir = tmp_path / "run"
+    command = train_command(tiny_checkpoint, run_dir)
+    first = subprocess.Popen(command, cwd=tmp_path, env=ENV, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT)
+    # A checkpoint past step 60 (mid second epoch), then kill -9.
+    steps = kill_when(first, lambda: [s for s in checkpoint_steps(run_dir / "resume")
+                                      if 60 <= s < TOTAL_STEPS], "a mid-run checkpoint")
+    step = resume_and_compare(command, run_dir, straight_run, max(steps) + 10)
+    assert 60 <= step < TOTAL_STEPS
+
+
+def test_killed_while_writing_a_resume_checkpoint(tmp_path, tiny_checkpoint, straight_run):
+    """kill -9 while TensorFlow writes a resume checkpoint (its `ckpt-N_temp/` shards
+    or the `checkpoint.tmp*` state file are on disk): the half-written checkpoint is
+    not read, the run resumes from the last whole one and ends as the straight run."""
+    run_dir = tmp_path / "run"
+    resume_dir = run_dir / "resume"
+    command = train_command(tiny_checkpoint, run_dir) + ["--set", "training.checkpoint_every=1"]
+    first = subprocess.Popen(command, cwd=tmp_path, env=ENV, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT)
+
+    def half_written():
+        try:
+            names = [entry.name for entry in os.scandir(resume_dir)]
+        except FileNotFoundError:
+            return None
+        partial = [n for n in names if n.endswith("_temp") or n.startswith("checkpoint.tmp")]
+        steps = [int(m.group(1)) for n in partial if (m := re.match(r"ckpt-(\d+)_temp", n))]
+        return partial if partial and (not steps or steps[0] >= 20) else None
+
+    partial = kill_when(first, half_written, "a checkpoint being written")
+    left = {entry.name for entry in os.scandir(resume_dir)}
+    assert any(n.endswith("_temp") or n.startswith("checkpoint.tmp") for n in left), (partial, left)
+    resume_and_compare(command, run_dir, straight_run, TOTAL_STEPS - 1)
+
+
+def test_a_finished_run_keeps_its_weights_once(straight_run, tiny_checkpoint):
+    """No resume checkpoints, no best-weights copy and no optimizer state are left
+    in a finished run: model.keras is about the size of the weights."""
+    run = RunDirectory(straight_run)
+    assert run.finished_file.is_file()
+    assert not run.resume_dir.exists() and not run.best_weights_file.exists()
+    weight_files = [p for p in straight_run.rglob("*") if p.suffix in (".h5", ".keras")
+                    or p.name.startswith("ckpt-")]
+    assert weight_files == [run.model_file]
+    with zipfile.ZipFile(run.model_file) as archive, archive.open("model.weights.h5") as weights:
+        with h5py.File(io.BytesIO(weights.read())) as h5:
+            assert "optimizer" not in h5, list(h5)
+    task = run.load_task()
+    weights_bytes = sum(w.nbytes for w in task.get_weights())
+    assert run.model_file.stat().st_size < 1.1 * weights_bytes + 200_000
+
+
+def test_a_finished_run_is_not_trained_again_unless_forced(straight_run, tiny_checkpoint):
+    """The same command, and one with a changed value, say the run is finished and how
+    to start another; the run's files are untouched."""
+    run = RunDirectory(straight_run)
+    before = {p: p.stat().st_mtime_ns for p in straight_run.rglob("*")}
+    again = subprocess.run(train_command(tiny_checkpoint, straight_run)
+                           + ["--set", "training.learning_rate=0.5"],
+                           env=ENV, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 1
+    assert "holds a finished run" in again.stderr and "--force" in again.stderr, again.stderr
+    assert "interrupted" not in again.stderr
+    assert "Traceback" not in again.stderr
+    assert {p: p.stat().st_mtime_ns for p in straight_run.rglob("*")} == before
+
+    recipe = load_recipe(ROOT / "recipes" / "sentiment.toml", [f"output_dir={straight_run}"])
+    with pytest.raises(FileExistsError, match="finished run"):
+        run.start(recipe)
+
+
+def test_force_replaces_a_finished_run(tmp_path):
+    recipe = load_recipe(ROOT / "recipes" / "sentiment.toml", [f"output_dir={tmp_path}"])
+    (tmp_path / "recipe.json").write_text(json.dumps(recipe_to_dict(recipe)))
+    (tmp_path / "finished.json").write_text("{}")
+    (tmp_path / "model.keras").write_bytes(b"old")
+    RunDirectory(tmp_path).start(recipe, force=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["recipe.json"]
+
+
+def test_output_dir_that_is_not_a_run_directory_is_refused(tmp_path):
+    (tmp_path / "notes.txt").write_text("a user's file")
+    recipe = load_recipe(ROOT / "recipes" / "sentiment.toml", [f"output_dir={tmp_path}"])
+    for force in (False, True):
+        with pytest.raises(FileExistsError, match=r"not a tfbert run directory \(no recipe.json\)"):
+            RunDirectory(tmp_path).start(recipe, force=force)
+    assert (tmp_path / "notes.txt").read_text() == "a user's file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_unwritable_directories_fail_before_training(tmp_path):
+    """A file where a directory must be (as root, permissions do not stop a write):
+    the error names the key and the path, and comes before any training."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    recipe = load_recipe(ROOT / "recipes" / "sentiment.toml", [f"output_dir={blocker / 'run'}"])
+    with pytest.raises(ValueError, match=r"cannot write the run directory .*a-file/run"):
+        RunDirectory(recipe.output_dir).start(recipe)
+    with pytest.raises(NotADirectoryError, match="is a file"):
+        RunDirectory(blocker).start(recipe)
+
+    result = subprocess.run(
+        [sys.executable, "-m", "tfbert.cli", "train", str(ROOT / "recipes" / "sentiment.toml"),
+         "--set", f"output_dir={tmp_path / 'run'}", "--set", f"export.dir={blocker / 'models'}"],
+        env=ENV, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "export.dir" in result.stderr and "a-file/models" in result.stderr, result.stderr
+    assert "Epoch" not in result.stdout + result.stderr  # before training, not after
 
 
 def test_resume_refuses_a_changed_recipe(tmp_path):

@@ -2,7 +2,8 @@
 
 Two layouts on disk:
 - Hugging Face: `config.json` + `model.safetensors` (or sharded with
-  `model.safetensors.index.json`). Read with safetensors into numpy; no torch.
+  `model.safetensors.index.json`), float32, float16 or bfloat16. Read with
+  safetensors into numpy; no torch.
 - Google BERT: `bert_config.json` + `bert_model.ckpt.{index,data-*}`. Read with
   `tf.train.load_checkpoint`.
 
@@ -89,7 +90,7 @@ def _read_hugging_face(directory):
     for path in files:
         with safe_open(str(path), framework="numpy") as f:
             for name in f.keys():
-                stored[name] = f.get_tensor(name)
+                stored[name] = _as_float32(f.get_tensor(name))
 
     prefix = "bert." if any(name.startswith("bert.") for name in stored) else ""
     weights, original_names = {}, {}
@@ -108,6 +109,16 @@ def _read_hugging_face(directory):
         path=", ".join(str(p) for p in files),
         to_original_name=lambda canonical: prefix + canonical,
     )
+
+
+def _as_float32(value):
+    """float16 and bfloat16 checkpoints (half the size, common on the Hub) load into
+    float32 variables: the cast is exact, so a model computes as it would from the
+    float32 weights rounded the same way. safetensors reads bfloat16 into numpy with
+    ml_dtypes, which TensorFlow installs."""
+    if value.dtype.name in ("float16", "bfloat16", "float64"):
+        return value.astype(np.float32)
+    return value
 
 
 def _google_to_canonical(name):

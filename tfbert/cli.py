@@ -1,6 +1,6 @@
 """The `tfbert` command line.
 
-    tfbert train RECIPE.toml [--set KEY=VALUE ...]
+    tfbert train RECIPE.toml [--set KEY=VALUE ...] [--force]
     tfbert evaluate RUN_DIR --data FILE [--output DIR] [--set KEY=VALUE ...]
     tfbert export RUN_DIR [--dir saved_models] [--name NAME] [--version N] [--overwrite]
     tfbert predict RUN_DIR --input FILE --output FILE.jsonl [--set KEY=VALUE ...]
@@ -12,12 +12,16 @@
     tfbert pretrain RECIPE.toml [--set KEY=VALUE ...]      (a recipe with task = "pretraining")
     tfbert fill-mask "TEXT with [MASK]" --checkpoint DIR [--top 5]
 
+Every command is quiet: TensorFlow's C++ log lines (CUDA probing on a CPU machine,
+oneDNN notes) are kept off stderr unless `--verbose` is given (or TFBERT_VERBOSE=1).
+
 With no texts, `embed` runs on a few built-in sentences and prints their cosine
 similarities: a quick check that the checkpoint loads and means something.
 """
 
 import argparse
 import json
+import os
 import pathlib
 import sys
 
@@ -99,7 +103,7 @@ def command_train(args):
     from tfbert.recipe import load_recipe
     from tfbert.training.run import train
 
-    result = train(load_recipe(args.recipe, args.set or ()))
+    result = train(load_recipe(args.recipe, args.set or ()), force=args.force)
     if result.get("train_examples_per_second"):
         print(f"trained {result['steps_run']} steps (of {result['steps']}) in "
               f"{result['train_seconds']:.0f} s ({result['train_examples_per_second']:.1f} "
@@ -152,13 +156,20 @@ def command_predict(args):
 
 
 def build_parser():
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's own log lines (also: TFBERT_VERBOSE=1)")
     parser = argparse.ArgumentParser(prog="tfbert", description="BERT on Keras 3 / TensorFlow.")
     commands = parser.add_subparsers(dest="command", required=True)
+    add_parser = commands.add_parser
+    commands.add_parser = lambda *args, **kwargs: add_parser(*args, parents=[common], **kwargs)
 
     train = commands.add_parser("train", help="fine-tune, evaluate and export from a recipe")
     train.add_argument("recipe", help="a TOML recipe, e.g. recipes/sentiment.toml")
     train.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="override a recipe key, e.g. training.epochs=1 (repeatable)")
+    train.add_argument("--force", action="store_true",
+                       help="replace a finished run in the recipe's output_dir")
     train.set_defaults(handler=command_train)
 
     evaluate = commands.add_parser("evaluate", help="score a trained run on a labelled file")
@@ -217,6 +228,8 @@ def build_parser():
     pretrain.add_argument("recipe", help="a TOML recipe with task = \"pretraining\", e.g. "
                           "recipes/pretrain.toml")
     pretrain.add_argument("--set", action="append", metavar="KEY=VALUE")
+    pretrain.add_argument("--force", action="store_true",
+                          help="replace a finished run in the recipe's output_dir")
     pretrain.set_defaults(handler=command_pretrain)
 
     fill_mask = commands.add_parser("fill-mask", help="the likeliest words for each [MASK]")
@@ -236,6 +249,12 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    if args.verbose or os.environ.get("TFBERT_VERBOSE", "") not in ("", "0"):
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"  # tfbert/__init__.py sets 2
+    else:
+        from tfbert.quiet_logs import filter_stderr
+
+        filter_stderr()
     from tfbert.serving.errors import ServingError
 
     try:

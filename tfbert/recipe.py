@@ -52,6 +52,9 @@ class TrainingSection:
     mixed_precision: str = "none"  # none | bf16 | fp16
     xla: bool = False
     checkpoint_every: int = 200  # steps between resume checkpoints
+    # model.keras keeps the optimizer's state (to continue training it with Keras);
+    # off: a finished run keeps its weights once and no optimizer state.
+    keep_optimizer_state: bool = False
     eval_metric: str = ""  # empty: the task's own (accuracy, spearman, ...)
 
 

@@ -4,22 +4,35 @@
       recipe.json            the recipe as run (after --set overrides)
       task.json              the task's kind and plain settings (label names, ...): what
                              turns answers from TF Serving into rows without the model
-      resume/                model + optimizer every `checkpoint_every` steps
+      resume/                model + optimizer every `checkpoint_every` steps (while
+                             training: removed when the run finishes)
       dev_state.json         the best dev metric so far (resumed with the run)
-      best.weights.h5        weights at the best dev metric
+      best.weights.h5        weights at the best dev metric (while training)
       model.keras            the best model, for `tfbert evaluate` / `predict` / `export`
+                             (no optimizer state unless training.keep_optimizer_state)
       logs/                  TensorBoard
       eval_dev/, eval_test/  metrics.json, predictions.jsonl, confusion matrix
+      finished.json          written last: the run is complete
+
+A directory holding finished.json is not trained again unless asked (`--force`); one
+holding a resume checkpoint continues only the recipe that made it; a directory that
+holds anything else is not a run directory and is refused, so that a recipe never
+writes over files that are not its own.
 """
 
+import contextlib
+import datetime
 import json
 import pathlib
+import shutil
 
+from tfbert.atomic_files import replacing, write_atomically
 from tfbert.recipe import RecipeError, parse_override, recipe_from_dict, recipe_to_dict
 
 # Keys that may change between an interrupted run and its resumption: they do not
 # change what training computes.
-RESUME_MAY_CHANGE = {"export", "data.test", "training.checkpoint_every"}
+RESUME_MAY_CHANGE = {"export", "data.test", "training.checkpoint_every",
+                     "training.keep_optimizer_state"}
 
 
 class RunDirectory:
@@ -32,17 +45,40 @@ class RunDirectory:
         self.best_weights_file = self.path / "best.weights.h5"
         self.model_file = self.path / "model.keras"
         self.logs_dir = self.path / "logs"
+        self.finished_file = self.path / "finished.json"
 
     def evaluation_dir(self, split):
         return self.path / f"eval_{split}"
 
     # ------------------------------------------------------------ while training
 
-    def start(self, recipe):
-        """Makes the directory and records the recipe; refuses to mix two trainings."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        self.check_resumable(recipe)
-        self.recipe_file.write_text(json.dumps(recipe_to_dict(recipe), indent=2))
+    def start(self, recipe, force=False):
+        """Makes the directory and records the recipe; refuses to mix two trainings,
+        to train over a finished run (unless `force`: it is removed first) and to
+        write into a directory that is not a run's."""
+        if self.path.exists() and not self.path.is_dir():
+            raise NotADirectoryError(f"output_dir {self.path} is a file, not a directory.")
+        if self.path.is_dir() and any(self.path.iterdir()):
+            if not self.recipe_file.exists():
+                raise FileExistsError(
+                    f"output_dir {self.path} is not empty and is not a tfbert run directory "
+                    f"(no recipe.json): choose a new or empty directory (--set output_dir=...)."
+                )
+            if force:
+                shutil.rmtree(self.path)
+            elif self.finished_file.exists():
+                raise FileExistsError(
+                    f"{self.path} holds a finished run (its model: {self.model_file}). To train "
+                    f"again, add --force (replaces this run) or choose another directory "
+                    f"(--set output_dir=...)."
+                )
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self.check_resumable(recipe)
+            write_atomically(self.recipe_file, json.dumps(recipe_to_dict(recipe), indent=2))
+        except OSError as error:  # a file where a parent should be, no permission, ...
+            raise ValueError(f"cannot write the run directory {self.path}: "
+                             f"{error.strerror or error} ({error.filename or self.path}).") from None
 
     def check_resumable(self, recipe):
         """A run directory with a resume checkpoint continues only the same recipe;
@@ -67,10 +103,26 @@ class RunDirectory:
             return None
         return json.loads(self.dev_state_file.read_text())["best"]
 
-    def save_task(self, task):
-        task.save(str(self.model_file))
-        self.task_file.write_text(json.dumps({"task": task.task_name, "config": task.plain_config()},
-                                             indent=2))
+    def save_task(self, task, keep_optimizer_state=False):
+        """model.keras (and task.json), written whole and renamed into place; without
+        the optimizer's state (as large as the weights, twice over for Adam) unless
+        `keep_optimizer_state`: a finished run is evaluated, exported or fine-tuned
+        afresh, none of which reads it."""
+        with replacing(self.model_file) as temporary, _without_optimizer(task, keep_optimizer_state):
+            task.save(str(temporary))
+        write_atomically(self.task_file, json.dumps(
+            {"task": task.task_name, "config": task.plain_config()}, indent=2))
+
+    def finish(self, result):
+        """Marks the run complete (finished.json, written last), then removes what only
+        an unfinished run needs: the resume checkpoints and the best-weights file
+        (model.keras holds those weights)."""
+        summary = {key: value for key, value in result.items() if key != "output_dir"}
+        write_atomically(self.finished_file, json.dumps(
+            {"finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+             **summary}, indent=2, default=str))
+        shutil.rmtree(self.resume_dir, ignore_errors=True)
+        self.best_weights_file.unlink(missing_ok=True)
 
     # ----------------------------------------------------------- after training
 
@@ -108,6 +160,20 @@ class RunDirectory:
         self.require(self.task_file)
         description = json.loads(self.task_file.read_text())
         return description["task"], description["config"]
+
+
+@contextlib.contextmanager
+def _without_optimizer(model, keep):
+    """Keras' .keras format saves whatever optimizer the model holds: hide it."""
+    optimizer = getattr(model, "optimizer", None)
+    if keep or optimizer is None:
+        yield
+        return
+    model.optimizer = None
+    try:
+        yield
+    finally:
+        model.optimizer = optimizer
 
 
 def _flatten(values, prefix=""):

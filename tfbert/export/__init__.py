@@ -8,9 +8,13 @@
     saved_models/models.config, batching_parameters.txt, docker-compose.yml, serve.sh
 
 A version is written to a temporary directory beside it and renamed into place, so
-a server watching `saved_models/<name>` never sees half a model.
+a server watching `saved_models/<name>` never sees half a model. An export killed
+midway (kill -9, a lost machine) leaves only its hidden `.<version>.tmp-*` directory,
+which TF Serving ignores (it loads all-digit names) and the next export removes.
 """
 
+import contextlib
+import fcntl
 import os
 import pathlib
 import re
@@ -24,6 +28,7 @@ from tfbert.export.deployment import write_deployment_files, write_warmup_reques
 from tfbert.export.serving_module import ServingModule
 
 _VALID_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_STAGING = re.compile(r"^\.\d+\.tmp-")  # the staging directories' names (tempfile prefix)
 COMPUTE_DTYPES = {"float32": None, "float16": "mixed_float16", "bfloat16": "bfloat16"}
 
 
@@ -33,6 +38,26 @@ def check_export_name(name):
             f"export name {name!r} must be letters, digits, '.', '_' or '-', start with a "
             "letter or digit, and contain no path separators or '..'."
         )
+
+
+@contextlib.contextmanager
+def _export_lock(base_dir):
+    """Holds an exclusive lock on base_dir while an export writes into it. The kernel
+    drops the lock when its process ends, however it ends: a staging directory found
+    while holding it was left by an export that died, never by one still running."""
+    descriptor = os.open(base_dir, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def _remove_stale_staging(model_dir):
+    """Removes what dead exports of this model left: `.<version>.tmp-*` directories."""
+    for path in pathlib.Path(model_dir).iterdir():
+        if _STAGING.match(path.name) and path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def next_version(model_dir):
@@ -103,22 +128,28 @@ def export_for_serving(task, base_dir="saved_models", name="model", version=None
     served = serving_copy(task, compute_dtype)
 
     model_dir.mkdir(parents=True, exist_ok=True)
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{version}.tmp-", dir=model_dir))
-    try:
-        with tempfile.TemporaryDirectory() as asset_folder:
-            module = ServingModule(served, _write_assets(served, asset_folder),
-                                   chunk_size=chunk_size)
-            tf.saved_model.save(module, str(staging), signatures=module.signatures())
-        _set_method_names(staging, module.method_names)
-        write_warmup_requests(staging, name, task.pair)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-    if deployment_files:
-        write_deployment_files(base_dir)
+    with _export_lock(base_dir):
+        _remove_stale_staging(model_dir)
+        staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{version}.tmp-", dir=model_dir))
+        retired = staging.with_name(staging.name + "-old")  # a staging name: removed if left
+        try:
+            with tempfile.TemporaryDirectory() as asset_folder:
+                module = ServingModule(served, _write_assets(served, asset_folder),
+                                       chunk_size=chunk_size)
+                tf.saved_model.save(module, str(staging), signatures=module.signatures())
+            _set_method_names(staging, module.method_names)
+            write_warmup_requests(staging, name, task.pair)
+            if target.exists():
+                # Renamed aside whole and deleted after: deleting it in place, a kill
+                # would leave half of the old version under its number.
+                os.replace(target, retired)
+            os.replace(staging, target)
+        finally:
+            for leftover in (staging, retired):
+                if leftover.exists():
+                    shutil.rmtree(leftover, ignore_errors=True)
+        if deployment_files:
+            write_deployment_files(base_dir)
     return target
 
 

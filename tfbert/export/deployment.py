@@ -8,12 +8,17 @@
       <name>/<version>/assets.extra/tf_serving_warmup_requests
 
 models.config is rewritten on every export from the model directories present, so a
-second model exported to the same place is served too.
+second model exported to the same place is served too. Each file is written whole to a
+temporary file beside it and renamed over it: TF Serving reads models.config when it
+starts (and every minute, as docker-compose.yml runs it), and a file truncated by an
+export killed mid-write would not parse.
 """
 
 import pathlib
 
 import tensorflow as tf
+
+from tfbert.atomic_files import remove_stale_temporaries, write_atomically
 
 # The newest TF Serving release; it bundles TensorFlow 2.20 and TF Text 2.20, the
 # runtime tests/test_serving_compat.py loads exports with.
@@ -109,14 +114,15 @@ exec docker run --rm $gpus -p {GRPC_PORT}:8500 -p {REST_PORT}:8501 \\
 
 
 def write_deployment_files(base_dir):
-    """(Re)writes the server files in base_dir for every model in it."""
+    """(Re)writes the server files in base_dir for every model in it. Called under the
+    export's lock on base_dir: a temporary found here was left by a dead export."""
     base_dir = pathlib.Path(base_dir)
-    (base_dir / "models.config").write_text(models_config(model_names(base_dir)))
-    (base_dir / "batching_parameters.txt").write_text(BATCHING_PARAMETERS)
-    (base_dir / "docker-compose.yml").write_text(docker_compose())
-    script = base_dir / "serve.sh"
-    script.write_text(serve_script())
-    script.chmod(0o755)
+    files = {"models.config": models_config(model_names(base_dir)),
+             "batching_parameters.txt": BATCHING_PARAMETERS,
+             "docker-compose.yml": docker_compose(), "serve.sh": serve_script()}
+    for name, text in files.items():
+        remove_stale_temporaries(base_dir / name)
+        write_atomically(base_dir / name, text, 0o777 if name == "serve.sh" else 0o666)
 
 
 def write_warmup_requests(version_dir, model_name, pair):

@@ -15,6 +15,8 @@ assets; the graph reads the task's files through lookup tables, so the files and
 the answers cannot disagree.
 """
 
+import types
+
 import tensorflow as tf
 
 from tfbert.export.length_sorted import outputs_sorted_by_length
@@ -31,7 +33,11 @@ class ServingModule(tf.Module):
 
     def __init__(self, task, asset_files, chunk_size=16):
         super().__init__()
-        self.task = task
+        # The task is held by a plain object that tf.Module does not track: tracked,
+        # tf.saved_model.save would also save its Keras objects and trace Keras' own
+        # default signature for it (a whole extra trace, with float32 inputs that warn).
+        # What the export needs of it is tracked below: its variables and tokenizer.
+        self._untracked = types.SimpleNamespace(task=task)
         self.chunk_size = chunk_size
         # Keras 3 variables wrap tf.Variables that tf.Module does not find on its own:
         # without tracking them here the checkpoint restores other copies, and a server
@@ -55,6 +61,10 @@ class ServingModule(tf.Module):
         example = task(task.tiny_batch(), training=False)
         self.row_shapes = tf.nest.map_structure(lambda t: t.shape[1:], example)
         self.method_names = {}
+
+    @property
+    def task(self):
+        return self._untracked.task
 
     # ------------------------------------------------------------------ math
 

@@ -6,6 +6,8 @@ import pathlib
 import keras
 import tensorflow as tf
 
+from tfbert.atomic_files import replacing, write_atomically
+
 
 class DevEvaluation(keras.callbacks.Callback):
     """At each epoch end: scikit-learn metrics on the dev set, into the Keras logs as
@@ -38,8 +40,10 @@ class DevEvaluation(keras.callbacks.Callback):
         improved = self.best is None or value > self.best
         if improved:
             self.best = value
-            self.model.save_weights(self.best_weights_path)
-        self.state_path.write_text(json.dumps({"best": self.best, "epoch": epoch + 1}))
+            # Whole or not at all: a run killed here resumes and reads this file.
+            with replacing(self.best_weights_path) as temporary:
+                self.model.save_weights(str(temporary))
+        write_atomically(self.state_path, json.dumps({"best": self.best, "epoch": epoch + 1}))
         print(f"\n  dev {self.metric} = {value:.4f}"
               f"{' (best so far, saved)' if improved else f' (best {self.best:.4f})'}", flush=True)
 

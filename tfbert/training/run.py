@@ -13,6 +13,7 @@ import time
 import keras
 import tensorflow as tf
 
+from tfbert.atomic_files import check_writable_directory
 from tfbert.encoder import BertEncoder
 from tfbert.evaluate import evaluate_task
 from tfbert.export import export_for_serving
@@ -69,12 +70,15 @@ def prepare_training(recipe, train_examples, strategy=None):
     return task, data
 
 
-def train(recipe):
-    """Runs a recipe end to end; returns a dict of what it produced."""
+def train(recipe, force=False):
+    """Runs a recipe end to end; returns a dict of what it produced. A finished run in
+    the recipe's output_dir is refused unless `force` (then it is replaced)."""
     t = recipe.training
     keras.utils.set_random_seed(t.seed)
     run = RunDirectory(recipe.output_dir)
-    run.start(recipe)
+    run.start(recipe, force=force)
+    if recipe.export.enabled:
+        check_writable_directory(recipe.export.dir, "export.dir")
 
     train_examples = read_split(recipe, recipe.data.train)
     if recipe.data.max_train_examples:
@@ -118,7 +122,7 @@ def train(recipe):
 
     if dev_examples is not None and run.best_weights_file.exists():
         task.load_weights(str(run.best_weights_file))
-    run.save_task(task)
+    run.save_task(task, keep_optimizer_state=t.keep_optimizer_state)
     task.save_artifacts(run.path)
 
     # Whole epochs see every example once; a resumed part epoch is counted pro rata.
@@ -138,4 +142,5 @@ def train(recipe):
         result["export"] = str(export_for_serving(task, recipe.export.dir, recipe.export.name,
                                                     compute_dtype=recipe.export.compute_dtype))
         print(f"exported {result['export']}")
+    run.finish(result)
     return result
