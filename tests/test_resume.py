@@ -66,6 +66,7 @@ def kill_when(process, ready, what, timeout=240):
             if found:
                 return found
             assert process.poll() is None, f"it ended before {what}: " + process.stdout.read().decode()[-3000:]
+            time.sleep(0.0005)  # a tight poll, but one that leaves the trainer a core
         raise AssertionError(f"never saw {what}")
     finally:
         process.send_signal(signal.SIGKILL)
@@ -99,9 +100,15 @@ def resume_and_compare(command, run_dir, straight_dir, killed_after):
     return step
 
 
-def checkpoint_steps(resume_dir):
-    return [int(m.group(1)) for p in resume_dir.glob("ckpt-*.index")
-            if (m := re.match(r"ckpt-(\d+)\.index", p.name))]
+def committed_step(resume_dir):
+    """The step of the checkpoint a restart resumes from: the one TensorFlow's state file
+    (`checkpoint`, replaced whole after each checkpoint is written) names; 0 if none."""
+    try:
+        state = (resume_dir / "checkpoint").read_text()
+    except FileNotFoundError:
+        return 0
+    found = re.search(r'^model_checkpoint_path: "ckpt-(\d+)"', state, re.M)
+    return int(found.group(1)) if found else 0
 
 
 def test_killed_run_resumes_exactly_where_it_stopped(tmp_path, tiny_checkpoint, straight_run):
@@ -113,16 +120,18 @@ def test_killed_run_resumes_exactly_where_it_stopped(tmp_path, tiny_checkpoint, 
     first = subprocess.Popen(command, cwd=tmp_path, env=ENV, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT)
     # A checkpoint past step 60 (mid second epoch), then kill -9.
-    steps = kill_when(first, lambda: [s for s in checkpoint_steps(run_dir / "resume")
-                                      if 60 <= s < TOTAL_STEPS], "a mid-run checkpoint")
-    step = resume_and_compare(command, run_dir, straight_run, max(steps) + 10)
-    assert 60 <= step < TOTAL_STEPS
+    committed = kill_when(first, lambda: 60 <= committed_step(run_dir / "resume") < TOTAL_STEPS
+                          and committed_step(run_dir / "resume"), "a mid-run checkpoint")
+    step = resume_and_compare(command, run_dir, straight_run, committed + 10)
+    assert committed <= step < TOTAL_STEPS
 
 
 def test_killed_while_writing_a_resume_checkpoint(tmp_path, tiny_checkpoint, straight_run):
-    """kill -9 while TensorFlow writes a resume checkpoint (its `ckpt-N_temp/` shards
-    or the `checkpoint.tmp*` state file are on disk): the half-written checkpoint is
-    not read, the run resumes from the last whole one and ends as the straight run."""
+    """kill -9 while TensorFlow writes a resume checkpoint: the process is frozen
+    (SIGSTOP) the moment a half-written one is on disk (`ckpt-N_temp/` shards or the
+    `checkpoint.tmp*` state file), and killed if it still is. The half-written
+    checkpoint is not read: the run resumes from the last whole one and ends as the
+    straight run does."""
     run_dir = tmp_path / "run"
     resume_dir = run_dir / "resume"
     command = train_command(tiny_checkpoint, run_dir) + ["--set", "training.checkpoint_every=1"]
@@ -130,18 +139,26 @@ def test_killed_while_writing_a_resume_checkpoint(tmp_path, tiny_checkpoint, str
                              stderr=subprocess.STDOUT)
 
     def half_written():
-        try:
-            names = [entry.name for entry in os.scandir(resume_dir)]
-        except FileNotFoundError:
+        if committed_step(resume_dir) < 20:  # mid-run: past the first epoch's start
             return None
-        partial = [n for n in names if n.endswith("_temp") or n.startswith("checkpoint.tmp")]
-        steps = [int(m.group(1)) for n in partial if (m := re.match(r"ckpt-(\d+)_temp", n))]
-        return partial if partial and (not steps or steps[0] >= 20) else None
+        names = [entry.name for entry in os.scandir(resume_dir)]
+        return [n for n in names if n.endswith("_temp") or n.startswith("checkpoint.tmp")]
 
-    partial = kill_when(first, half_written, "a checkpoint being written")
-    left = {entry.name for entry in os.scandir(resume_dir)}
-    assert any(n.endswith("_temp") or n.startswith("checkpoint.tmp") for n in left), (partial, left)
-    resume_and_compare(command, run_dir, straight_run, TOTAL_STEPS - 1)
+    def frozen_mid_write():
+        if not half_written():
+            return None
+        first.send_signal(signal.SIGSTOP)
+        partial = half_written()
+        if not partial:  # the write finished between the two looks: go on
+            first.send_signal(signal.SIGCONT)
+        return partial
+
+    partial = kill_when(first, frozen_mid_write, "a checkpoint being written")
+    assert partial and set(partial) <= {entry.name for entry in os.scandir(resume_dir)}
+    last_whole = committed_step(resume_dir)
+    print(f"\nkilled while writing: {sorted(partial)}; last whole checkpoint: step {last_whole}")
+    step = resume_and_compare(command, run_dir, straight_run, last_whole + 1)
+    assert step == last_whole
 
 
 def test_a_finished_run_keeps_its_weights_once(straight_run, tiny_checkpoint):
