@@ -8,7 +8,9 @@ tests/serving_compat/soak.py, in the TF 2.20 + TF Text 2.20 environment
 (`make serving-venv`; TFBERT_SERVING_PYTHON overrides it), loads it with the v1 loader
 and sends it the requests described there: batches of 1 to 512 strings, empty, NUL
 bytes, invalid UTF-8, right-to-left, stacked combining marks, emoji, CJK, random bytes,
-and 1 MB strings in about one request in 200.
+and 1 MB strings in about one request in 200. The runtime has the environment the
+exported serve.sh and docker-compose.yml give the CPU server (oneDNN off: see
+tfbert/export/deployment.py for why).
 
 CI sends 2,000 requests. The full soak sends 20,000:
 
@@ -24,7 +26,7 @@ import pytest
 from conftest import ROOT
 from test_serving_compat import SERVING_PYTHON
 from tfbert import BertTokenizer
-from tfbert.export import export_for_serving
+from tfbert.export import deployment, export_for_serving
 from tfbert.tasks import TextClassifier
 from tiny_models import VOCAB, spread, tiny
 
@@ -48,7 +50,9 @@ def test_adversarial_soak_in_tf_serving_runtime(tmp_path):
                                  ["negative", "neutral", "positive"]))
     export_dir = export_for_serving(task, tmp_path / "models", "soak", deployment_files=False)
 
+    # The server's environment as serve.sh / docker-compose.yml set it for the CPU.
     env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+    env.update(deployment.CPU_SERVER_ENVIRONMENT)
     finished = subprocess.run([SERVING_PYTHON, str(SOAK), str(export_dir), str(REQUESTS), str(SEED),
                                str(tmp_path / "soak.json")], capture_output=True, text=True,
                               env=env, timeout=3600)
