@@ -101,7 +101,10 @@ def test_round_trip_through_dict(tmp_path, extra):
         ('name = "x"\nclassification = 3\n[data]\ntrain = "t"\n', "classification must be a table"),
         ('name = "x"\ndata = 3\n', "data must be a table"),
         ('[data]\ntrain = "t"\n', "name is required"),
-        ('name = "../x"\n[data]\ntrain = "t"\n', "must not contain path separators"),
+        ('name = "../x"\n[data]\ntrain = "t"\n', "name = '../x' must be letters, digits"),
+        (MINIMAL + "[export]\nname = \"a/b\"\n", "export.name = 'a/b' must be letters, digits, '.', "
+         "'_' or '-', start with a letter or digit, and contain no path separators or '..'"),
+        (MINIMAL + "[export]\nname = \"x..y\"\n", "export.name = 'x..y' must be"),
         ('name = "x"\n', "data.train is required"),
         ('name = "x\n', "not valid TOML"),
     ],
@@ -138,3 +141,27 @@ def test_min_steps_raises_the_epochs_of_a_small_training_set(tmp_path):
     assert epochs_to_run(recipe.training, 2000) == 3  # never fewer than `epochs`
     recipe = load_recipe(write(tmp_path, MINIMAL), ["training.epochs=2"])
     assert epochs_to_run(recipe.training, 1) == 2  # min_steps = 0: exactly `epochs`
+
+
+def test_recipe_values_are_never_executed(tmp_path, monkeypatch):
+    """A recipe is data: strings that look like code are paths, names or choices, and
+    are refused as such; nothing is imported or run, nothing is written."""
+    monkeypatch.chdir(tmp_path)
+    marker = tmp_path / "pwned"
+    code = f"__import__('os').system('touch {marker}')"
+    for override, refusal in [
+        (f"task={code}", "is not one of"),
+        (f"classification.head={code}", "is not one of"),
+        (f"training.mixed_precision={code}", "is not one of"),
+        (f"export.name={code}", "must be letters, digits"),
+        (f"name={code}", "must be letters, digits"),
+    ]:
+        with pytest.raises(RecipeError, match=refusal):
+            load_recipe(write(tmp_path, MINIMAL), [override])
+    # A checkpoint or data path that is code is a path that does not exist.
+    from tfbert.pretrained import resolve_checkpoint_dir
+
+    with pytest.raises(FileNotFoundError, match="No checkpoint directory"):
+        resolve_checkpoint_dir(code)
+    assert not marker.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["recipe.toml"]

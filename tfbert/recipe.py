@@ -15,6 +15,7 @@ with `--set` on the command line are relative to the current directory.
 import dataclasses
 import math
 import pathlib
+import re
 import tomllib
 
 from tfbert.tasks.registry import task_class, task_names
@@ -109,6 +110,16 @@ _MOVED = {("head",): "{task}.head", ("data", "multi_label"): "classification.mul
           ("data", "label_separator"): "classification.label_separator"}
 
 
+# Names that become a directory (runs/<name>, saved_models/<name>): never a path.
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+SAFE_NAME_RULE = ("must be letters, digits, '.', '_' or '-', start with a letter or digit, "
+                  "and contain no path separators or '..'")
+
+
+def is_safe_name(name):
+    return bool(_SAFE_NAME.match(name or "")) and ".." not in name
+
+
 class RecipeError(ValueError):
     pass
 
@@ -201,8 +212,9 @@ def _validate(recipe, where):
         raise RecipeError(f"{where}: training.dropout must be in [0, 1), got {t.dropout}.")
     if not recipe.name:
         raise RecipeError(f"{where}: name is required (it names the run and the export).")
-    if "/" in recipe.name or "\\" in recipe.name or recipe.name in (".", ".."):
-        raise RecipeError(f"{where}: name {recipe.name!r} must not contain path separators.")
+    for key, value in (("name", recipe.name), ("export.name", recipe.export.name)):
+        if value and not is_safe_name(value):
+            raise RecipeError(f"{where}: {key} = {value!r} {SAFE_NAME_RULE}.")
     if not recipe.data.train:
         raise RecipeError(f"{where}: data.train is required.")
     try:

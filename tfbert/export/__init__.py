@@ -26,18 +26,15 @@ from tensorflow.core.protobuf import saved_model_pb2
 
 from tfbert.export.deployment import write_deployment_files, write_warmup_requests
 from tfbert.export.serving_module import ServingModule
+from tfbert.recipe import SAFE_NAME_RULE, is_safe_name
 
-_VALID_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _STAGING = re.compile(r"^\.\d+\.tmp-")  # the staging directories' names (tempfile prefix)
 COMPUTE_DTYPES = {"float32": None, "float16": "mixed_float16", "bfloat16": "bfloat16"}
 
 
 def check_export_name(name):
-    if not _VALID_NAME.match(name or "") or ".." in name:
-        raise ValueError(
-            f"export name {name!r} must be letters, digits, '.', '_' or '-', start with a "
-            "letter or digit, and contain no path separators or '..'."
-        )
+    if not is_safe_name(name):
+        raise ValueError(f"export name {name!r} {SAFE_NAME_RULE}.")
 
 
 @contextlib.contextmanager
