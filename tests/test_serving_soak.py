@@ -15,10 +15,14 @@ tfbert/export/deployment.py for why).
 CI sends 2,000 requests. The full soak sends 20,000:
 
     TFBERT_SOAK_REQUESTS=20000 pytest -s tests/test_serving_soak.py   # prints its figures
+
+TFBERT_SOAK_ENVIRONMENT='{"TF_ENABLE_ONEDNN_OPTS": "1"}' runs it in another server
+environment; TFBERT_SOAK_RESULT=bench/results/soak.json appends the run's record there.
 """
 
 import json
 import os
+import pathlib
 import subprocess
 
 import pytest
@@ -53,6 +57,7 @@ def test_adversarial_soak_in_tf_serving_runtime(tmp_path):
     # The server's environment as serve.sh / docker-compose.yml set it for the CPU.
     env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
     env.update(deployment.CPU_SERVER_ENVIRONMENT)
+    env.update(json.loads(os.environ.get("TFBERT_SOAK_ENVIRONMENT", "{}")))  # to compare others
     finished = subprocess.run([SERVING_PYTHON, str(SOAK), str(export_dir), str(REQUESTS), str(SEED),
                                str(tmp_path / "soak.json")], capture_output=True, text=True,
                               env=env, timeout=3600)
@@ -63,6 +68,17 @@ def test_adversarial_soak_in_tf_serving_runtime(tmp_path):
           f"({result['warmup_requests']} requests) {result['rss_after_warmup_mb']} MB, at the end "
           f"{result['rss_end_mb']} MB (most {result['rss_max_after_warmup_mb']} MB): "
           f"growth {result['growth_mb']} MB; errors {result['error_count']}")
+
+    if os.environ.get("TFBERT_SOAK_RESULT"):  # a record of the run, for bench/results
+        flags = sorted({flag for line in open("/proc/cpuinfo") if line.startswith("flags")
+                        for flag in line.split(":")[1].split() if flag.startswith(("avx", "amx", "fma"))})
+        record = {"command": f"TFBERT_SOAK_REQUESTS={REQUESTS} pytest -s tests/test_serving_soak.py",
+                  "server_environment": {k: env[k] for k in sorted(env) if k.startswith("TF_")},
+                  "cpu_flags": flags, **{k: v for k, v in result.items() if k != "rss_mb"},
+                  "rss_mb_every_1000": result["rss_mb"][::10]}
+        path = pathlib.Path(os.environ["TFBERT_SOAK_RESULT"])
+        rows = json.loads(path.read_text()) if path.exists() else []
+        path.write_text(json.dumps(rows + [record], indent=1) + "\n")
 
     assert result["tensorflow"].startswith("2.20.") and result["tensorflow_text"].startswith("2.20.")
     assert result["imported"] == []

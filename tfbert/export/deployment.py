@@ -43,12 +43,12 @@ pad_variable_length_inputs: true
 """
 
 # The CPU server's environment. TensorFlow's oneDNN rewrite (on by default on x86)
-# keeps growing the server's memory under varied traffic: +111 MB over 1,800 soak
-# requests after the warm-up, against +9 MB without it (tests/test_serving_soak.py,
-# which runs under this environment). It is also faster for single requests (6.4 ms
-# against 8.3 ms, MiniLM classifier, batch 1) and slower for batches of 32 (80 ms
-# against 63 ms). Remove it from serve.sh / docker-compose.yml to trade memory for
-# batch throughput.
+# keeps growing the server's memory under varied traffic: +66 MB over the 18,000 soak
+# requests after a 2,000-request warm-up, against +19 MB without it, and the soak ran
+# in 288 s against 162 s (bench/results/soak.json; tests/test_serving_soak.py runs under
+# this environment). Single requests are faster without it too (6.4 ms against 8.3 ms,
+# MiniLM classifier, batch 1); batches of 32 are slower (80 ms against 63 ms). Remove
+# it from serve.sh / docker-compose.yml to trade memory for large-batch throughput.
 CPU_SERVER_ENVIRONMENT = {"TF_ENABLE_ONEDNN_OPTS": "0"}
 
 WARMUP_TEXTS = [
