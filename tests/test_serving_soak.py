@@ -73,7 +73,7 @@ def test_adversarial_soak_in_tf_serving_runtime(tmp_path):
         flags = sorted({flag for line in open("/proc/cpuinfo") if line.startswith("flags")
                         for flag in line.split(":")[1].split() if flag.startswith(("avx", "amx", "fma"))})
         record = {"command": f"TFBERT_SOAK_REQUESTS={REQUESTS} pytest -s tests/test_serving_soak.py",
-                  "server_environment": {k: env[k] for k in sorted(env) if k.startswith("TF_")},
+                  "server_environment": {k: env[k] for k in sorted(env) if k.startswith(("TF_ENABLE", "TF_CPP"))},
                   "cpu_flags": flags, **{k: v for k, v in result.items() if k != "rss_mb"},
                   "rss_mb_every_1000": result["rss_mb"][::10]}
         path = pathlib.Path(os.environ["TFBERT_SOAK_RESULT"])
