@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, write_tiny_checkpoint
+from tfbert.run_directory import RunDirectory
 from tfbert import BertEncoder, BertTokenizer
 from tfbert.checkpoint import read_checkpoint
 from tfbert.data.corpus import read_corpus
@@ -100,8 +101,7 @@ def test_pretraining_learns_and_writes_a_checkpoint_that_loads_back(tmp_path):
     again = tiny_task(written)
     assert again.load_pretrained_heads(written) == ["masked LM", "next sentence"]
     features = again.tokenizer(["w1 w2 w3 . w7", "w20 w21 w22"])
-    trained = tiny_task(checkpoint)
-    trained.load_weights(str(pathlib.Path(result["output_dir"]) / "best.weights.h5"))
+    trained = RunDirectory(result["output_dir"]).load_task()  # the best weights
     for key in ("sequence_output", "pooled_output"):
         np.testing.assert_allclose(again.encoder(features)[key], trained.encoder(features)[key],
                                    atol=1e-5)

@@ -29,8 +29,11 @@ def sentiment_run(tmp_path_factory):
 def test_recipe_trains_evaluates_and_exports(sentiment_run):
     result, out = sentiment_run
     run = out / "run"
-    for name in ("recipe.json", "task.json", "model.keras", "best.weights.h5", "dev_state.json"):
+    for name in ("recipe.json", "task.json", "model.keras", "dev_state.json", "finished.json",
+                 "baseline/metrics.json"):
         assert (run / name).exists(), name
+    assert not (run / "best.weights.h5").exists() and not (run / "resume").exists()
+    assert result["baseline"]["dev"]["accuracy"] > 0.5
     metrics = json.loads((run / "eval_dev" / "metrics.json").read_text())
     # 96 sentences and two epochs of the real MiniLM already do much better than chance
     # (the sample's dev set is balanced: 50 positive, 50 negative).

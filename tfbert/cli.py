@@ -11,6 +11,7 @@
     tfbert tokenize TEXT [--pair TEXT] [--checkpoint NAME_OR_DIR]
     tfbert pretrain RECIPE.toml [--set KEY=VALUE ...]      (a recipe with task = "pretraining")
     tfbert fill-mask "TEXT with [MASK]" --checkpoint DIR [--top 5]
+    tfbert baseline RECIPE.toml [--set KEY=VALUE ...] [--output DIR]   (TF-IDF + linear model)
 
 Every command is quiet: TensorFlow's C++ log lines (CUDA probing on a CPU machine,
 oneDNN notes) are kept off stderr unless `--verbose` is given (or TFBERT_VERBOSE=1).
@@ -146,6 +147,24 @@ def command_evaluate(args):
     print(f"wrote {output}/metrics.json and predictions")
 
 
+def command_baseline(args):
+    from tfbert.baseline import DEFAULT_METRIC, run_baseline
+    from tfbert.recipe import load_recipe
+
+    recipe = load_recipe(args.recipe, args.set or ())
+    result = run_baseline(recipe, args.output)
+    if result is None:
+        raise ValueError(f"{args.recipe}: task {recipe.task!r} has no bag-of-words baseline "
+                         f"(classification and regression have).")
+    metric = recipe.training.eval_metric or DEFAULT_METRIC[recipe.task]
+    print(f"{result['model']}, trained in {result['seconds']:.1f} s")
+    for split in ("dev", "test"):
+        if split in result:
+            print(f"  {split} {metric}: {result[split].get(metric, float('nan')):.4f}")
+    if not any(split in result for split in ("dev", "test")):
+        print("  (the recipe has no dev or test file to score it on)")
+
+
 def command_predict(args):
     from tfbert.predict import predict_file
 
@@ -231,6 +250,13 @@ def build_parser():
     pretrain.add_argument("--force", action="store_true",
                           help="replace a finished run in the recipe's output_dir")
     pretrain.set_defaults(handler=command_pretrain)
+
+    baseline = commands.add_parser("baseline", help="a TF-IDF + linear model on a recipe's data, "
+                                   "scored like the BERT run (seconds)")
+    baseline.add_argument("recipe")
+    baseline.add_argument("--set", action="append", metavar="KEY=VALUE")
+    baseline.add_argument("--output", help="write OUTPUT/baseline/metrics.json")
+    baseline.set_defaults(handler=command_baseline)
 
     fill_mask = commands.add_parser("fill-mask", help="the likeliest words for each [MASK]")
     fill_mask.add_argument("texts", nargs="+", help='e.g. "the film was [MASK] ."')

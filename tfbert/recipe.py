@@ -56,6 +56,9 @@ class TrainingSection:
     # model.keras keeps the optimizer's state (to continue training it with Keras);
     # off: a finished run keeps its weights once and no optimizer state.
     keep_optimizer_state: bool = False
+    # Also fit a bag-of-words model on the same data (tfbert/baseline.py) and say how far
+    # BERT is above it; classification and regression only.
+    baseline: bool = True
     eval_metric: str = ""  # empty: the task's own (accuracy, spearman, ...)
 
 

@@ -12,6 +12,7 @@
                              (no optimizer state unless training.keep_optimizer_state)
       logs/                  TensorBoard
       eval_dev/, eval_test/  metrics.json, predictions.jsonl, confusion matrix
+      baseline/metrics.json  the bag-of-words baseline on the same splits (tfbert/baseline.py)
       finished.json          written last: the run is complete
 
 A directory holding finished.json is not trained again unless asked (`--force`); one
@@ -32,7 +33,7 @@ from tfbert.recipe import RecipeError, parse_override, recipe_from_dict, recipe_
 # Keys that may change between an interrupted run and its resumption: they do not
 # change what training computes.
 RESUME_MAY_CHANGE = {"export", "data.test", "training.checkpoint_every",
-                     "training.keep_optimizer_state"}
+                     "training.keep_optimizer_state", "training.baseline"}
 
 
 class RunDirectory:

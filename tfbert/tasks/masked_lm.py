@@ -74,6 +74,8 @@ class MaskedLanguageModel(Task):
     def __init__(self, encoder, tokenizer, next_sentence=False, mask_rate=0.15,
                  whole_word_masking=False, seed=0, pair=False, dropout=None, **kwargs):
         super().__init__(encoder, tokenizer, pair=False, **kwargs)
+        # The base class has turned configs (a model.keras being loaded) into objects.
+        encoder, tokenizer = self.encoder, self.tokenizer
         vocabulary = tokenizer.vocabulary
         if "[MASK]" not in vocabulary:
             raise ValueError("the vocabulary has no [MASK] token; masked-LM pretraining needs one.")

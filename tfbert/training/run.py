@@ -14,6 +14,7 @@ import keras
 import tensorflow as tf
 
 from tfbert.atomic_files import check_writable_directory
+from tfbert.baseline import comparison, run_baseline
 from tfbert.encoder import BertEncoder
 from tfbert.evaluate import evaluate_task
 from tfbert.export import export_for_serving
@@ -138,6 +139,11 @@ def train(recipe, force=False):
                                              on_unknown=recipe.data.on_unknown_label)
             result[split] = metrics
             print(f"{split}:\n{summary}")
+    if t.baseline and (recipe.data.dev or recipe.data.test):
+        simple = run_baseline(recipe, run.path)
+        if simple is not None:
+            result["baseline"] = simple
+            print(comparison(recipe, simple, result))
     if recipe.export.enabled:
         result["export"] = str(export_for_serving(task, recipe.export.dir, recipe.export.name,
                                                     compute_dtype=recipe.export.compute_dtype))
