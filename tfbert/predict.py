@@ -7,6 +7,7 @@ rows written, so the two paths cannot disagree on what a prediction means.
 
 import json
 
+from tfbert.atomic_files import replacing
 from tfbert.run_directory import RunDirectory
 from tfbert.tasks.registry import task_class
 
@@ -31,7 +32,8 @@ def predict_file(run_dir, input_path, output_path, batch_size=64, data_overrides
     else:
         task = run.load_task()
         rows = task.prediction_rows_of(task.predict(examples, batch_size=batch_size))
-    with open(output_path, "w", encoding="utf-8") as file:
+    # Whole or not at all: a run killed mid-write leaves the previous file, not half.
+    with replacing(output_path) as temporary, open(temporary, "w", encoding="utf-8") as file:
         for i, row in enumerate(rows):
             line = {"line": examples.line_numbers[i], "text": examples.texts[i]}
             if examples.text_pairs is not None:
