@@ -42,6 +42,9 @@ def classification_metrics(true_ids, predicted_ids, label_names):
     }
     if len(label_names) == 2:
         result["f1"] = result["per_class"][label_names[1]]["f1"]
+    result["never_predicted"] = _never_predicted(np.bincount(true_ids, minlength=len(labels)),
+                                                 np.bincount(predicted_ids, minlength=len(labels)),
+                                                 label_names)
     return result
 
 
@@ -59,7 +62,10 @@ def multilabel_metrics(true_matrix, predicted_matrix, label_names):
     labels = list(range(len(label_names)))
 
     confusions = skm.multilabel_confusion_matrix(true_matrix, predicted_matrix, labels=labels)
+    never = _never_predicted(np.asarray(true_matrix).sum(axis=0), np.asarray(predicted_matrix).sum(axis=0),
+                             label_names)
     return {
+        "never_predicted": never,
         "accuracy": float(skm.accuracy_score(true_matrix, predicted_matrix)),
         **_f1_averages(true_matrix, predicted_matrix, labels, ("micro", "macro", "weighted", "samples")),
         "per_class": _per_class(true_matrix, predicted_matrix, labels, label_names),
@@ -98,6 +104,13 @@ def regression_metrics(true_scores, predicted_scores):
         "n": len(true_scores),
     })
     return result
+
+
+def _never_predicted(true_counts, predicted_counts, label_names):
+    """Labels with examples that the model never predicts: a class the model has given
+    up on (often a small one under class imbalance), which averages hide."""
+    return [name for name, truth, predicted in zip(label_names, true_counts, predicted_counts)
+            if truth > 0 and predicted == 0]
 
 
 def _f1_averages(truth, predicted, labels, averages):

@@ -182,6 +182,11 @@ def format_summary(summary, metrics):
     lines = [f"  {name:<{width}}{_number(value)}" for name, value in rows]
     if metrics.get("warning"):
         lines.append(f"  warning: {metrics['warning']}")
+    never = metrics.get("never_predicted")
+    if never:
+        shown = ", ".join(repr(name) for name in never[:10]) + (" ..." if len(never) > 10 else "")
+        lines.append(f"  warning: {len(never)} label(s) with examples never predicted: {shown}"
+                     f" (class imbalance? try classification.class_weight = \"balanced\")")
     if metrics.get("per_class"):
         lines.append("")
         lines.extend(_per_class_table(metrics["per_class"]))

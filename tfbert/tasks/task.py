@@ -104,6 +104,10 @@ class Task(keras.Model):
         """In the tf.data graph: a batch of features and targets -> Keras' (x, y)."""
         return features, targets
 
+    def fit_options(self, section, targets):
+        """Extra Keras fit() arguments from the recipe's task section (none here)."""
+        return {}
+
     def initialize_from_targets(self, targets):
         """Called once with the training targets before training starts."""
 

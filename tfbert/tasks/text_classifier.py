@@ -36,6 +36,9 @@ class ClassificationSection:
     multi_label: bool = False  # each label an independent yes/no (sigmoid)
     label_separator: str = "#"  # multi-label: "atis_flight#atis_airfare" names two
     threshold: float = 0.5  # multi-label: probability over which a label is predicted
+    # "balanced": each class's loss weighted by n / (classes * its count) (scikit-learn's
+    # compute_class_weight), so small classes count as much as large ones; "": none.
+    class_weight: str = ""
 
     def check(self):
         if self.head not in POOLING_HEADS:
@@ -44,6 +47,11 @@ class ClassificationSection:
             raise ValueError(f"threshold must be in (0, 1), got {self.threshold}.")
         if not self.label_separator:
             raise ValueError("label_separator must not be empty.")
+        if self.class_weight not in ("", "balanced"):
+            raise ValueError(f"class_weight = {self.class_weight!r} is not one of: \"\" (none), balanced.")
+        if self.class_weight and self.multi_label:
+            raise ValueError("class_weight = \"balanced\" is for single-label classification; "
+                             "a multi-label classifier has no single class per example to weigh.")
 
 
 @register_task("classification")
@@ -127,6 +135,16 @@ class TextClassifier(PooledTask):
         frequency = targets.mean(axis=0) if len(targets) else np.full(len(self.label_names), 0.5)
         frequency = np.clip(frequency, 1e-4, 1 - 1e-4)
         self.head.output_dense.bias.assign(np.log(frequency / (1 - frequency)).astype(np.float32))
+
+    def fit_options(self, section, targets):
+        """Keras fit() arguments the recipe's section asks for: class weights."""
+        if not getattr(section, "class_weight", ""):
+            return {}
+        from sklearn.utils.class_weight import compute_class_weight
+
+        present = np.unique(targets)
+        weights = compute_class_weight("balanced", classes=present, y=targets)
+        return {"class_weight": {int(c): float(w) for c, w in zip(present, weights)}}
 
     def default_loss(self):
         if self.multi_label:

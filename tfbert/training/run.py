@@ -114,10 +114,15 @@ def train(recipe, force=False):
             lambda: evaluate_task(task, dev_examples, on_unknown=recipe.data.on_unknown_label)[0],
             t.eval_metric, run.best_weights_file, run.dev_state_file, best=best))
 
+    fit_options = task.fit_options(recipe.options, data.targets)
+    if "class_weight" in fit_options:
+        names = getattr(task, "label_names", None) or []
+        print("class weights: " + ", ".join(
+            f"{names[c] if c < len(names) else c} {w:.2f}" for c, w in fit_options["class_weight"].items()))
     started = time.perf_counter()
     if done < total_steps:
         task.fit(data, batch_size=t.batch_size, epochs=epochs, seed=t.seed, initial_step=done,
-                 callbacks=callbacks)
+                 callbacks=callbacks, **fit_options)
     seconds = time.perf_counter() - started
     trained = int(task.optimizer.iterations.numpy()) - done
 
