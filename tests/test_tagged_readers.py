@@ -70,10 +70,22 @@ def test_conll_without_tags_needs_only_the_word(tmp_path):
 
 def test_conll_line_with_too_few_columns(tmp_path):
     path = write(tmp_path, "a.txt", "EU B-ORG\nrejects\n")
-    with raises(ValueError, f"{path}, line 2", "1 column(s)", "at least 2"):
+    with raises(ValueError, f"{path}, line 2", "1 column(s), but line 1 has 2"):
         read_tagged(path)
+    path = write(tmp_path, "b.txt", "EU B-ORG\nrejects O\n")
     with raises(ValueError, f"{path}, line 1", "2 column(s)", "column 3", "at least 4"):
         read_tagged(path, tag_column=3)
+
+
+def test_raw_sentences_are_not_read_as_conll(tmp_path):
+    """A file of sentences given where a CoNLL file is expected (`tfbert predict` on a
+    .txt) is an error naming the line, not a sentence of first words; read as
+    tagged_lines it is one sentence per line."""
+    path = write(tmp_path, "raw.txt", "John lives in Paris .\nMary works at Google\n")
+    with raises(ValueError, f"{path}, line 2", "4 column(s), but line 1 has 5", "tagged_lines"):
+        read_tagged(path, tags=False)
+    examples = read_tagged(path, tags=False, format="tagged_lines")
+    assert examples.words == [["John", "lives", "in", "Paris", "."], ["Mary", "works", "at", "Google"]]
 
 
 @pytest.mark.parametrize("column", [0, "0", "ner", 1.5, True])

@@ -191,6 +191,7 @@ def _conll_tag_index(path, tag_column):
 def _read_conll(path, tag_index, tags, encoding):
     """A word per line; blank and -DOCSTART- lines end a sentence."""
     sentences, current = [], []  # each sentence is a list of (line number, fields)
+    width = None  # (line number, column count) of the first word line
     for number, line in _lines(_read_text(path, encoding)):
         fields = line.split()
         if not fields or fields[0] == _DOCUMENT_START:
@@ -201,6 +202,15 @@ def _read_conll(path, tag_index, tags, encoding):
         if line[0].isspace():
             raise ValueError(f"{path}, line {number}: the line starts with whitespace, so its "
                              f"word (column 0) is empty.")
+        if width is None:
+            width = (number, len(fields))
+        elif len(fields) != width[1]:
+            # A table has the same columns on every row. A file of raw sentences read
+            # as CoNLL would otherwise turn each sentence into its first word.
+            raise ValueError(
+                f"{path}, line {number}: {len(fields)} column(s), but line {width[0]} has "
+                f"{width[1]}; a CoNLL file has the same columns on every line. A file with "
+                f"a sentence per line is read with data.format = \"tagged_lines\".")
         current.append((number, fields))
     if current:
         sentences.append(current)
