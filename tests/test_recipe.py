@@ -82,7 +82,7 @@ def test_round_trip_through_dict(tmp_path, extra):
         ('name = "x"\ntask = "ranking"\n[data]\ntrain = "t"\n',
          "task = 'ranking' is not one of: 'classification', "),  # ..., every registered kind
         (MINIMAL + "[classification]\nhead = \"max\"\n",
-         "[classification] head = 'max' is not one of: cls, attention, mean"),
+         "[classification] head = 'max' is not one of: cls, attention, mean, auto"),
         (MINIMAL + "[classification]\nthreshold = 1.5\n", "[classification] threshold must be in (0, 1)"),
         (MINIMAL + "[classification]\nmulti_labels = true\n",
          "unknown key 'classification.multi_labels'; valid keys in [classification]: head, "

@@ -32,7 +32,7 @@ LABELS_FILE = "labels.txt"
 class ClassificationSection:
     """The [classification] table of a recipe."""
 
-    head: str = "cls"  # cls | attention | mean
+    head: str = "cls"  # cls | attention | mean | auto (the checkpoint's own pooling)
     multi_label: bool = False  # each label an independent yes/no (sigmoid)
     label_separator: str = "#"  # multi-label: "atis_flight#atis_airfare" names two
     threshold: float = 0.5  # multi-label: probability over which a label is predicted
@@ -41,8 +41,8 @@ class ClassificationSection:
     class_weight: str = ""
 
     def check(self):
-        if self.head not in POOLING_HEADS:
-            raise ValueError(f"head = {self.head!r} is not one of: {', '.join(POOLING_HEADS)}.")
+        if self.head not in (*POOLING_HEADS, "auto"):
+            raise ValueError(f"head = {self.head!r} is not one of: {', '.join(POOLING_HEADS)}, auto.")
         if not 0.0 < self.threshold < 1.0:
             raise ValueError(f"threshold must be in (0, 1), got {self.threshold}.")
         if not self.label_separator:

@@ -24,13 +24,13 @@ from tfbert.tasks.registry import register_task
 class RegressionSection:
     """The [regression] table of a recipe."""
 
-    head: str = "cls"  # cls | attention | mean
+    head: str = "cls"  # cls | attention | mean | auto (the checkpoint's own pooling)
     min_score: float = -math.inf  # predictions are clipped to [min_score, max_score]
     max_score: float = math.inf
 
     def check(self):
-        if self.head not in POOLING_HEADS:
-            raise ValueError(f"head = {self.head!r} is not one of: {', '.join(POOLING_HEADS)}.")
+        if self.head not in (*POOLING_HEADS, "auto"):
+            raise ValueError(f"head = {self.head!r} is not one of: {', '.join(POOLING_HEADS)}, auto.")
         if not self.min_score < self.max_score:
             raise ValueError(f"min_score ({self.min_score}) must be below max_score "
                              f"({self.max_score}).")

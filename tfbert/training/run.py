@@ -8,6 +8,7 @@ module only puts them in order:
     scope) -> resume -> task.fit -> best weights -> evaluate -> export
 """
 
+import dataclasses
 import time
 
 import keras
@@ -15,6 +16,7 @@ import tensorflow as tf
 
 from tfbert.atomic_files import check_writable_directory
 from tfbert.baseline import comparison, run_baseline
+from tfbert.checkpoint_pooling import checkpoint_pooling
 from tfbert.encoder import BertEncoder
 from tfbert.evaluate import evaluate_task
 from tfbert.export import export_for_serving
@@ -36,8 +38,13 @@ def build_task(recipe, train_examples):
     """The recipe's task on its pretrained checkpoint (heads start fresh unless the
     checkpoint carries weights for them: `Task.load_pretrained_heads`)."""
     policy = DTYPE_POLICIES[recipe.training.mixed_precision]
+    section = recipe.options
+    if getattr(section, "head", None) == "auto":
+        head, reason = checkpoint_pooling(resolve_checkpoint_dir(recipe.checkpoint))
+        print(f'head = "auto": {head} ({reason})')
+        section = dataclasses.replace(section, head=head)
     task = recipe.task_class.from_recipe(
-        recipe.options, train_examples,
+        section, train_examples,
         encoder=BertEncoder.from_pretrained(recipe.checkpoint, dtype=policy),
         tokenizer=BertTokenizer.from_pretrained(recipe.checkpoint,
                                                 max_length=recipe.training.max_length),
