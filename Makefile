@@ -18,8 +18,9 @@ $(VENV)/.installed: pyproject.toml
 
 # The main job on its built-in defaults: fine-tune MiniLM on the sample sentiment
 # data, evaluate it, and export a SavedModel to saved_models/sentiment/<version>/.
+# Again after a finished run: make run ARGS=--force (replaces runs/sentiment).
 run: setup
-	$(BIN)/tfbert train recipes/sentiment.toml
+	$(BIN)/tfbert train recipes/sentiment.toml $(ARGS)
 
 # TF Serving's own runtime (its newest release bundles TF 2.20 and TF Text 2.20), in a
 # venv of its own: tests/test_serving_compat.py loads exports there as the server does.
