@@ -44,11 +44,12 @@ pad_variable_length_inputs: true
 
 # The CPU server's environment. TensorFlow's oneDNN rewrite (on by default on x86)
 # keeps growing the server's memory under varied traffic: +66 MB over the 18,000 soak
-# requests after a 2,000-request warm-up, against +19 MB without it, and the soak ran
-# in 288 s against 162 s (bench/results/soak.json; tests/test_serving_soak.py runs under
-# this environment). Single requests are faster without it too (6.4 ms against 8.3 ms,
-# MiniLM classifier, batch 1); batches of 32 are slower (80 ms against 63 ms). Remove
-# it from serve.sh / docker-compose.yml to trade memory for large-batch throughput.
+# requests after a 2,000-request warm-up, against +19 MB without it (the soak took
+# 288 s against 162 s; bench/results/soak.json; tests/test_serving_soak.py runs under
+# this environment). The price is batch throughput: the MiniLM classifier on SST-2
+# sentences answers single requests faster without oneDNN (8.6 ms against 10.4 ms) but
+# batches of 8 and 32 take 1.24x and 1.40x as long (bench/serving_onednn.py). Remove it
+# from serve.sh / docker-compose.yml to trade memory for batch throughput.
 CPU_SERVER_ENVIRONMENT = {"TF_ENABLE_ONEDNN_OPTS": "0"}
 
 WARMUP_TEXTS = [
