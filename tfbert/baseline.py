@@ -31,8 +31,6 @@ from tfbert.data.labels import LabelVocabulary, parse_scores
 from tfbert.metrics import classification_metrics, multilabel_metrics, regression_metrics
 
 KINDS = ("classification", "regression")
-# The metric printed for each kind when the recipe names none (as the tasks do).
-DEFAULT_METRIC = {"classification": "accuracy", "regression": "spearman"}
 _CJK = (("\u4e00", "\u9fff"), ("\u3400", "\u4dbf"), ("\uf900", "\ufaff"))
 
 
@@ -155,7 +153,7 @@ def describe(baseline, pair):
 def comparison(recipe, baseline_result, bert_result):
     """Lines saying how far the BERT run is above the baseline on each split, with a
     warning when it is not above it."""
-    metric = recipe.training.eval_metric or DEFAULT_METRIC[recipe.task]
+    metric = recipe.training.eval_metric  # load_recipe fills in the task's own
     lines = [f"baseline ({baseline_result['model']}, {baseline_result['seconds']:.1f} s):"]
     for split in ("dev", "test"):
         if split not in baseline_result or split not in bert_result:

@@ -148,7 +148,7 @@ def command_evaluate(args):
 
 
 def command_baseline(args):
-    from tfbert.baseline import DEFAULT_METRIC, run_baseline
+    from tfbert.baseline import run_baseline
     from tfbert.recipe import load_recipe
 
     recipe = load_recipe(args.recipe, args.set or ())
@@ -156,7 +156,7 @@ def command_baseline(args):
     if result is None:
         raise ValueError(f"{args.recipe}: task {recipe.task!r} has no bag-of-words baseline "
                          f"(classification and regression have).")
-    metric = recipe.training.eval_metric or DEFAULT_METRIC[recipe.task]
+    metric = recipe.training.eval_metric  # load_recipe fills in the task's own
     print(f"{result['model']}, trained in {result['seconds']:.1f} s")
     for split in ("dev", "test"):
         if split in result:

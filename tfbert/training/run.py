@@ -123,9 +123,8 @@ def train(recipe, force=False):
 
     fit_options = task.fit_options(recipe.options, data.targets)
     if "class_weight" in fit_options:
-        names = getattr(task, "label_names", None) or []
-        print("class weights: " + ", ".join(
-            f"{names[c] if c < len(names) else c} {w:.2f}" for c, w in fit_options["class_weight"].items()))
+        print("class weights: " + ", ".join(  # only classifiers weigh classes
+            f"{task.label_names[c]} {w:.2f}" for c, w in fit_options["class_weight"].items()))
     started = time.perf_counter()
     if done < total_steps:
         task.fit(data, batch_size=t.batch_size, epochs=epochs, seed=t.seed, initial_step=done,
