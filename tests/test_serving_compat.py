@@ -93,6 +93,9 @@ def test_exports_run_in_tf_serving_runtime(tmp_path, fine_tuned_sentiment):
     multi = spread(TextClassifier(tiny()[0], tokenizer, ["fare", "flight", "meal"], multi_label=True,
                                   threshold=0.5, head="mean"))
     multi_dir = export_for_serving(multi, tmp_path / "models", "intent")
+    rejecting = spread(TextClassifier(tiny()[0], tokenizer, ["fare", "flight"], reject_label="oos"))
+    rejecting.reject_below = float(np.median(rejecting.predict(texts[:40])["probabilities"].max(-1)))
+    rejecting_dir = export_for_serving(rejecting, tmp_path / "models", "rejecting")
     first = ["good movie", "", "bad " * 200, "the flight fare", "a very fine film"]
     second = ["good film", "x", "not bad", "weather", "awful plot"]
 
@@ -104,6 +107,7 @@ def test_exports_run_in_tf_serving_runtime(tmp_path, fine_tuned_sentiment):
         "input_mask": as_ints(features["input_mask"]),
         "first": as_bytes(first), "second": as_bytes(second),
         "pair_examples": as_bytes(example_batch(first, second).numpy()),
+        "examples_texts": as_bytes(texts[:40]),
     }
     result = run_in_serving_runtime(tmp_path, [
         {"key": "sentiment", "dir": str(classifier_dir), "calls": [
@@ -121,6 +125,8 @@ def test_exports_run_in_tf_serving_runtime(tmp_path, fine_tuned_sentiment):
         ]},
         {"key": "intent", "dir": str(multi_dir), "calls": [
             {"signature": "serving_default", "inputs": {"text": "first"}}]},
+        {"key": "rejecting", "dir": str(rejecting_dir), "calls": [
+            {"signature": "serving_default", "inputs": {"text": "examples_texts"}}]},
     ], inputs)
 
     expected = model.predict(texts, batch_size=64)
@@ -155,6 +161,11 @@ def test_exports_run_in_tf_serving_runtime(tmp_path, fine_tuned_sentiment):
     served_labels = [[x.decode() for x in row] for row in result["intent/serving_default/labels"]]
     assert served_labels == predicted["labels"].tolist()
     assert len({tuple(row) for row in served_labels}) > 1  # the decisions differ between rows
+
+    answered = rejecting.predict(texts[:40])
+    assert 0 < answered["rejected"].sum() < 40  # the median splits the rows
+    assert [x.decode() for x in result["rejecting/serving_default/label"]] == answered["label"].tolist()
+    np.testing.assert_array_equal(result["rejecting/serving_default/rejected"], answered["rejected"])
 
 
 def tagging_words():

@@ -110,16 +110,21 @@ def run_baseline(recipe, output_dir=None):
     if recipe.task == "classification":
         vocabulary = LabelVocabulary.from_labels(train.labels, multi_label=options.multi_label,
                                                  separator=options.label_separator)
+        baseline = Baseline("classification", multi_label=options.multi_label)
+        targets, _ = vocabulary.encode(train)[:2]
+        baseline.fit(train.texts, train.text_pairs, targets)
+        if options.rejects and options.reject_label not in vocabulary.names:
+            # Out-of-scope examples of dev and test are one more class, which a linear
+            # model that cannot reject never predicts: scored as the BERT run scores them.
+            vocabulary = LabelVocabulary(vocabulary.names + [options.reject_label])
         encode = lambda examples: vocabulary.encode(  # noqa: E731
             examples, on_unknown="skip" if recipe.data.on_unknown_label != "error" else "error")[:2]
-        baseline = Baseline("classification", multi_label=options.multi_label)
     else:
         vocabulary = None
         encode = lambda examples: (parse_scores(examples), np.arange(len(examples)))  # noqa: E731
         baseline = Baseline("regression", min_score=options.min_score, max_score=options.max_score)
-
-    targets, _ = encode(train)
-    baseline.fit(train.texts, train.text_pairs, targets)
+        targets, _ = encode(train)
+        baseline.fit(train.texts, train.text_pairs, targets)
     result = {"model": describe(baseline, train.text_pairs is not None)}
     for split, path in (("dev", recipe.data.dev), ("test", recipe.data.test)):
         if not path:

@@ -2,6 +2,7 @@
 
     classification_metrics  one label per example, as ids into `label_names`
     multilabel_metrics      any number of labels per example, as multi-hot matrices
+    out_of_scope_metrics    rejection of out-of-scope inputs (in-scope accuracy, recall)
     regression_metrics      one real-valued score per example (STS-B style)
 
 Arrays in, dicts out: no model and no TensorFlow here (tasks call these from their
@@ -72,6 +73,41 @@ def multilabel_metrics(true_matrix, predicted_matrix, label_names):
         "per_label_confusion": {name: matrix.tolist() for name, matrix in zip(label_names, confusions)},
         "label_names": label_names,
     }
+
+
+def out_of_scope_metrics(true_out_of_scope, rejected, correct):
+    """Rejection figures of a classifier that answers "out of scope" below a threshold.
+
+    Boolean arrays, one entry per example: the gold label is out of scope; the model
+    rejected it; its answer equals the gold label (a rejected out-of-scope example
+    counts as correct). As the out-of-scope intent literature reports them (Larson et
+    al., 2019, CLINC150): in-scope accuracy over in-scope examples (a rejection is
+    wrong there), the share of in-scope examples rejected, and the recall and
+    precision of the out-of-scope answer (None where undefined, with a warning).
+    """
+    true_out_of_scope = np.asarray(true_out_of_scope, bool)
+    rejected = np.asarray(rejected, bool)
+    correct = np.asarray(correct, bool)
+    if not len(true_out_of_scope) == len(rejected) == len(correct):
+        raise ValueError("out_of_scope_metrics: the three arrays differ in length "
+                         f"({len(true_out_of_scope)}, {len(rejected)}, {len(correct)}).")
+    in_scope = ~true_out_of_scope
+    share = lambda values, where: float(values[where].mean()) if where.any() else None  # noqa: E731
+    result = {
+        "in_scope_examples": int(in_scope.sum()),
+        "out_of_scope_examples": int(true_out_of_scope.sum()),
+        "in_scope_accuracy": share(correct, in_scope),
+        "in_scope_rejected": share(rejected, in_scope),
+        "out_of_scope_recall": share(rejected, true_out_of_scope),
+        "out_of_scope_precision": share(true_out_of_scope, rejected),
+    }
+    undefined = [key for key, value in result.items() if value is None]
+    if undefined:
+        reasons = [reason for reason, absent in (("no out-of-scope examples", not true_out_of_scope.any()),
+                                                 ("no in-scope examples", not in_scope.any()),
+                                                 ("nothing rejected", not rejected.any())) if absent]
+        result["out_of_scope_warning"] = f"{', '.join(undefined)} undefined: {'; '.join(reasons)}"
+    return result
 
 
 def regression_metrics(true_scores, predicted_scores):

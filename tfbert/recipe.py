@@ -131,8 +131,15 @@ def _fields(cls):
     return {f.name: f for f in dataclasses.fields(cls) if f.name not in ("source", "options")}
 
 
-def _check_value(where, key_path, value, field_type):
+def _check_value(where, key_path, value, field_type, or_strings=()):
+    """`value` if it has the key's type (an int passes as a float), else a RecipeError.
+    `or_strings`: words the key also takes (a number or "auto")."""
     expected = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+    if or_strings and isinstance(value, str):
+        if value in or_strings:
+            return value
+        raise RecipeError(f"{where}: {'.'.join(key_path)} must be {expected[field_type]} or one of "
+                          f"{', '.join(repr(word) for word in or_strings)}, got {value!r}.")
     ok = (
         (field_type is bool and isinstance(value, bool))
         or (field_type is int and isinstance(value, int) and not isinstance(value, bool))
@@ -174,7 +181,8 @@ def _apply(where, target, values, prefix=(), task=None):
                 raise RecipeError(f"{where}: {'.'.join(path)} must be a table ([{key}]).")
             _apply(where, current, value, path)
         else:
-            setattr(target, key, _check_value(where, path, value, type(fields[key].default)))
+            setattr(target, key, _check_value(where, path, value, type(fields[key].default),
+                                              fields[key].metadata.get("or_strings", ())))
 
 
 def _build(where, values):
@@ -224,6 +232,9 @@ def _validate(recipe, where):
         recipe.options.check()
     except ValueError as error:
         raise RecipeError(f"{where}: [{recipe.task}] {error}") from None
+    needs_dev = getattr(recipe.options, "requires_dev", lambda: "")()
+    if needs_dev and not recipe.data.dev:
+        raise RecipeError(f"{where}: data.dev is required: [{recipe.task}] {needs_dev}.")
 
 
 def _get(recipe, path):

@@ -19,6 +19,7 @@ else:
   preprocess             (features, targets) -> (x, y[, sample_weight]) in tf.data
   default_loss / default_metrics
   initialize_from_targets  e.g. output biases at the label priors
+  choose_on_dev          settings chosen on the dev set once training is done
   postprocess            model outputs -> named outputs, in TF ops: in-process
                          `predict` and the serving signature both call it
   export_assets          files the export ships (label names) and postprocess reads
@@ -110,6 +111,13 @@ class Task(keras.Model):
 
     def initialize_from_targets(self, targets):
         """Called once with the training targets before training starts."""
+
+    def choose_on_dev(self, section, dev_examples):
+        """Called once the best weights are loaded, before the run saves, evaluates and
+        exports, with the recipe's task section and the dev examples: where a task sets
+        what is chosen on held-out data (a rejection threshold). Returns a message to
+        print, or None (nothing to choose, the default)."""
+        return None
 
     def default_loss(self):
         raise NotImplementedError

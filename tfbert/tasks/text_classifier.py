@@ -7,6 +7,10 @@ Served outputs (`serving_default`, and in-process `predict`, from one `postproce
     label_id       int32   [B]     its index into the label names
     probabilities  float32 [B, C]  softmax (multi-label: sigmoid of each label)
     logits         float32 [B, C]
+  with rejection (reject_below, single-label only):
+    rejected       bool    [B]     the top probability is under reject_below: `label` is
+                                   reject_label and `label_id` its index, or -1 when it
+                                   is not one of the trained labels
   multi-label only:
     labels         string  [B, C]  label j's name where it is predicted, else "": every
                                    label over the threshold, or the best one if none is
@@ -21,7 +25,7 @@ import tensorflow as tf
 
 from tfbert.data.labels import LabelVocabulary
 from tfbert.layers.heads import POOLING_HEADS
-from tfbert.metrics import classification_metrics, multilabel_metrics
+from tfbert.metrics import classification_metrics, multilabel_metrics, out_of_scope_metrics
 from tfbert.tasks.pooled_task import PooledTask
 from tfbert.tasks.registry import register_task
 
@@ -39,6 +43,14 @@ class ClassificationSection:
     # "balanced": each class's loss weighted by n / (classes * its count) (scikit-learn's
     # compute_class_weight), so small classes count as much as large ones; "": none.
     class_weight: str = ""
+    # Out-of-scope rejection: when the top probability is under reject_below, the answer
+    # is reject_label (in predict, evaluate and the served signature alike). 0: off;
+    # "auto": chosen on the dev set after training, the highest threshold that still
+    # accepts reject_recall of the dev set's in-scope examples. Dev and test rows whose
+    # label is reject_label are the out-of-scope examples the report scores.
+    reject_below: float = dataclasses.field(default=0.0, metadata={"or_strings": ("auto",)})
+    reject_label: str = "oos"
+    reject_recall: float = 0.95  # "auto": the share of in-scope dev examples kept
 
     def check(self):
         if self.head not in (*POOLING_HEADS, "auto"):
@@ -52,6 +64,24 @@ class ClassificationSection:
         if self.class_weight and self.multi_label:
             raise ValueError("class_weight = \"balanced\" is for single-label classification; "
                              "a multi-label classifier has no single class per example to weigh.")
+        if self.reject_below != "auto" and not 0.0 <= self.reject_below < 1.0:
+            raise ValueError(f"reject_below must be in [0, 1) or \"auto\", got {self.reject_below}.")
+        if self.rejects and self.multi_label:
+            raise ValueError("reject_below is for single-label classification; a multi-label "
+                             "classifier already answers no label over its threshold as none.")
+        if self.rejects and (not self.reject_label.strip() or "\n" in self.reject_label):
+            raise ValueError(f"reject_label = {self.reject_label!r} must be a one-line label name.")
+        if not 0.0 < self.reject_recall <= 1.0:
+            raise ValueError(f"reject_recall must be in (0, 1], got {self.reject_recall}.")
+
+    @property
+    def rejects(self):
+        return self.reject_below == "auto" or self.reject_below > 0
+
+    def requires_dev(self):
+        """Why this section needs data.dev ("" when it does not)."""
+        return ('reject_below = "auto" chooses its threshold on the dev set'
+                if self.reject_below == "auto" else "")
 
 
 @register_task("classification")
@@ -68,13 +98,18 @@ class TextClassifier(PooledTask):
       multi_label: each label is an independent yes/no (sigmoid); a raw label such
         as "atis_flight#atis_airfare" names several, split on `label_separator`.
       threshold: probability above which a multi-label output counts as present.
+      reject_below: single-label: answer `reject_label` when the top probability is under
+        it (0: never). `choose_reject_below` sets it from held-out examples.
+      reject_label: the answer for rejected inputs ("" : no rejection); examples labelled
+        with it that are not one of `label_names` are out-of-scope examples (target -1).
     """
 
     recipe_section = ClassificationSection
     default_eval_metric = "accuracy"
 
     def __init__(self, encoder, tokenizer, label_names, head="cls", pair=False,
-                 multi_label=False, label_separator="#", threshold=0.5, dropout=0.1, **kwargs):
+                 multi_label=False, label_separator="#", threshold=0.5, reject_below=0.0,
+                 reject_label="", dropout=0.1, **kwargs):
         label_names = [str(name) for name in label_names]
         if len(label_names) < (1 if multi_label else 2):
             raise ValueError(f"a classifier needs at least two label names, got {label_names}.")
@@ -86,13 +121,49 @@ class TextClassifier(PooledTask):
         self.multi_label = multi_label
         self.label_separator = label_separator
         self.threshold = threshold
+        if reject_label and multi_label:
+            raise ValueError("rejection (reject_label) is for single-label classifiers.")
+        if not 0.0 <= float(reject_below) < 1.0:
+            raise ValueError(f"reject_below must be in [0, 1), got {reject_below}.")
+        self.reject_below = float(reject_below)
+        self.reject_label = str(reject_label)
 
     @classmethod
     def from_recipe(cls, section, train_examples, **common):
         vocabulary = LabelVocabulary.from_labels(
             train_examples.labels, multi_label=section.multi_label, separator=section.label_separator)
+        # "auto" starts at 0 (nothing rejected) until `choose_on_dev` picks the threshold.
+        reject_below = 0.0 if section.reject_below == "auto" else section.reject_below
         return cls(label_names=vocabulary.names, head=section.head, multi_label=section.multi_label,
-                   label_separator=section.label_separator, threshold=section.threshold, **common)
+                   label_separator=section.label_separator, threshold=section.threshold,
+                   reject_below=reject_below,
+                   reject_label=section.reject_label if section.rejects else "", **common)
+
+    def choose_on_dev(self, section, dev_examples):
+        """reject_below = "auto": the threshold chosen on the dev set (a message)."""
+        if getattr(section, "reject_below", None) != "auto":
+            return None
+        threshold, kept = self.choose_reject_below(dev_examples, section.reject_recall)
+        return (f'reject_below = "auto": {threshold:.4f}, which keeps {kept:.1%} of the dev '
+                f"set's in-scope examples (reject_recall = {section.reject_recall})")
+
+    def choose_reject_below(self, examples, recall=0.95):
+        """Sets reject_below to the highest threshold under which at most 1 - recall of
+        the in-scope `examples` (labels that are label names) have their top probability.
+        Returns (threshold, the share of in-scope examples it keeps)."""
+        if not self.reject_label:
+            raise ValueError("choose_reject_below needs a reject_label.")
+        data = self.tokenize(examples, on_unknown="skip")
+        in_scope = np.asarray(data.targets) >= 0
+        if not in_scope.any():
+            raise ValueError(f"{examples.source}: no in-scope examples to choose reject_below on.")
+        logits = self.predict_model_outputs(data)
+        top = tf.reduce_max(tf.nn.softmax(logits, axis=-1), axis=-1).numpy()[in_scope]
+        # Rejected means top < threshold, so the threshold is the k-th smallest top
+        # probability with k = floor((1 - recall) * n) of them under it.
+        threshold = np.sort(top)[int(np.floor((1.0 - recall) * len(top) + 1e-9))]
+        self.reject_below = float(min(threshold, np.nextafter(np.float32(1), np.float32(0))))
+        return self.reject_below, float((top >= self.reject_below).mean())
 
     @property
     def label_vocabulary(self):
@@ -112,11 +183,30 @@ class TextClassifier(PooledTask):
             raw.append(str(label))
         return raw
 
+    @property
+    def out_of_scope_id(self):
+        """The id a rejected answer gets: reject_label's index, or -1 when it is not a label."""
+        return self.label_names.index(self.reject_label) if self.reject_label in self.label_names else -1
+
     def encode_targets(self, examples, on_unknown="error"):
         """int32 ids [n], or multi-hot float32 [n, labels]; an unknown label is an error
-        naming its file and line (or, with on_unknown="skip", left out and counted)."""
-        targets, kept, skipped = self.label_vocabulary.encode(examples, on_unknown=on_unknown)
-        return targets, np.asarray(kept, np.int64), skipped
+        naming its file and line (or, with on_unknown="skip", left out and counted).
+        With a reject_label that is not a trained label, its examples get id -1."""
+        out_of_scope = []
+        if self.reject_label and self.out_of_scope_id == -1 and examples.labels is not None:
+            out_of_scope = [i for i, label in enumerate(examples.labels) if label == self.reject_label]
+        if not out_of_scope:
+            targets, kept, skipped = self.label_vocabulary.encode(examples, on_unknown=on_unknown)
+            return targets, np.asarray(kept, np.int64), skipped
+        excluded = set(out_of_scope)
+        in_scope = np.array([i for i in range(len(examples)) if i not in excluded], np.int64)
+        targets, kept, skipped = self.label_vocabulary.encode(examples.select(in_scope),
+                                                              on_unknown=on_unknown)
+        indices = np.concatenate([in_scope[np.asarray(kept, np.int64)],
+                                  np.asarray(out_of_scope, np.int64)])
+        ids = np.concatenate([targets, np.full(len(out_of_scope), -1, np.int32)])
+        order = np.argsort(indices, kind="stable")
+        return ids[order], indices[order], skipped
 
     def initialize_from_targets(self, targets):
         """Multi-label: starts each output at its label's training frequency,
@@ -170,8 +260,15 @@ class TextClassifier(PooledTask):
         if not self.multi_label:
             probabilities = tf.nn.softmax(logits, axis=-1)                   # [B, C]
             label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
-            return {"label": tf.gather(names, label_id), "label_id": label_id,
-                    "probabilities": probabilities, "logits": logits}
+            label = tf.gather(names, label_id)                               # [B]
+            outputs = {"label": label, "label_id": label_id,
+                       "probabilities": probabilities, "logits": logits}
+            if self.reject_label:
+                rejected = tf.reduce_max(probabilities, axis=-1) < self.reject_below  # [B]
+                outputs["rejected"] = rejected
+                outputs["label"] = tf.where(rejected, tf.constant(self.reject_label), label)
+                outputs["label_id"] = tf.where(rejected, self.out_of_scope_id, label_id)
+            return outputs
         probabilities = tf.sigmoid(logits)                                   # [B, C]
         label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
         over_threshold = probabilities > self.threshold
@@ -200,7 +297,10 @@ class TextClassifier(PooledTask):
                 label = [str(name) for name in outputs["labels"][i] if name]
             else:
                 label = str(label)
-            rows.append({"label": label, "probabilities": _named(names, outputs["probabilities"][i])})
+            row = {"label": label, "probabilities": _named(names, outputs["probabilities"][i])}
+            if "rejected" in outputs:
+                row["rejected"] = bool(outputs["rejected"][i])
+            rows.append(row)
         return rows
 
     # -------------------------------------------------------------- evaluation
@@ -212,6 +312,18 @@ class TextClassifier(PooledTask):
             gold = [[name for name, present in zip(self.label_names, row) if present]
                     for row in truth]
             same = lambda gold, predicted: sorted(gold) == sorted(predicted)
+        elif self.reject_label:
+            # Out of scope is one more class for the per-class report: its own index
+            # when reject_label is not a trained label.
+            names = self.label_names + ([self.reject_label] if self.out_of_scope_id == -1 else [])
+            oos = len(names) - 1 if self.out_of_scope_id == -1 else self.out_of_scope_id
+            truth = np.where(np.asarray(targets) < 0, oos, targets)
+            predicted = np.where(np.asarray(outputs["label_id"]) < 0, oos, outputs["label_id"])
+            metrics = {**classification_metrics(truth, predicted, names),
+                       **out_of_scope_metrics(truth == oos, predicted == oos, truth == predicted),
+                       "reject_below": self.reject_below}
+            gold = [names[i] for i in truth]
+            same = lambda gold, predicted: gold == predicted
         else:
             metrics = classification_metrics(targets, outputs["label_id"], self.label_names)
             gold = [self.label_names[i] for i in targets]
@@ -228,12 +340,19 @@ class TextClassifier(PooledTask):
         for average in ("macro", "micro", "weighted", "samples"):
             if f"{average}_f1" in metrics:
                 summary.append((f"{average} F1", metrics[f"{average}_f1"]))
+        if "in_scope_accuracy" in metrics:
+            summary += [(f"in-scope accuracy (reject_below {metrics['reject_below']:.4f})",
+                         metrics["in_scope_accuracy"]),
+                        ("in-scope rejected", metrics["in_scope_rejected"])]
+            if metrics["out_of_scope_recall"] is not None:
+                summary.append((f"{self.reject_label!r} recall", metrics["out_of_scope_recall"]))
         return summary
 
     def get_config(self):
         return {**super().get_config(), "label_names": self.label_names,
                 "multi_label": self.multi_label, "label_separator": self.label_separator,
-                "threshold": self.threshold}
+                "threshold": self.threshold, "reject_below": self.reject_below,
+                "reject_label": self.reject_label}
 
 
 def _named(names, values):

@@ -134,6 +134,10 @@ def train(recipe, force=False):
 
     if dev_examples is not None and run.best_weights_file.exists():
         task.load_weights(str(run.best_weights_file))
+    if dev_examples is not None:
+        chosen = task.choose_on_dev(recipe.options, dev_examples)
+        if chosen:
+            print(chosen)
     run.save_task(task, keep_optimizer_state=t.keep_optimizer_state)
     task.save_artifacts(run.path)
 
