@@ -60,6 +60,9 @@ class TrainingSection:
     # BERT is above it; classification and regression only.
     baseline: bool = True
     eval_metric: str = ""  # empty: the task's own (accuracy, spearman, ...)
+    # Early stopping: stop once this many epochs in a row bring no better dev eval_metric
+    # (0: train every epoch); the best epoch's weights are kept either way.
+    patience: int = 0
 
 
 def epochs_to_run(training, steps_per_epoch):
@@ -213,6 +216,11 @@ def _validate(recipe, where):
         if _get(recipe, path) <= 0:
             raise RecipeError(f"{where}: {'.'.join(path)} must be positive, got {_get(recipe, path)}.")
     t = recipe.training
+    if t.patience < 0:
+        raise RecipeError(f"{where}: training.patience must be 0 (off) or more, got {t.patience}.")
+    if t.patience and not recipe.data.dev:
+        raise RecipeError(f"{where}: training.patience = {t.patience} stops on the dev metric; "
+                          "set data.dev (or patience = 0).")
     if t.min_steps < 0:
         raise RecipeError(f"{where}: training.min_steps must be 0 or more, got {t.min_steps}.")
     if not 0.0 < t.learning_rate < 1.0:

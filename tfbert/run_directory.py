@@ -99,10 +99,12 @@ class RunDirectory:
                 f"{self.resume_dir}) to start afresh."
             )
 
-    def best_dev_metric(self):
+    def dev_state(self):
+        """What the dev evaluation wrote at its last epoch end ({} before any):
+        best, epoch, best_epoch, stopped_early."""
         if not self.dev_state_file.exists():
-            return None
-        return json.loads(self.dev_state_file.read_text())["best"]
+            return {}
+        return json.loads(self.dev_state_file.read_text())
 
     def save_task(self, task, keep_optimizer_state=False):
         """model.keras (and task.json), written whole and renamed into place; without

@@ -279,7 +279,8 @@ class Task(keras.Model):
         optimizer steps already done, as after a resume) skips exactly the batches
         already trained on. A partly done epoch is finished in a fit() of its own;
         the remaining epochs run in one fit() (Keras keeps reading one iterator
-        across epochs when steps_per_epoch is given). Returns the last History.
+        across epochs when steps_per_epoch is given); a callback that stops training
+        in the first stops the second too. Returns the last History.
         """
         if not self.is_text_input(x):
             return super().fit(x, y, batch_size=None if isinstance(x, tf.data.Dataset) else batch_size,
@@ -309,7 +310,7 @@ class Task(keras.Model):
         if skip and epoch < epochs:
             history = run(plan(epoch)[skip:], epoch, epoch + 1, steps - skip, initial_step)
             epoch += 1
-        if epoch < epochs:
+        if epoch < epochs and not (history is not None and self.stop_training):
             history = run([batch for e in range(epoch, epochs) for batch in plan(e)], epoch,
                           epochs, steps, epoch * steps)
         return history

@@ -15,15 +15,23 @@ class DevEvaluation(keras.callbacks.Callback):
 
     Keras' own validation metrics average over batches; F1 and Spearman do not
     decompose that way, so the dev set is predicted whole and scored once.
+
+    patience: stop training once `patience` epochs in a row have not improved on the
+    best (0: never stop early). The best epoch's weights are what the run keeps either
+    way. Keras' EarlyStopping reads Keras' own logs and keeps its best weights in
+    memory, which a resumed run would lose; this state lives in `state_path`.
     """
 
-    def __init__(self, evaluate_fn, metric, best_weights_path, state_path, best=None):
+    def __init__(self, evaluate_fn, metric, best_weights_path, state_path, best=None,
+                 best_epoch=None, patience=0):
         super().__init__()
         self.evaluate_fn = evaluate_fn  # () -> metrics dict
         self.metric = metric
         self.best_weights_path = str(best_weights_path)
         self.state_path = pathlib.Path(state_path)
         self.best = best
+        self.best_epoch = best_epoch  # 1-based, as printed
+        self.patience = patience
 
     def on_epoch_end(self, epoch, logs=None):
         metrics = self.evaluate_fn()
@@ -39,13 +47,22 @@ class DevEvaluation(keras.callbacks.Callback):
         value = metrics[self.metric]
         improved = self.best is None or value > self.best
         if improved:
-            self.best = value
+            self.best, self.best_epoch = value, epoch + 1
             # Whole or not at all: a run killed here resumes and reads this file.
             with replacing(self.best_weights_path) as temporary:
                 self.model.save_weights(str(temporary))
-        write_atomically(self.state_path, json.dumps({"best": self.best, "epoch": epoch + 1}))
+        stop = (bool(self.patience) and self.best_epoch is not None  # None: an older run's state
+                and epoch + 1 - self.best_epoch >= self.patience)
+        write_atomically(self.state_path, json.dumps(
+            {"best": self.best, "epoch": epoch + 1, "best_epoch": self.best_epoch,
+             "stopped_early": stop}))
         print(f"\n  dev {self.metric} = {value:.4f}"
-              f"{' (best so far, saved)' if improved else f' (best {self.best:.4f})'}", flush=True)
+              f"{' (best so far, saved)' if improved else f' (best {self.best:.4f}, epoch {self.best_epoch})'}",
+              flush=True)
+        if stop:
+            print(f"  stopping early: no better dev {self.metric} for {self.patience} epoch(s) "
+                  f"(training.patience); keeping epoch {self.best_epoch}", flush=True)
+            self.model.stop_training = True
 
 
 class ResumeCheckpoint(keras.callbacks.Callback):

@@ -104,12 +104,15 @@ def train(recipe, force=False):
               f"at {steps_per_epoch} steps per epoch")
 
     manager, checkpoint = resume_manager(task, run.resume_dir)
-    best = None
+    dev_state = {}
     if manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        best = run.best_dev_metric()
+        dev_state = run.dev_state()
     done = int(task.optimizer.iterations.numpy())
-    if done >= total_steps:
+    stopped_early = bool(dev_state.get("stopped_early"))
+    if stopped_early:
+        print(f"this run stopped early at epoch {dev_state['epoch']}; evaluating and exporting")
+    elif done >= total_steps:
         print(f"already trained {done}/{total_steps} steps; evaluating and exporting")
     elif done:
         print(f"resuming from step {done}/{total_steps} ({manager.latest_checkpoint})")
@@ -119,14 +122,15 @@ def train(recipe, force=False):
     if dev_examples is not None:
         callbacks.insert(0, DevEvaluation(
             lambda: evaluate_task(task, dev_examples, on_unknown=recipe.data.on_unknown_label)[0],
-            t.eval_metric, run.best_weights_file, run.dev_state_file, best=best))
+            t.eval_metric, run.best_weights_file, run.dev_state_file, best=dev_state.get("best"),
+            best_epoch=dev_state.get("best_epoch"), patience=t.patience))
 
     fit_options = task.fit_options(recipe.options, data.targets)
     if "class_weight" in fit_options:
         print("class weights: " + ", ".join(  # only classifiers weigh classes
             f"{task.label_names[c]} {w:.2f}" for c, w in fit_options["class_weight"].items()))
     started = time.perf_counter()
-    if done < total_steps:
+    if done < total_steps and not stopped_early:
         task.fit(data, batch_size=t.batch_size, epochs=epochs, seed=t.seed, initial_step=done,
                  callbacks=callbacks, **fit_options)
     seconds = time.perf_counter() - started
@@ -143,7 +147,10 @@ def train(recipe, force=False):
 
     # Whole epochs see every example once; a resumed part epoch is counted pro rata.
     examples_seen = trained * len(data) / data.steps_per_epoch(t.batch_size)
+    dev_state = run.dev_state()
     result = {"epochs": epochs, "steps": total_steps, "steps_run": trained,
+              "best_epoch": dev_state.get("best_epoch"),
+              "stopped_early": bool(dev_state.get("stopped_early")),
               "train_seconds": seconds,
               "train_examples_per_second": examples_seen / seconds if trained else None,
               "output_dir": str(run.path)}
