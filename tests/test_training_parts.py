@@ -57,6 +57,38 @@ def test_every_weight_decays_but_the_one_dimensional_ones():
     assert model.optimizer.global_clipnorm == 1.0
 
 
+@pytest.mark.parametrize("head_learning_rate", [0.0, 1e-2])
+def test_head_learning_rate(head_learning_rate):
+    """Adam's first step moves each weight by about its learning rate (m / sqrt(v) is
+    the gradient's sign): the head's weights by head_learning_rate, the encoder's by
+    learning_rate."""
+    import keras
+
+    from tfbert.tasks import TextClassifier
+    from tfbert.training.optimizer import AdamWWithHeadRate
+    from tiny_models import spread, tiny
+
+    model = spread(TextClassifier(*tiny(), ["neg", "pos"], head="mean"))
+    model.compile(optimizer=make_optimizer(1e-3, total_steps=10, warmup_ratio=0.0, weight_decay=0.0,
+                                           clip_norm=0.0, head_learning_rate=head_learning_rate))
+    head = {id(v) for v in model.head_variables}
+    assert sorted(v.path.split("/", 1)[1] for v in model.head_variables) == [
+        "head/output_dense/bias", "head/output_dense/kernel"]
+    before = {v.path: np.array(v) for v in model.trainable_variables}
+    rng = np.random.default_rng(0)
+    model.optimizer.apply_gradients(
+        [(keras.ops.convert_to_tensor(rng.normal(size=v.shape).astype("float32")), v)
+         for v in model.trainable_variables])
+    for v in model.trainable_variables:
+        step = np.abs(np.array(v) - before[v.path]).max()
+        expected = (head_learning_rate or 1e-3) if id(v) in head else 1e-3
+        assert step == pytest.approx(expected, rel=1e-3), v.path
+    config = model.optimizer.get_config()
+    assert AdamWWithHeadRate.from_config(config).head_rate_multiplier == (10.0 if head_learning_rate else 1.0)
+    with pytest.raises(ValueError, match="head_rate_multiplier must be > 0"):
+        AdamWWithHeadRate(head_rate_multiplier=0.0)
+
+
 def test_plan_covers_every_example_once_and_groups_lengths():
     rng = np.random.default_rng(0)
     lengths = rng.integers(3, 120, size=1000)

@@ -44,6 +44,7 @@ class TrainingSection:
     min_steps: int = 0
     batch_size: int = 32
     learning_rate: float = 5e-5
+    head_learning_rate: float = 0.0  # the head's peak rate (same schedule); 0: learning_rate
     warmup_ratio: float = 0.1
     weight_decay: float = 0.01
     clip_norm: float = 1.0
@@ -225,6 +226,9 @@ def _validate(recipe, where):
         raise RecipeError(f"{where}: training.min_steps must be 0 or more, got {t.min_steps}.")
     if not 0.0 < t.learning_rate < 1.0:
         raise RecipeError(f"{where}: training.learning_rate must be in (0, 1), got {t.learning_rate}.")
+    if not 0.0 <= t.head_learning_rate < 1.0:
+        raise RecipeError(f"{where}: training.head_learning_rate must be in [0, 1) (0: "
+                          f"training.learning_rate), got {t.head_learning_rate}.")
     if not 0.0 <= t.warmup_ratio <= 1.0:
         raise RecipeError(f"{where}: training.warmup_ratio must be in [0, 1], got {t.warmup_ratio}.")
     if not 0.0 <= t.dropout < 1.0:

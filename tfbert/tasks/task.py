@@ -178,6 +178,12 @@ class Task(keras.Model):
         raise NotImplementedError
 
     @property
+    def head_variables(self):
+        """The trainable weights outside the encoder: the head's (training.head_learning_rate)."""
+        encoder = {id(variable) for variable in self.encoder.trainable_variables}
+        return [v for v in self.trainable_variables if id(v) not in encoder]
+
+    @property
     def reads_pooled_output(self):
         """True when a head reads the encoder's pooled output (its pooler is trained)."""
         return False
@@ -264,6 +270,8 @@ class Task(keras.Model):
         if not optimizer.built:
             optimizer.exclude_from_weight_decay(
                 var_list=[v for v in self.trainable_variables if len(v.shape) <= 1])
+        if hasattr(optimizer, "scale_learning_rate"):  # a head learning rate of its own
+            optimizer.scale_learning_rate(self.head_variables)
         super().compile(
             optimizer=optimizer,
             loss=self.default_loss() if loss == "auto" else loss,

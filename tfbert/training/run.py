@@ -72,7 +72,8 @@ def prepare_training(recipe, train_examples, strategy=None):
         steps_per_epoch = data.steps_per_epoch(t.batch_size)
         total_steps = steps_per_epoch * epochs_to_run(t, steps_per_epoch)
         task.compile(optimizer=make_optimizer(t.learning_rate, total_steps, t.warmup_ratio,
-                                              t.weight_decay, t.clip_norm),
+                                              t.weight_decay, t.clip_norm,
+                                              head_learning_rate=t.head_learning_rate),
                      jit_compile=t.xla)
         task.optimizer.build(task.trainable_variables)
     return task, data
