@@ -3,6 +3,7 @@
     python bench/finetune.py                 # every task
     python bench/finetune.py sst2 mrpc       # some of them
     python bench/finetune.py --quick         # 2,000 training examples each (a smoke run)
+    python bench/finetune.py --defaults      # the built-in defaults, only paths changed
 
 Each run is `tfbert train` with the recipe in `recipes/` and the overrides below,
 exactly as a user would type them (the table prints them). Task options are in the
@@ -97,7 +98,23 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("tasks", nargs="*", help=f"some of: {', '.join(RUNS)} (default: all but {', '.join(OPTIONAL)})")
     parser.add_argument("--quick", action="store_true", help="2,000 training examples per task")
+    parser.add_argument("--defaults", action="store_true",
+                        help="the built-in defaults on every classification and regression set, "
+                             "changing only paths and columns (bench/finetune_defaults.py)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="with --defaults: a candidate default, applied to every set")
     args = parser.parse_args()
+    if args.defaults:
+        import finetune_defaults
+
+        unknown = sorted(set(args.tasks) - set(finetune_defaults.SETS))
+        if unknown:
+            parser.error(f"unknown set(s) {', '.join(unknown)}; choose from "
+                         f"{', '.join(finetune_defaults.SETS)}")
+        finetune_defaults.run(args.tasks or list(finetune_defaults.SETS), args.set, args.quick)
+        return 0
+    if args.set:
+        parser.error("--set is for --defaults runs; the tuned runs' settings are in RUNS")
 
     from tfbert.recipe import load_recipe
     from tfbert.training.run import train

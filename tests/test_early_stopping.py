@@ -2,7 +2,7 @@
 epochs in a row bring nothing better, the best epoch's weights are kept, and a run
 that is started again after it stopped does not train on.
 
-Bad input tried: a negative patience, patience without a dev set.
+Bad input tried: a negative patience. Without a dev set every epoch is trained.
 """
 
 import json
@@ -49,7 +49,6 @@ def test_patience_zero_never_stops(tmp_path):
 
 @pytest.mark.parametrize("overrides, message", [
     (["training.patience=-1"], "training.patience must be 0 (off) or more, got -1"),
-    (["training.patience=2", "data.dev="], "training.patience = 2 stops on the dev metric; set data.dev"),
 ])
 def test_bad_patience(overrides, message):
     with pytest.raises(RecipeError, match=re.escape(message)):

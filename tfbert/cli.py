@@ -1,6 +1,7 @@
 """The `tfbert` command line.
 
     tfbert train RECIPE.toml [--set KEY=VALUE ...] [--force]
+    tfbert search RECIPE.toml [--set KEY=VALUE ...] [--force]   (the recipe's [search] trials)
     tfbert evaluate RUN_DIR --data FILE [--output DIR] [--set KEY=VALUE ...]
     tfbert export RUN_DIR [--dir saved_models] [--name NAME] [--version N] [--overwrite]
     tfbert predict RUN_DIR --input FILE --output FILE.jsonl [--set KEY=VALUE ...]
@@ -111,6 +112,13 @@ def command_train(args):
               f"examples/s); run in {result['output_dir']}")
 
 
+def command_search(args):
+    from tfbert.recipe import load_recipe
+    from tfbert.search import run_search
+
+    run_search(load_recipe(args.recipe, args.set or ()), force=args.force)
+
+
 def command_pretrain(args):
     from tfbert.recipe import load_recipe
 
@@ -190,6 +198,15 @@ def build_parser():
     train.add_argument("--force", action="store_true",
                        help="replace a finished run in the recipe's output_dir")
     train.set_defaults(handler=command_train)
+
+    search = commands.add_parser("search", help="hyperparameter search (KerasTuner) over the "
+                                 "recipe's [search] values; resumes when started again")
+    search.add_argument("recipe", help="a TOML recipe with a [search] table")
+    search.add_argument("--set", action="append", metavar="KEY=VALUE",
+                        help="override a recipe key, e.g. search.max_trials=4 (repeatable)")
+    search.add_argument("--force", action="store_true",
+                        help="discard an earlier search in runs/NAME/search and start afresh")
+    search.set_defaults(handler=command_search)
 
     evaluate = commands.add_parser("evaluate", help="score a trained run on a labelled file")
     evaluate.add_argument("run", help="the run directory tfbert train made (runs/NAME)")

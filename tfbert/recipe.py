@@ -38,12 +38,15 @@ class DataSection:
 
 @dataclasses.dataclass
 class TrainingSection:
-    epochs: int = 3
+    # The defaults of every task kind, chosen on evidence (bench/README.md, "Defaults"):
+    # MiniLM-sized encoders fine-tune best near 1e-4; up to 5 epochs, stopped early on
+    # the dev metric (patience) with the best epoch kept.
+    epochs: int = 5
     # At least this many optimizer steps: a small training set gets more epochs
     # (epochs = max(epochs, ceil(min_steps / steps per epoch))); 0: exactly `epochs`.
     min_steps: int = 0
     batch_size: int = 32
-    learning_rate: float = 5e-5
+    learning_rate: float = 1e-4
     head_learning_rate: float = 0.0  # the head's peak rate (same schedule); 0: learning_rate
     warmup_ratio: float = 0.1
     weight_decay: float = 0.01
@@ -62,8 +65,9 @@ class TrainingSection:
     baseline: bool = True
     eval_metric: str = ""  # empty: the task's own (accuracy, spearman, ...)
     # Early stopping: stop once this many epochs in a row bring no better dev eval_metric
-    # (0: train every epoch); the best epoch's weights are kept either way.
-    patience: int = 0
+    # (0: train every epoch; without data.dev every epoch is trained); the best epoch's
+    # weights are kept either way.
+    patience: int = 2
 
 
 def epochs_to_run(training, steps_per_epoch):
@@ -80,6 +84,32 @@ class ExportSection:
     compute_dtype: str = "float32"  # float16 for GPU serving (inputs, outputs stay float32)
 
 
+def _values(item_type):
+    """A list-valued key of [search]: the values to try, each of `item_type`."""
+    return dataclasses.field(default_factory=list, metadata={"items": item_type})
+
+
+@dataclasses.dataclass
+class SearchSection:
+    """[search]: hyperparameter search with KerasTuner, `tfbert search RECIPE`
+    (tfbert/search.py). Each list names the values to try; an empty list keeps the
+    recipe's own value. The objective is the dev set's training.eval_metric."""
+
+    max_trials: int = 8
+    algorithm: str = "random"  # random | bayesian | grid (KerasTuner's oracles)
+    learning_rate: list = _values(float)
+    head_learning_rate: list = _values(float)
+    epochs: list = _values(int)
+    batch_size: list = _values(int)
+    dropout: list = _values(float)
+    head: list = _values(str)  # the task table's head (classification, regression)
+
+    def searched(self):
+        """{key: values} of the keys with values to try."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if "items" in f.metadata and getattr(self, f.name)}
+
+
 @dataclasses.dataclass
 class Recipe:
     name: str = ""
@@ -89,6 +119,7 @@ class Recipe:
     data: DataSection = dataclasses.field(default_factory=DataSection)
     training: TrainingSection = dataclasses.field(default_factory=TrainingSection)
     export: ExportSection = dataclasses.field(default_factory=ExportSection)
+    search: SearchSection = dataclasses.field(default_factory=SearchSection)
     # The task's own table, [<task>]: an instance of its class's recipe_section.
     options: object = None
     source: str = ""  # the file it came from (not a key)
@@ -107,9 +138,10 @@ _CHOICES = {
     ("data", "on_unknown_label"): ("error", "skip", "keep"),
     ("training", "mixed_precision"): ("none", "bf16", "fp16"),
     ("export", "compute_dtype"): ("float32", "float16", "bfloat16"),
+    ("search", "algorithm"): ("random", "bayesian", "grid"),
 }
 _POSITIVE = {("training", "epochs"), ("training", "batch_size"), ("training", "max_length"),
-             ("training", "checkpoint_every")}
+             ("training", "checkpoint_every"), ("search", "max_trials")}
 _PATH_KEYS = {("data", "train"), ("data", "dev"), ("data", "test"), ("output_dir",),
               ("export", "dir"), ("checkpoint",)}
 # Keys that moved into the task's own table: the error says where they went.
@@ -135,9 +167,21 @@ def _fields(cls):
     return {f.name: f for f in dataclasses.fields(cls) if f.name not in ("source", "options")}
 
 
-def _check_value(where, key_path, value, field_type, or_strings=()):
+def _check_value(where, key_path, value, field, or_strings=()):
     """`value` if it has the key's type (an int passes as a float), else a RecipeError.
-    `or_strings`: words the key also takes (a number or "auto")."""
+    `field` is the key's dataclass field or a type; `or_strings`: words the key also
+    takes (a number or "auto"); a list-valued key checks each of its items."""
+    if isinstance(field, dataclasses.Field):
+        if "items" in field.metadata:
+            if not isinstance(value, list):
+                raise RecipeError(f"{where}: {'.'.join(key_path)} must be a list of values to try, "
+                                  f"e.g. [1e-4, 5e-5]; got {value!r}.")
+            item = field.metadata["items"]
+            return [_check_value(where, key_path[:-1] + (f"{key_path[-1]}[{i}]",), v, item)
+                    for i, v in enumerate(value)]
+        or_strings = field.metadata.get("or_strings", ())
+        field = type(field.default)
+    field_type = field
     expected = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
     if or_strings and isinstance(value, str):
         if value in or_strings:
@@ -185,8 +229,7 @@ def _apply(where, target, values, prefix=(), task=None):
                 raise RecipeError(f"{where}: {'.'.join(path)} must be a table ([{key}]).")
             _apply(where, current, value, path)
         else:
-            setattr(target, key, _check_value(where, path, value, type(fields[key].default),
-                                              fields[key].metadata.get("or_strings", ())))
+            setattr(target, key, _check_value(where, path, value, fields[key]))
 
 
 def _build(where, values):
@@ -219,9 +262,6 @@ def _validate(recipe, where):
     t = recipe.training
     if t.patience < 0:
         raise RecipeError(f"{where}: training.patience must be 0 (off) or more, got {t.patience}.")
-    if t.patience and not recipe.data.dev:
-        raise RecipeError(f"{where}: training.patience = {t.patience} stops on the dev metric; "
-                          "set data.dev (or patience = 0).")
     if t.min_steps < 0:
         raise RecipeError(f"{where}: training.min_steps must be 0 or more, got {t.min_steps}.")
     if not 0.0 < t.learning_rate < 1.0:
@@ -240,6 +280,8 @@ def _validate(recipe, where):
             raise RecipeError(f"{where}: {key} = {value!r} {SAFE_NAME_RULE}.")
     if not recipe.data.train:
         raise RecipeError(f"{where}: data.train is required.")
+    if recipe.search.head and not hasattr(recipe.options, "head"):
+        raise RecipeError(f"{where}: search.head: task {recipe.task!r} has no head to choose.")
     try:
         recipe.options.check()
     except ValueError as error:
@@ -312,6 +354,20 @@ def load_recipe(path, overrides=()):
     if not recipe.training.eval_metric:
         recipe.training.eval_metric = recipe.task_class.default_eval_metric
     return recipe
+
+
+def with_values(recipe, values, source):
+    """A copy of `recipe` with {key path tuple: value} set, checked as a loaded recipe
+    is; errors name `source` (e.g. "recipe.toml [search] trial 3")."""
+    values_dict = recipe_to_dict(recipe)
+    for path, value in values.items():
+        cursor = values_dict
+        for key in path[:-1]:
+            cursor = cursor[key]
+        cursor[path[-1]] = value
+    changed = recipe_from_dict(values_dict, source=source)
+    _validate(changed, source)
+    return changed
 
 
 def recipe_to_dict(recipe):

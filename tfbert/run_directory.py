@@ -32,7 +32,7 @@ from tfbert.recipe import RecipeError, parse_override, recipe_from_dict, recipe_
 
 # Keys that may change between an interrupted run and its resumption: they do not
 # change what training computes.
-RESUME_MAY_CHANGE = {"export", "data.test", "training.checkpoint_every",
+RESUME_MAY_CHANGE = {"export", "search", "data.test", "training.checkpoint_every",
                      "training.keep_optimizer_state", "training.baseline"}
 
 

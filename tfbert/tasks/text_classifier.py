@@ -36,7 +36,8 @@ LABELS_FILE = "labels.txt"
 class ClassificationSection:
     """The [classification] table of a recipe."""
 
-    head: str = "cls"  # cls | attention | mean | auto (the checkpoint's own pooling)
+    # auto: the pooling the checkpoint was trained with (mean for all-MiniLM-L6-v2), else cls
+    head: str = "auto"  # cls | attention | mean | auto
     multi_label: bool = False  # each label an independent yes/no (sigmoid)
     label_separator: str = "#"  # multi-label: "atis_flight#atis_airfare" names two
     threshold: float = 0.5  # multi-label: probability over which a label is predicted

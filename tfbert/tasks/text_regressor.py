@@ -24,7 +24,8 @@ from tfbert.tasks.registry import register_task
 class RegressionSection:
     """The [regression] table of a recipe."""
 
-    head: str = "cls"  # cls | attention | mean | auto (the checkpoint's own pooling)
+    # auto: the pooling the checkpoint was trained with (mean for all-MiniLM-L6-v2), else cls
+    head: str = "auto"  # cls | attention | mean | auto
     min_score: float = -math.inf  # predictions are clipped to [min_score, max_score]
     max_score: float = math.inf
 
