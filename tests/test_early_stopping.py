@@ -38,6 +38,17 @@ def test_dev_evaluation_stops_after_patience_epochs(tmp_path):
     assert not np.array_equal(weights_at_end_of[1], weights_at_end_of[3])
 
 
+def test_no_early_stop_on_the_last_epoch(tmp_path):
+    """Patience running out on the last epoch is the end of training, not an early stop."""
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    scores = iter([0.6, 0.5, 0.5])
+    callback = DevEvaluation(lambda: {"accuracy": next(scores)}, "accuracy", tmp_path / "w.weights.h5",
+                             tmp_path / "dev.json", patience=2)
+    model.fit(np.zeros((4, 1)), np.zeros((4, 1)), epochs=3, verbose=0, callbacks=[callback])
+    assert json.loads((tmp_path / "dev.json").read_text())["stopped_early"] is False
+
+
 def test_patience_zero_never_stops(tmp_path):
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")

@@ -51,8 +51,9 @@ class DevEvaluation(keras.callbacks.Callback):
             # Whole or not at all: a run killed here resumes and reads this file.
             with replacing(self.best_weights_path) as temporary:
                 self.model.save_weights(str(temporary))
+        last = (self.params or {}).get("epochs") or float("inf")  # Keras' fit(epochs=...)
         stop = (bool(self.patience) and self.best_epoch is not None  # None: an older run's state
-                and epoch + 1 - self.best_epoch >= self.patience)
+                and epoch + 1 - self.best_epoch >= self.patience and epoch + 1 < last)
         write_atomically(self.state_path, json.dumps(
             {"best": self.best, "epoch": epoch + 1, "best_epoch": self.best_epoch,
              "stopped_early": stop}))
