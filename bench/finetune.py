@@ -90,6 +90,17 @@ RUNS = {
         f"data.test={DATA}/snips/test",
     ], ("test", "f1"), 0.960, {"intent_accuracy": 0.980}),
 }
+# The tuned runs were measured when the defaults were 3 epochs at 5e-5, [CLS] heads and
+# no early stopping (recipes then set 4 epochs; pair_similarity and paraphrase 5e-5):
+# those settings are pinned here so the rows stay what they measured. --defaults runs
+# the built-in defaults instead.
+_PINNED = {"sst2": ["classification.head=cls"], "sst2_1epoch": ["classification.head=cls"],
+           "sst2_bf16": ["classification.head=cls"], "snips": ["classification.head=cls"],
+           "atis": [], "stsb": ["regression.head=cls", "training.learning_rate=5e-5"],
+           "mrpc": ["classification.head=cls"]}
+for _name, _pins in _PINNED.items():
+    RUNS[_name][1].extend(_pins + ["training.patience=0"])
+
 # Not run by default (long, or variants of a default run).
 OPTIONAL = ("sst2_1epoch", "sst2_bf16", "conll_softmax", "resume_softmax")
 

@@ -46,7 +46,7 @@ def test_paths_relative_to_recipe_and_overrides_to_cwd(tmp_path, monkeypatch):
 def test_each_task_kind_has_its_own_table(tmp_path):
     recipe = load_recipe(write(tmp_path, MINIMAL + "[classification]\nmulti_label = true\nthreshold = 0.3\n"))
     assert recipe.options.multi_label and recipe.options.threshold == 0.3
-    assert recipe.options.head == "cls"  # the default
+    assert recipe.options.head == "auto"  # the default: the checkpoint's own pooling
     # --set task=... picks the other kind's table, defaults and evaluation metric.
     switched = load_recipe(write(tmp_path, MINIMAL), ["task=regression", "regression.max_score=5"])
     assert type(switched.options).__name__ == "RegressionSection"

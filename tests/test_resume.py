@@ -247,6 +247,6 @@ def test_resume_refuses_a_changed_recipe(tmp_path):
     run.check_resumable(load_recipe(ROOT / "recipes" / "sentiment.toml", ["export.enabled=false"]))
     changed = load_recipe(ROOT / "recipes" / "sentiment.toml",
                           ["classification.head=attention", "training.learning_rate=0.5"])
-    with pytest.raises(ValueError, match=r"different recipe \(classification.head: 'cls' -> "
+    with pytest.raises(ValueError, match=r"different recipe \(classification.head: 'auto' -> "
                                          r"'attention'; training.learning_rate: 0.0001 -> 0.5\)"):
         run.check_resumable(changed)

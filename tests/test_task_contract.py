@@ -132,6 +132,7 @@ keyword = "good"
 epochs = 4
 batch_size = 16
 learning_rate = 3e-3
+patience = 0
 
 [export]
 dir = "served"
