@@ -13,12 +13,15 @@ BERT run (tfbert/metrics.py):
   label when none is predicted, as the BERT classifier answers);
   regression: ridge regression, clipped to the task's [min_score, max_score].
 
-Token tagging and pretraining have no baseline here (None).
+Which targets and metrics a task kind's baseline has is the task's to say
+(`Task.baseline_plan`, a `BaselinePlan`); token tagging and pretraining have none.
 """
 
+import dataclasses
 import json
 import pathlib
 import time
+from typing import Callable
 
 import numpy as np
 import scipy.sparse as sparse
@@ -27,11 +30,28 @@ from sklearn.linear_model import Ridge
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.svm import LinearSVC
 
-from tfbert.data.labels import LabelVocabulary, parse_scores
-from tfbert.metrics import classification_metrics, multilabel_metrics, regression_metrics
+from tfbert.cjk import is_cjk_ideograph
 
 KINDS = ("classification", "regression")
-_CJK = (("\u4e00", "\u9fff"), ("\u3400", "\u4dbf"), ("\uf900", "\ufaff"))
+
+
+@dataclasses.dataclass
+class BaselinePlan:
+    """What a task kind's baseline fits and how it is scored (`Task.baseline_plan`).
+
+    kind: "classification" (a linear SVM) or "regression" (ridge)
+    train_targets: targets of the training examples (ids, multi-hot, or scores)
+    encode: examples of a dev or test file -> (targets, indices of the kept examples)
+    score: (targets, predictions) -> the metrics dict the BERT run reports
+    """
+
+    kind: str
+    train_targets: np.ndarray
+    encode: Callable
+    score: Callable
+    multi_label: bool = False
+    min_score: float = -np.inf
+    max_score: float = np.inf
 
 
 def is_mostly_cjk(texts):
@@ -41,7 +61,7 @@ def is_mostly_cjk(texts):
         for char in text:
             if char.isalpha():
                 letters += 1
-                cjk += any(first <= char <= last for first, last in _CJK)
+                cjk += is_cjk_ideograph(char)
     return letters > 0 and cjk / letters > 0.5
 
 
@@ -101,45 +121,25 @@ def run_baseline(recipe, output_dir=None):
     the recipe has), or None for a task kind without a baseline. With `output_dir`,
     writes it to output_dir/baseline/metrics.json.
     """
-    if recipe.task not in KINDS:
-        return None
     started = time.perf_counter()
-    options = recipe.options
-    read = lambda path: recipe.task_class.read_examples(path, recipe.data, section=options)  # noqa: E731
+    read = lambda path: recipe.task_class.read_examples(  # noqa: E731
+        path, recipe.data, section=recipe.options)
     train = read(recipe.data.train)
-    if recipe.task == "classification":
-        vocabulary = LabelVocabulary.from_labels(train.labels, multi_label=options.multi_label,
-                                                 separator=options.label_separator)
-        baseline = Baseline("classification", multi_label=options.multi_label)
-        targets, _ = vocabulary.encode(train)[:2]
-        baseline.fit(train.texts, train.text_pairs, targets)
-        if options.rejects and options.reject_label not in vocabulary.names:
-            # Out-of-scope examples of dev and test are one more class, which a linear
-            # model that cannot reject never predicts: scored as the BERT run scores them.
-            vocabulary = LabelVocabulary(vocabulary.names + [options.reject_label])
-        encode = lambda examples: vocabulary.encode(  # noqa: E731
-            examples, on_unknown="skip" if recipe.data.on_unknown_label != "error" else "error")[:2]
-    else:
-        vocabulary = None
-        encode = lambda examples: (parse_scores(examples), np.arange(len(examples)))  # noqa: E731
-        baseline = Baseline("regression", min_score=options.min_score, max_score=options.max_score)
-        targets, _ = encode(train)
-        baseline.fit(train.texts, train.text_pairs, targets)
+    plan = recipe.task_class.baseline_plan(recipe.options, train, recipe.data.on_unknown_label)
+    if plan is None:
+        return None
+    baseline = Baseline(plan.kind, multi_label=plan.multi_label, min_score=plan.min_score,
+                        max_score=plan.max_score)
+    baseline.fit(train.texts, train.text_pairs, plan.train_targets)
     result = {"model": describe(baseline, train.text_pairs is not None)}
     for split, path in (("dev", recipe.data.dev), ("test", recipe.data.test)):
         if not path:
             continue
         examples = read(path)
-        targets, kept = encode(examples)
+        targets, kept = plan.encode(examples)
         texts = [examples.texts[i] for i in kept]
         pairs = None if examples.text_pairs is None else [examples.text_pairs[i] for i in kept]
-        predicted = baseline.predict(texts, pairs)
-        if recipe.task == "regression":
-            result[split] = regression_metrics(targets, predicted)
-        elif options.multi_label:
-            result[split] = multilabel_metrics(targets > 0.5, predicted > 0.5, vocabulary.names)
-        else:
-            result[split] = classification_metrics(targets, predicted, vocabulary.names)
+        result[split] = plan.score(targets, baseline.predict(texts, pairs))
     result["seconds"] = time.perf_counter() - started
     if output_dir is not None:
         folder = pathlib.Path(output_dir) / "baseline"

@@ -46,21 +46,9 @@ import unicodedata
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from tfbert.cjk import CJK_IDEOGRAPH_RANGES
 from tfbert.lowercase_skew import lowercase_stand_ins
 from tfbert.pretrained import resolve_checkpoint_dir
-
-# `_is_chinese_char` of the reference: the CJK ideograph blocks. Hangul, Hiragana and
-# Katakana are not in them; those scripts separate words with spaces.
-_CJK_RANGES = (
-    (0x4E00, 0x9FFF),
-    (0x3400, 0x4DBF),
-    (0x20000, 0x2A6DF),
-    (0x2A700, 0x2B73F),
-    (0x2B740, 0x2B81F),
-    (0x2B820, 0x2CEAF),
-    (0xF900, 0xFAFF),
-    (0x2F800, 0x2FA1F),
-)
 
 # Words longer than this many bytes are [UNK] for FastWordpiece. The reference's
 # limit is in characters (see `max_chars_per_word`), which we apply ourselves; a
@@ -361,7 +349,7 @@ class BertTokenizer(tf.Module):
         # regex_split stops at a NUL byte; \x01 is as removed (a control character)
         # and as long, so words and offsets stay what they would be.
         text = tf.strings.regex_replace(text, "\\x00", "\x01")
-        kept = f"{classes['punctuation']}|{_regex_class(_CJK_RANGES)}"
+        kept = f"{classes['punctuation']}|{_regex_class(CJK_IDEOGRAPH_RANGES)}"
         split = f"[ ]|{classes['space']}|{kept}"
         words, begins, ends = tf_text.regex_split_with_offsets(text, split, keep_delim_regex_pattern=kept)
         return words, begins, ends
@@ -433,7 +421,7 @@ class BertTokenizer(tf.Module):
         )
         text = tf.strings.regex_replace(text, classes["remove"], "")
         text = tf.strings.regex_replace(text, classes["space"], " ")
-        text = tf.strings.regex_replace(text, _regex_class(_CJK_RANGES), r" \0 ")
+        text = tf.strings.regex_replace(text, _regex_class(CJK_IDEOGRAPH_RANGES), r" \0 ")
         # The reference NFC-normalizes here so that composed and decomposed spellings
         # of a character match the same vocabulary entry.
         text = tf_text.normalize_utf8(text, "NFC")

@@ -27,6 +27,7 @@ else:
   save_artifacts         what a run writes besides the model (a pretrained checkpoint)
   example_signature      TF Serving's Classify / Regress API, if it has one
   score_outputs, metric_summary  metrics (scikit-learn) and the report's rows
+  baseline_plan          the bag-of-words baseline's targets and metrics, if it has one
   prediction_rows        outputs -> one JSON-able dict per example
 """
 
@@ -163,6 +164,13 @@ class Task(keras.Model):
     def score_outputs(self, targets, outputs):
         """(metrics dict, one dict of fields per example for predictions.jsonl)."""
         raise NotImplementedError
+
+    @classmethod
+    def baseline_plan(cls, section, train_examples, on_unknown="error"):
+        """A `tfbert.baseline.BaselinePlan` (the targets a TF-IDF + linear model fits on
+        `train_examples` and how its dev and test predictions are scored), or None: this
+        task kind has no bag-of-words baseline (the default)."""
+        return None
 
     def metric_summary(self, metrics):
         """[(display name, value)]: the main numbers of `metrics` for the terminal."""

@@ -23,6 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfbert.baseline import BaselinePlan
 from tfbert.data.labels import LabelVocabulary
 from tfbert.layers.heads import POOLING_HEADS
 from tfbert.metrics import classification_metrics, multilabel_metrics, out_of_scope_metrics
@@ -333,6 +334,27 @@ class TextClassifier(PooledTask):
                  "correct": same(expected, row["label"]), "probabilities": row["probabilities"]}
                 for expected, row in zip(gold, self.prediction_rows_of(outputs))]
         return metrics, rows
+
+    @classmethod
+    def baseline_plan(cls, section, train_examples, on_unknown="error"):
+        """Label ids (multi-hot for multi-label) with the training labels' vocabulary;
+        dev and test rows of the reject label are one more class, which a linear model
+        that cannot reject never predicts (scored as the BERT run scores them)."""
+        vocabulary = LabelVocabulary.from_labels(train_examples.labels, multi_label=section.multi_label,
+                                                 separator=section.label_separator)
+        train_targets = vocabulary.encode(train_examples)[0]
+        if section.rejects and section.reject_label not in vocabulary.names:
+            vocabulary = LabelVocabulary(vocabulary.names + [section.reject_label])
+        names = vocabulary.names
+        if section.multi_label:
+            score = lambda targets, predicted: multilabel_metrics(  # noqa: E731
+                targets > 0.5, predicted > 0.5, names)
+        else:
+            score = lambda targets, predicted: classification_metrics(targets, predicted, names)  # noqa: E731
+        return BaselinePlan(
+            "classification", train_targets, multi_label=section.multi_label, score=score,
+            encode=lambda examples: vocabulary.encode(
+                examples, on_unknown="skip" if on_unknown != "error" else "error")[:2])
 
     def metric_summary(self, metrics):
         summary = [("exact match" if self.multi_label else "accuracy", metrics["accuracy"])]

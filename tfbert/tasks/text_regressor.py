@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfbert.baseline import BaselinePlan
 from tfbert.data.labels import parse_scores
 from tfbert.layers.heads import POOLING_HEADS
 from tfbert.metrics import regression_metrics
@@ -64,6 +65,14 @@ class TextRegressor(PooledTask):
     def encode_targets(self, examples, on_unknown="error"):
         """float32 [n, 1]; a label that is not a finite number names its file and line."""
         return parse_scores(examples)[:, None], np.arange(len(examples)), 0
+
+    @classmethod
+    def baseline_plan(cls, section, train_examples, on_unknown="error"):
+        """Scores, ridge regression clipped to [min_score, max_score]."""
+        return BaselinePlan(
+            "regression", parse_scores(train_examples), score=regression_metrics,
+            encode=lambda examples: (parse_scores(examples), np.arange(len(examples))),
+            min_score=section.min_score, max_score=section.max_score)
 
     def default_loss(self):
         return keras.losses.MeanSquaredError()
