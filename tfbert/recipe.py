@@ -56,6 +56,9 @@ class TrainingSection:
     seed: int = 0
     mixed_precision: str = "none"  # none | bf16 | fp16
     xla: bool = False
+    # none | mirrored (every local GPU, else every logical CPU device): tfbert/training/distribute.py.
+    # batch_size is the global batch, shared by the replicas.
+    distribute: str = "none"
     checkpoint_every: int = 200  # steps between resume checkpoints
     # model.keras keeps the optimizer's state (to continue training it with Keras);
     # off: a finished run keeps its weights once and no optimizer state.
@@ -137,6 +140,7 @@ _CHOICES = {
     ("data", "format"): ("", "tsv", "csv", "jsonl", "seq_in", "conll", "tagged_lines"),
     ("data", "on_unknown_label"): ("error", "skip", "keep"),
     ("training", "mixed_precision"): ("none", "bf16", "fp16"),
+    ("training", "distribute"): ("none", "mirrored"),
     ("export", "compute_dtype"): ("float32", "float16", "bfloat16"),
     ("search", "algorithm"): ("random", "bayesian", "grid"),
 }

@@ -4,8 +4,9 @@ What the run writes is `tfbert.run_directory`'s business; what the task is, and 
 its targets, loss, metrics and outputs work, is the task's (`tfbert.tasks`). This
 module only puts them in order:
 
-    read the splits -> prepare_training (build, tokenize, compile: in a strategy
-    scope) -> resume -> task.fit -> best weights -> evaluate -> export
+    read the splits -> prepare_training (build, tokenize, compile: in the scope of
+    training.distribute's strategy) -> resume -> task.fit -> best weights -> evaluate
+    -> export
 """
 
 import dataclasses
@@ -25,6 +26,8 @@ from tfbert.recipe import epochs_to_run
 from tfbert.run_directory import RunDirectory
 from tfbert.tokenizer import BertTokenizer
 from tfbert.training.callbacks import DevEvaluation, ResumeCheckpoint, resume_manager
+from tfbert.training.distribute import describe as describe_strategy
+from tfbert.training.distribute import make_strategy
 from tfbert.training.optimizer import make_optimizer
 
 DTYPE_POLICIES = {"none": None, "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
@@ -96,7 +99,10 @@ def train(recipe, force=False):
     dev_examples = read_split(recipe, recipe.data.dev) if recipe.data.dev else None
     print(f"train: {len(train_examples)} examples from {train_examples.source}")
 
-    task, data = prepare_training(recipe, train_examples)
+    strategy = make_strategy(t.distribute)
+    if strategy is not None:
+        print(describe_strategy(strategy, t.batch_size))
+    task, data = prepare_training(recipe, train_examples, strategy)
     steps_per_epoch = data.steps_per_epoch(t.batch_size)
     epochs = epochs_to_run(t, steps_per_epoch)
     total_steps = steps_per_epoch * epochs
