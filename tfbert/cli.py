@@ -191,22 +191,18 @@ def build_parser():
     add_parser = commands.add_parser
     commands.add_parser = lambda *args, **kwargs: add_parser(*args, parents=[common], **kwargs)
 
-    train = commands.add_parser("train", help="fine-tune, evaluate and export from a recipe")
-    train.add_argument("recipe", help="a TOML recipe, e.g. recipes/sentiment.toml")
-    train.add_argument("--set", action="append", metavar="KEY=VALUE",
-                       help="override a recipe key, e.g. training.epochs=1 (repeatable)")
-    train.add_argument("--force", action="store_true",
-                       help="replace a finished run in the recipe's output_dir")
-    train.set_defaults(handler=command_train)
-
-    search = commands.add_parser("search", help="hyperparameter search (KerasTuner) over the "
-                                 "recipe's [search] values; resumes when started again")
-    search.add_argument("recipe", help="a TOML recipe with a [search] table")
-    search.add_argument("--set", action="append", metavar="KEY=VALUE",
-                        help="override a recipe key, e.g. search.max_trials=4 (repeatable)")
-    search.add_argument("--force", action="store_true",
-                        help="discard an earlier search in runs/NAME/search and start afresh")
-    search.set_defaults(handler=command_search)
+    for name, handler, help_text, force_help in (
+            ("train", command_train, "fine-tune, evaluate and export from a recipe",
+             "replace a finished run in the recipe's output_dir"),
+            ("search", command_search, "hyperparameter search (KerasTuner) over the recipe's "
+             "[search] values; resumes when started again",
+             "discard an earlier search in runs/NAME/search and start afresh")):
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument("recipe", help="a TOML recipe, e.g. recipes/sentiment.toml")
+        command.add_argument("--set", action="append", metavar="KEY=VALUE",
+                             help="override a recipe key, e.g. training.epochs=1 (repeatable)")
+        command.add_argument("--force", action="store_true", help=force_help)
+        command.set_defaults(handler=handler)
 
     evaluate = commands.add_parser("evaluate", help="score a trained run on a labelled file")
     evaluate.add_argument("run", help="the run directory tfbert train made (runs/NAME)")

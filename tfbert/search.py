@@ -29,6 +29,9 @@ import json
 import pathlib
 import shutil
 
+import keras_tuner
+from keras_tuner.engine.base_tuner import BaseTuner
+
 from tfbert.atomic_files import write_atomically
 from tfbert.recipe import RecipeError, recipe_to_dict, with_values
 from tfbert.run_directory import RunDirectory
@@ -67,8 +70,6 @@ def trial_recipe(recipe, values, source, trial_id):
 
 def run_search(recipe, force=False):
     """Runs (or resumes) the search of `recipe`; returns best.json's contents."""
-    import keras_tuner
-
     searched = trial_recipes(recipe)
     folder = search_directory(recipe)
     state_file = folder / "search.json"
@@ -97,13 +98,7 @@ def run_search(recipe, force=False):
     return write_results(recipe, tuner)
 
 
-def _base_tuner():
-    from keras_tuner.engine import base_tuner
-
-    return base_tuner.BaseTuner
-
-
-class RecipeTuner(_base_tuner()):
+class RecipeTuner(BaseTuner):
     """A KerasTuner tuner whose trial is a `tfbert train` run of the recipe."""
 
     def __init__(self, recipe, oracle, directory, project_name):
