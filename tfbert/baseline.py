@@ -124,8 +124,14 @@ def run_baseline(recipe, output_dir=None):
     started = time.perf_counter()
     read = lambda path: recipe.task_class.read_examples(  # noqa: E731
         path, recipe.data, section=recipe.options)
-    train = read(recipe.data.train)
-    plan = recipe.task_class.baseline_plan(recipe.options, train, recipe.data.on_unknown_label)
+    train = None
+
+    def read_train():
+        nonlocal train
+        train = read(recipe.data.train)
+        return train
+
+    plan = recipe.task_class.baseline_plan(recipe.options, read_train, recipe.data.on_unknown_label)
     if plan is None:
         return None
     baseline = Baseline(plan.kind, multi_label=plan.multi_label, min_score=plan.min_score,

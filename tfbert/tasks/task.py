@@ -166,10 +166,11 @@ class Task(keras.Model):
         raise NotImplementedError
 
     @classmethod
-    def baseline_plan(cls, section, train_examples, on_unknown="error"):
+    def baseline_plan(cls, section, read_train, on_unknown="error"):
         """A `tfbert.baseline.BaselinePlan` (the targets a TF-IDF + linear model fits on
-        `train_examples` and how its dev and test predictions are scored), or None: this
-        task kind has no bag-of-words baseline (the default)."""
+        the training examples, which `read_train()` reads, and how its dev and test
+        predictions are scored), or None: this task kind has no bag-of-words baseline
+        (the default; the training file is then not read)."""
         return None
 
     def metric_summary(self, metrics):

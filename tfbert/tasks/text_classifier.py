@@ -336,10 +336,11 @@ class TextClassifier(PooledTask):
         return metrics, rows
 
     @classmethod
-    def baseline_plan(cls, section, train_examples, on_unknown="error"):
+    def baseline_plan(cls, section, read_train, on_unknown="error"):
         """Label ids (multi-hot for multi-label) with the training labels' vocabulary;
         dev and test rows of the reject label are one more class, which a linear model
         that cannot reject never predicts (scored as the BERT run scores them)."""
+        train_examples = read_train()
         vocabulary = LabelVocabulary.from_labels(train_examples.labels, multi_label=section.multi_label,
                                                  separator=section.label_separator)
         train_targets = vocabulary.encode(train_examples)[0]

@@ -67,10 +67,10 @@ class TextRegressor(PooledTask):
         return parse_scores(examples)[:, None], np.arange(len(examples)), 0
 
     @classmethod
-    def baseline_plan(cls, section, train_examples, on_unknown="error"):
+    def baseline_plan(cls, section, read_train, on_unknown="error"):
         """Scores, ridge regression clipped to [min_score, max_score]."""
         return BaselinePlan(
-            "regression", parse_scores(train_examples), score=regression_metrics,
+            "regression", parse_scores(read_train()), score=regression_metrics,
             encode=lambda examples: (parse_scores(examples), np.arange(len(examples))),
             min_score=section.min_score, max_score=section.max_score)
 
