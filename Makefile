@@ -32,8 +32,11 @@ $(SERVING_VENV)/.installed:
 	$(SERVING_VENV)/bin/python -m pip install -q "tensorflow==2.20.*" "tensorflow-text==2.20.*"
 	touch $@
 
+# Two processes, each test file whole in one of them (module fixtures are built once);
+# most tests wait on subprocesses, TF start-up or Python, so two share two cores well.
+TEST_PROCESSES ?= 2
 test: setup serving-venv
-	$(BIN)/python -m pytest -q --durations=15
+	$(BIN)/python -m pytest -q --durations=15 -n $(TEST_PROCESSES) --dist loadfile
 
 # Benchmarks compare against PyTorch: the CPU build of torch (never a tfbert dependency).
 bench-setup: setup
