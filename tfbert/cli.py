@@ -1,6 +1,6 @@
 """The `tfbert` command line.
 
-    tfbert train RECIPE.toml [--set KEY=VALUE ...] [--force]
+    tfbert train RECIPE.toml [--set KEY=VALUE ...] [--force] [--workers N]
     tfbert search RECIPE.toml [--set KEY=VALUE ...] [--force]   (the recipe's [search] trials)
     tfbert evaluate RUN_DIR --data FILE [--output DIR] [--set KEY=VALUE ...]
     tfbert export RUN_DIR [--dir saved_models] [--name NAME] [--version N] [--overwrite]
@@ -10,7 +10,7 @@
                  [--normalize] [--export NAME [--dir saved_models]] [--tokens F.jsonl]
                  [--static F.txt]
     tfbert tokenize TEXT [--pair TEXT] [--checkpoint NAME_OR_DIR]
-    tfbert pretrain RECIPE.toml [--set KEY=VALUE ...]      (a recipe with task = "pretraining")
+    tfbert pretrain RECIPE.toml [--set KEY=VALUE ...] [--workers N]  (task = "pretraining")
     tfbert fill-mask "TEXT with [MASK]" --checkpoint DIR [--top 5]
     tfbert baseline RECIPE.toml [--set KEY=VALUE ...] [--output DIR]   (TF-IDF + linear model)
 
@@ -105,7 +105,17 @@ def command_train(args):
     from tfbert.recipe import load_recipe
     from tfbert.training.run import train
 
-    result = train(load_recipe(args.recipe, args.set or ()), force=args.force)
+    recipe = load_recipe(args.recipe, args.set or ())  # a bad recipe fails here, once
+    if getattr(args, "workers", None):
+        from tfbert.training.launcher import launch
+
+        arguments = [args.command, args.recipe, *(f"--set={item}" for item in args.set or ()),
+                     *(["--force"] if args.force else []), *(["--verbose"] if args.verbose else [])]
+        code = launch(arguments, args.workers)
+        if code:
+            sys.exit(code)
+        return
+    result = train(recipe, force=args.force)
     if result.get("train_examples_per_second"):
         print(f"trained {result['steps_run']} steps (of {result['steps']}) in "
               f"{result['train_seconds']:.0f} s ({result['train_examples_per_second']:.1f} "
@@ -203,6 +213,10 @@ def build_parser():
                              help="override a recipe key, e.g. training.epochs=1 (repeatable)")
         command.add_argument("--force", action="store_true", help=force_help)
         command.set_defaults(handler=handler)
+        if name == "train":
+            command.add_argument("--workers", type=positive_int, metavar="N",
+                                 help='training.distribute = "multi_worker" as N processes on '
+                                      "this machine (127.0.0.1, free ports, TF_CONFIG made for each)")
 
     evaluate = commands.add_parser("evaluate", help="score a trained run on a labelled file")
     evaluate.add_argument("run", help="the run directory tfbert train made (runs/NAME)")
@@ -262,6 +276,8 @@ def build_parser():
     pretrain.add_argument("--set", action="append", metavar="KEY=VALUE")
     pretrain.add_argument("--force", action="store_true",
                           help="replace a finished run in the recipe's output_dir")
+    pretrain.add_argument("--workers", type=positive_int, metavar="N",
+                          help="as for train: N multi_worker processes on this machine")
     pretrain.set_defaults(handler=command_pretrain)
 
     baseline = commands.add_parser("baseline", help="a TF-IDF + linear model on a recipe's data, "

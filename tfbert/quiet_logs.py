@@ -43,10 +43,20 @@ def is_noise(line):
     return any(pattern in line for pattern in _NOISE_LINES)
 
 
+_unfiltered_stderr = 2
+
+
+def unfiltered_stderr_fd():
+    """The terminal's stderr, bypassing the filter: for a helper process that must be
+    heard while this one is stuck inside TensorFlow (the filter thread cannot run then)."""
+    return _unfiltered_stderr
+
+
 def filter_stderr():
     """Routes fd 2 through the filter until the process exits. Call before TensorFlow
     is imported (its first lines come at import)."""
-    real_stderr = os.dup(2)
+    global _unfiltered_stderr
+    real_stderr = _unfiltered_stderr = os.dup(2)
     read_end, write_end = os.pipe()
     os.dup2(write_end, 2)
     os.close(write_end)

@@ -56,9 +56,12 @@ class TrainingSection:
     seed: int = 0
     mixed_precision: str = "none"  # none | bf16 | fp16
     xla: bool = False
-    # none | mirrored (every local GPU, else every logical CPU device): tfbert/training/distribute.py.
-    # batch_size is the global batch, shared by the replicas.
+    # none | mirrored (every local GPU, else every logical CPU device) | multi_worker (the
+    # machines TF_CONFIG lists; `tfbert train --workers N` on one machine):
+    # tfbert/training/distribute.py. batch_size is the global batch, shared by the replicas.
     distribute: str = "none"
+    # multi_worker: seconds to wait for every worker to join before giving up with an error.
+    worker_timeout: int = 300
     checkpoint_every: int = 200  # steps between resume checkpoints
     # model.keras keeps the optimizer's state (to continue training it with Keras);
     # off: a finished run keeps its weights once and no optimizer state.
@@ -140,12 +143,13 @@ _CHOICES = {
     ("data", "format"): ("", "tsv", "csv", "jsonl", "seq_in", "conll", "tagged_lines"),
     ("data", "on_unknown_label"): ("error", "skip", "keep"),
     ("training", "mixed_precision"): ("none", "bf16", "fp16"),
-    ("training", "distribute"): ("none", "mirrored"),
+    ("training", "distribute"): ("none", "mirrored", "multi_worker"),
     ("export", "compute_dtype"): ("float32", "float16", "bfloat16"),
     ("search", "algorithm"): ("random", "bayesian", "grid"),
 }
 _POSITIVE = {("training", "epochs"), ("training", "batch_size"), ("training", "max_length"),
-             ("training", "checkpoint_every"), ("search", "max_trials")}
+             ("training", "checkpoint_every"), ("training", "worker_timeout"),
+             ("search", "max_trials")}
 _PATH_KEYS = {("data", "train"), ("data", "dev"), ("data", "test"), ("output_dir",),
               ("export", "dir"), ("checkpoint",)}
 # Keys that moved into the task's own table: the error says where they went.

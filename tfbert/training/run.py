@@ -7,9 +7,17 @@ module only puts them in order:
     read the splits -> prepare_training (build, tokenize, compile: in the scope of
     training.distribute's strategy) -> resume -> task.fit -> best weights -> evaluate
     -> export
+
+Under `multi_worker` every process runs all of this in step (predicting the dev set
+and saving checkpoints take every worker). Only the chief writes the run directory
+and the export; the others write the same files to a temporary directory that they
+remove at the end, and resume from the chief's checkpoints (so the run directory must
+be on storage every worker reads: one machine, a shared file system, or GCS).
 """
 
 import dataclasses
+import hashlib
+import os
 import time
 
 import keras
@@ -82,14 +90,37 @@ def prepare_training(recipe, train_examples, strategy=None):
     return task, data
 
 
+def weights_digest(task):
+    """sha256 of every weight's bytes, in order: equal on every worker of a run."""
+    digest = hashlib.sha256()
+    for variable in task.weights:
+        digest.update(keras.ops.convert_to_numpy(variable).tobytes())
+    return digest.hexdigest()[:16]
+
+
 def train(recipe, force=False):
     """Runs a recipe end to end; returns a dict of what it produced. A finished run in
     the recipe's output_dir is refused unless `force` (then it is replaced)."""
     t = recipe.training
+    if t.distribute == "multi_worker":
+        from tfbert.training.cluster import read_tf_config, scratch_directory
+
+        cluster = read_tf_config(os.environ.get("TF_CONFIG", ""))  # checked before any write
+        if not cluster.is_chief:
+            with scratch_directory(cluster) as scratch:
+                return _train(recipe, force, RunDirectory(scratch), export=False)
+    return _train(recipe, force, RunDirectory(recipe.output_dir), export=recipe.export.enabled)
+
+
+def _train(recipe, force, run, export):
+    """train() in `run`: the recipe's output_dir, or a worker's scratch directory
+    (which resumes from the output_dir's checkpoints, exports nothing and skips the
+    baseline)."""
+    t = recipe.training
     keras.utils.set_random_seed(t.seed)
-    run = RunDirectory(recipe.output_dir)
+    chief_run = RunDirectory(recipe.output_dir)
     run.start(recipe, force=force)
-    if recipe.export.enabled:
+    if export:
         check_writable_directory(recipe.export.dir, "export.dir")
 
     train_examples = read_split(recipe, recipe.data.train)
@@ -99,9 +130,9 @@ def train(recipe, force=False):
     dev_examples = read_split(recipe, recipe.data.dev) if recipe.data.dev else None
     print(f"train: {len(train_examples)} examples from {train_examples.source}")
 
-    strategy = make_strategy(t.distribute)
+    strategy, cluster = make_strategy(t.distribute, t.worker_timeout)
     if strategy is not None:
-        print(describe_strategy(strategy, t.batch_size))
+        print(describe_strategy(strategy, t.batch_size, cluster))
     task, data = prepare_training(recipe, train_examples, strategy)
     steps_per_epoch = data.steps_per_epoch(t.batch_size)
     epochs = epochs_to_run(t, steps_per_epoch)
@@ -111,10 +142,11 @@ def train(recipe, force=False):
               f"at {steps_per_epoch} steps per epoch")
 
     manager, checkpoint = resume_manager(task, run.resume_dir)
+    latest = tf.train.latest_checkpoint(str(chief_run.resume_dir))  # the chief's, on every worker
     dev_state = {}
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        dev_state = run.dev_state()
+    if latest:
+        checkpoint.restore(latest).assert_existing_objects_matched()
+        dev_state = chief_run.dev_state()
     done = int(task.optimizer.iterations.numpy())
     stopped_early = bool(dev_state.get("stopped_early"))
     if stopped_early:
@@ -122,7 +154,7 @@ def train(recipe, force=False):
     elif done >= total_steps:
         print(f"already trained {done}/{total_steps} steps; evaluating and exporting")
     elif done:
-        print(f"resuming from step {done}/{total_steps} ({manager.latest_checkpoint})")
+        print(f"resuming from step {done}/{total_steps} ({latest})")
 
     callbacks = [ResumeCheckpoint(manager, t.checkpoint_every),
                  keras.callbacks.TensorBoard(str(run.logs_dir), update_freq=50)]
@@ -142,6 +174,10 @@ def train(recipe, force=False):
                  callbacks=callbacks, **fit_options)
     seconds = time.perf_counter() - started
     trained = int(task.optimizer.iterations.numpy()) - done
+    if cluster is not None:
+        print(f"{cluster.task_type} {cluster.task_index}: weights after "
+              f"{int(task.optimizer.iterations.numpy())} steps: sha256 {weights_digest(task)}",
+              flush=True)
 
     if dev_examples is not None and run.best_weights_file.exists():
         task.load_weights(str(run.best_weights_file))
@@ -160,7 +196,7 @@ def train(recipe, force=False):
               "stopped_early": bool(dev_state.get("stopped_early")),
               "train_seconds": seconds,
               "train_examples_per_second": examples_seen / seconds if trained else None,
-              "output_dir": str(run.path)}
+              "output_dir": str(chief_run.path)}
     for split, path in (("dev", recipe.data.dev), ("test", recipe.data.test)):
         if path:
             examples = dev_examples if split == "dev" else read_split(recipe, path)
@@ -168,12 +204,12 @@ def train(recipe, force=False):
                                              on_unknown=recipe.data.on_unknown_label)
             result[split] = metrics
             print(f"{split}:\n{summary}")
-    if t.baseline and (recipe.data.dev or recipe.data.test):
+    if t.baseline and (recipe.data.dev or recipe.data.test) and (cluster is None or cluster.is_chief):
         simple = run_baseline(recipe, run.path)
         if simple is not None:
             result["baseline"] = simple
             print(comparison(recipe, simple, result))
-    if recipe.export.enabled:
+    if export:
         result["export"] = str(export_for_serving(task, recipe.export.dir, recipe.export.name,
                                                     compute_dtype=recipe.export.compute_dtype))
         print(f"exported {result['export']}")

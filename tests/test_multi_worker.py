@@ -1,0 +1,217 @@
+"""training.distribute = "multi_worker": two worker processes on 127.0.0.1.
+
+- Two workers (`tfbert train --workers 2`: ports from bind(0), one intra-op and one
+  inter-op thread each) train 15 steps: both report the same weights digest, the
+  chief's weights equal a one-process run with the same global batch and seed within
+  1e-6 (measured: ~1e-8; only float32 summation order differs), and only the chief
+  wrote files (the workers' temporary directory is empty afterwards).
+- One worker killed with SIGKILL mid-epoch: the launcher stops the other and says so;
+  the same command again resumes from the chief's last checkpoint, finishes, and ends
+  with the same weights as the run that was never interrupted; the dead worker's
+  scratch directory is removed by the next one.
+
+Bad input tried: TF_CONFIG unset, not JSON, not an object, no task, this worker's index
+missing or out of range, an unknown job, an address without a port, a duplicated
+address; this worker's port already in use; a cluster whose other worker never
+starts (an error after training.worker_timeout, not a hang); --workers 1.
+Every subprocess here has a timeout.
+"""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, TINY_CONFIG
+from tfbert.training.cluster import check_port_free, read_tf_config
+
+SETTINGS = ["training.epochs=1", "training.batch_size=16", "data.max_train_examples=240",
+            "training.learning_rate=1e-3", "training.dropout=0.0", "training.patience=0",
+            "training.baseline=false", "training.checkpoint_every=4"]
+STEPS = 15  # 240 examples / 16
+
+
+def config(index=0, workers=("127.0.0.1:2222", "127.0.0.1:2223")):
+    return json.dumps({"cluster": {"worker": list(workers)}, "task": {"type": "worker", "index": index}})
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "needs TF_CONFIG"),
+    ("{cluster: 1}", "TF_CONFIG is not valid JSON: Expecting property name enclosed in double quotes at character 1"),
+    ("[1, 2]", "must be a JSON object"),
+    ('{"task": {"type": "worker", "index": 0}}', 'no "cluster" object'),
+    ('{"cluster": {"worker": ["127.0.0.1:2222"]}}', 'no "task" object'),
+    ('{"cluster": {"worker": ["127.0.0.1:2222"]}, "task": {"type": "worker"}}', "task.index = None"),
+    (config(index=2), "task.index = 2 is not in cluster.worker, which lists 2 address(es): "
+                      "127.0.0.1:2222, 127.0.0.1:2223"),
+    ('{"cluster": {"worker": ["127.0.0.1:2222"]}, "task": {"type": "ps", "index": 0}}',
+     "task.type = 'ps' is not a job of the cluster"),
+    ('{"cluster": {"ps": ["h:1"], "worker": ["h:2"]}, "task": {"type": "worker", "index": 0}}',
+     "job(s) 'ps'"),
+    (config(workers=("127.0.0.1", "127.0.0.1:2223")), "cluster.worker[0] = '127.0.0.1' is not \"host:port\""),
+    (config(workers=("h:1", "h:1")), "cluster.worker[1] = 'h:1' is also cluster.worker[0]"),
+])
+def test_bad_tf_config_is_named(text, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        read_tf_config(text)
+
+
+def test_cluster_roles():
+    assert read_tf_config(config(0)).is_chief and not read_tf_config(config(1)).is_chief
+    with_chief = json.dumps({"cluster": {"chief": ["h:1"], "worker": ["h:2"]},
+                             "task": {"type": "worker", "index": 0}})
+    assert not read_tf_config(with_chief).is_chief and read_tf_config(with_chief).size == 2
+
+
+def test_port_in_use_is_named():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    try:
+        with pytest.raises(ValueError, match=f"port {port} of this process's address 127.0.0.1:{port} "
+                                             r"\(cluster.worker\[1\]\) is in use"):
+            check_port_free(read_tf_config(config(1, ("127.0.0.1:1", f"127.0.0.1:{port}"))))
+    finally:
+        listener.close()
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    import keras
+
+    from tfbert import BertEncoder, BertTokenizer
+    from tfbert.checkpoint_writer import save_hugging_face
+
+    text = (ROOT / "recipes" / "data" / "sentiment" / "train.tsv").read_text().lower()
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + sorted(set(re.findall(r"[a-z]+", text)))[:300]
+    keras.utils.set_random_seed(0)
+    encoder = BertEncoder(**dict(TINY_CONFIG, vocab_size=len(vocab), hidden_dropout=0.0,
+                                 attention_dropout=0.0))  # no dropout: replicas draw their own
+    return save_hugging_face(tmp_path_factory.mktemp("tiny") / "tiny", encoder,
+                             BertTokenizer(vocab), overwrite=True)
+
+
+def overrides(checkpoint, out):
+    return [f"checkpoint={checkpoint}", f"output_dir={out / 'run'}",
+            f"export.dir={out / 'models'}", *SETTINGS]
+
+
+def weights(run_dir):
+    from tfbert.run_directory import RunDirectory
+
+    return {v.path: np.array(v) for v in RunDirectory(run_dir).load_task().weights}
+
+
+@pytest.fixture(scope="module")
+def one_process(checkpoint, tmp_path_factory):
+    """The same recipe on one process (global batch 16): the weights to match."""
+    from tfbert.recipe import load_recipe
+    from tfbert.training.run import train
+
+    out = tmp_path_factory.mktemp("one")
+    settings = [*overrides(checkpoint, out), "export.enabled=false"]
+    train(load_recipe(ROOT / "recipes" / "sentiment.toml", settings))
+    return weights(out / "run")
+
+
+def launch(checkpoint, out, scratch, **popen):
+    command = [sys.executable, "-m", "tfbert.cli", "train", str(ROOT / "recipes" / "sentiment.toml"),
+               "--workers", "2", *(f"--set={item}" for item in overrides(checkpoint, out))]
+    env = dict(os.environ, TMPDIR=str(scratch))  # where the non-chief's scratch goes
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, **popen)
+
+
+def digests(output):
+    return dict(re.findall(r"worker (\d): weights after \d+ steps: sha256 ([0-9a-f]+)", output))
+
+
+def max_difference(a, b):
+    assert sorted(a) == sorted(b)
+    return max(float(np.abs(a[k] - b[k]).max()) for k in a)
+
+
+def test_two_workers_equal_one_process_and_only_the_chief_writes(checkpoint, one_process, tmp_path):
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    process = launch(checkpoint, tmp_path, scratch)
+    output, _ = process.communicate(timeout=420)
+    assert process.returncode == 0, output[-4000:]
+    assert "distribute = multi_worker: 2 replica(s) on 2 worker(s)" in output
+    assert "global batch 16 = 8 per replica" in output
+    found = digests(output)
+    assert set(found) == {"0", "1"} and found["0"] == found["1"], output[-3000:]
+    assert max_difference(weights(tmp_path / "run"), one_process) < 1e-6
+    assert sorted(os.listdir(tmp_path)) == ["models", "run", "tmp"]
+    assert os.listdir(tmp_path / "models" / "sentiment") == ["1"]
+    assert (tmp_path / "run" / "finished.json").is_file()
+    assert list(scratch.iterdir()) == []  # the non-chief's scratch directory is gone
+
+
+def test_killed_worker_then_same_command_resumes(checkpoint, one_process, tmp_path):
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    process = launch(checkpoint, tmp_path, scratch)
+    lines, worker = [], None
+    deadline = time.monotonic() + 300
+    os.set_blocking(process.stdout.fileno(), False)
+    while not list((tmp_path / "run" / "resume").glob("ckpt-*.index")):
+        assert process.poll() is None, "".join(lines)[-3000:]
+        assert time.monotonic() < deadline, "no checkpoint was written"
+        lines += process.stdout.readlines()
+        time.sleep(0.05)
+    pid = int(re.search(r"started worker 1 \(pid (\d+)\)", "".join(lines)).group(1))
+    os.kill(pid, signal.SIGKILL)
+    output, _ = process.communicate(timeout=120)
+    output = "".join(lines) + output
+    assert process.returncode != 0
+    assert f"worker 1 (pid {pid}) exited with code -9; stopped the others" in output
+    assert not (tmp_path / "run" / "finished.json").exists()
+    # What the dead worker could not remove (the chief, stopped, has none). TensorFlow's
+    # own autograph files of the killed processes are left there too: not tfbert's.
+    assert [p.name.startswith(f"tfbert-worker1-{pid}-") for p in scratch.glob("tfbert-*")] == [True]
+
+    again = launch(checkpoint, tmp_path, scratch)
+    output, _ = again.communicate(timeout=420)
+    assert again.returncode == 0, output[-4000:]
+    step = int(re.search(rf"resuming from step (\d+)/{STEPS}", output).group(1))
+    assert 4 <= step < STEPS
+    found = digests(output)
+    assert set(found) == {"0", "1"} and found["0"] == found["1"]
+    assert max_difference(weights(tmp_path / "run"), one_process) < 1e-6
+    assert list(scratch.glob("tfbert-*")) == []  # the dead worker's scratch was removed too
+
+
+def test_a_worker_that_never_comes_is_an_error_not_a_hang(tmp_path):
+    port, missing = [socket.socket() for _ in range(2)]
+    for s in (port, missing):
+        s.bind(("127.0.0.1", 0))
+    addresses = [f"127.0.0.1:{s.getsockname()[1]}" for s in (port, missing)]
+    port.close(), missing.close()
+    env = dict(os.environ, TF_CONFIG=config(0, addresses), TMPDIR=str(tmp_path))
+    started = time.monotonic()
+    completed = subprocess.run(
+        [sys.executable, "-m", "tfbert.cli", "train", str(ROOT / "recipes" / "sentiment.toml"),
+         "--set", "training.distribute=multi_worker", "--set", "training.worker_timeout=3",
+         "--set", f"output_dir={tmp_path / 'run'}", "--set", "export.enabled=false"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    assert completed.returncode != 0, completed.stdout[-2000:] + completed.stderr[-2000:]
+    assert ("not every process of the cluster joined within training.worker_timeout = 3 s "
+            f"(worker 0 at {addresses[0]}, worker 1 at {addresses[1]})") in completed.stderr
+    assert time.monotonic() - started < 170
+
+
+def test_one_worker_is_refused():
+    completed = subprocess.run(
+        [sys.executable, "-m", "tfbert.cli", "train", str(ROOT / "recipes" / "sentiment.toml"),
+         "--workers", "1"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 1
+    assert "--workers 1: a multi-worker run needs at least 2 workers" in completed.stderr
