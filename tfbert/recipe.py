@@ -62,6 +62,9 @@ class TrainingSection:
     distribute: str = "none"
     # multi_worker: seconds to wait for every worker to join before giving up with an error.
     worker_timeout: int = 300
+    # multi_worker: how workers all-reduce: auto (TensorFlow picks; ring on CPUs) | ring |
+    # nccl (GPUs: NVIDIA's collectives within and across machines).
+    collective: str = "auto"
     checkpoint_every: int = 200  # steps between resume checkpoints
     # model.keras keeps the optimizer's state (to continue training it with Keras);
     # off: a finished run keeps its weights once and no optimizer state.
@@ -144,6 +147,7 @@ _CHOICES = {
     ("data", "on_unknown_label"): ("error", "skip", "keep"),
     ("training", "mixed_precision"): ("none", "bf16", "fp16"),
     ("training", "distribute"): ("none", "mirrored", "multi_worker"),
+    ("training", "collective"): ("auto", "ring", "nccl"),
     ("export", "compute_dtype"): ("float32", "float16", "bfloat16"),
     ("search", "algorithm"): ("random", "bayesian", "grid"),
 }

@@ -32,8 +32,11 @@ from tfbert.recipe import RecipeError, parse_override, recipe_from_dict, recipe_
 
 # Keys that may change between an interrupted run and its resumption: they do not
 # change what training computes.
+# The global batch, not the devices, fixes the batches and the steps: a run may resume
+# on other hardware (one device -> several workers) and go on exactly as it would have.
 RESUME_MAY_CHANGE = {"export", "search", "data.test", "training.checkpoint_every",
-                     "training.keep_optimizer_state", "training.baseline"}
+                     "training.keep_optimizer_state", "training.baseline",
+                     "training.distribute", "training.worker_timeout", "training.collective"}
 
 
 class RunDirectory:

@@ -128,6 +128,17 @@ def tokenize_examples(tokenizer, examples, targets=None, skipped=0):
                              targets, skipped)
 
 
+def shared_by_replicas(dataset):
+    """Marks a dataset of planned batches for tf.distribute: every worker builds the
+    same batches (from seed and epoch) and keeps its own rows of each (DATA sharding
+    after tf.distribute splits each batch by replica), so a length-bucketed batch is
+    one length on every worker. Without the mark tf.distribute first looks for files
+    to share out, finds none, warns and does the same."""
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
+
+
 def make_dataset(tokenizer, first_ids, second_ids, targets, batches, preprocess=None):
     """A dataset of features (or what `preprocess` makes of them) for the planned batches.
 
@@ -152,7 +163,7 @@ def make_dataset(tokenizer, first_ids, second_ids, targets, batches, preprocess=
                          tf.nest.map_structure(lambda t: tf.gather(t, batch_index), targets))
         return preprocess(features, batch_targets)
 
-    return (
+    return shared_by_replicas(
         tf.data.Dataset.from_tensor_slices(index)
         .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         .prefetch(tf.data.AUTOTUNE)

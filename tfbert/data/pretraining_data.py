@@ -19,7 +19,8 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from tfbert.data.pipeline import PlannedBatches, batch_index, packed_lengths, tokenize_texts
+from tfbert.data.pipeline import (PlannedBatches, batch_index, packed_lengths, shared_by_replicas,
+                                  tokenize_texts)
 from tfbert.data.readers import TextExamples
 
 IS_NEXT, RANDOM_NEXT, NO_NEXT_SENTENCE_LABEL = 0, 1, -1
@@ -157,7 +158,7 @@ class PackedCorpus(PlannedBatches):
             return preprocess(features, {"next_sentence_label": tf.gather(labels, batch_index),
                                          "batch_number": number + first_step})
 
-        return (tf.data.Dataset.from_tensor_slices(index).enumerate()
+        return shared_by_replicas(tf.data.Dataset.from_tensor_slices(index).enumerate()
                 .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
                 .prefetch(tf.data.AUTOTUNE))
 

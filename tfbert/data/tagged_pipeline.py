@@ -20,7 +20,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from tfbert.data.pipeline import TOKENIZE_BATCH, PlannedBatches, batch_index
+from tfbert.data.pipeline import TOKENIZE_BATCH, PlannedBatches, batch_index, shared_by_replicas
 from tfbert.data.word_windows import word_windows
 
 
@@ -95,7 +95,7 @@ class TokenizedWords(PlannedBatches):
                 targets["label_ids"] = tf.gather(label_ids, sentence)
             return preprocess(features, targets)
 
-        return (tf.data.Dataset.from_tensor_slices(index)
+        return shared_by_replicas(tf.data.Dataset.from_tensor_slices(index)
                 .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
                 .prefetch(tf.data.AUTOTUNE))
 

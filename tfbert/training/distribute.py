@@ -28,7 +28,10 @@ from tfbert.training.cluster import check_port_free, read_tf_config
 STRATEGIES = ("none", "mirrored", "multi_worker")
 
 
-def make_strategy(name, worker_timeout=300, environ=None):
+COLLECTIVES = {"auto": "AUTO", "ring": "RING", "nccl": "NCCL"}
+
+
+def make_strategy(name, worker_timeout=300, collective="auto", environ=None):
     """(strategy, cluster) for `name`: (None, None) for "none", cluster None unless
     multi_worker. A multi_worker process whose cluster does not come up within
     `worker_timeout` seconds is an error naming the cluster, not a hang."""
@@ -52,7 +55,10 @@ def make_strategy(name, worker_timeout=300, environ=None):
             f"training.worker_timeout = {worker_timeout} s ({everyone}); start the same "
             "command on each, with its own TF_CONFIG. Stopping this one."))
         try:
-            return tf.distribute.MultiWorkerMirroredStrategy(), cluster
+            implementation = getattr(tf.distribute.experimental.CommunicationImplementation,
+                                     COLLECTIVES[collective])
+            options = tf.distribute.experimental.CommunicationOptions(implementation=implementation)
+            return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options), cluster
         finally:
             watchdog.stdin.close()  # the watchdog's signal to stand down
             watchdog.wait()

@@ -130,7 +130,7 @@ def _train(recipe, force, run, export):
     dev_examples = read_split(recipe, recipe.data.dev) if recipe.data.dev else None
     print(f"train: {len(train_examples)} examples from {train_examples.source}")
 
-    strategy, cluster = make_strategy(t.distribute, t.worker_timeout)
+    strategy, cluster = make_strategy(t.distribute, t.worker_timeout, t.collective)
     if strategy is not None:
         print(describe_strategy(strategy, t.batch_size, cluster))
     task, data = prepare_training(recipe, train_examples, strategy)
