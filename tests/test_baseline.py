@@ -31,6 +31,22 @@ def test_baseline_on_each_recipe_sample(tmp_path, recipe_name, metric, better_th
     assert ("pair" in result["model"]) == recipe.is_pair
 
 
+def test_baseline_uses_the_splits_it_is_given(monkeypatch):
+    """`tfbert train` hands the baseline the data BERT had (train after
+    data.max_train_examples, dev as read): none of those files is read again."""
+    recipe = load_recipe(RECIPES / "sentiment.toml")
+    task_class = recipe.task_class
+    train = task_class.read_examples(recipe.data.train, recipe.data, section=recipe.options)
+    dev = task_class.read_examples(recipe.data.dev, recipe.data, section=recipe.options)
+    reads = []
+    real_read = task_class.read_examples
+    monkeypatch.setattr(task_class, "read_examples",
+                        lambda path, *a, **k: reads.append(path) or real_read(path, *a, **k))
+    result = run_baseline(recipe, read_splits={"train": train.select(range(60)), "dev": dev})
+    assert reads == [] and result["train_examples"] == 60
+    assert run_baseline(recipe)["train_examples"] == len(train) and len(reads) == 2
+
+
 def test_no_baseline_for_token_tagging():
     assert run_baseline(load_recipe(RECIPES / "ner.toml")) is None
 

@@ -114,21 +114,26 @@ class Baseline:
         return predicted
 
 
-def run_baseline(recipe, output_dir=None):
+def run_baseline(recipe, output_dir=None, read_splits=None):
     """Fits the baseline on recipe.data.train and scores it on dev and test.
 
     Returns {"model": description, "seconds", "dev": metrics, "test": metrics} (splits
     the recipe has), or None for a task kind without a baseline. With `output_dir`,
-    writes it to output_dir/baseline/metrics.json.
+    writes it to output_dir/baseline/metrics.json. read_splits: {"train"|"dev"|"test":
+    TextExamples} already read (as `tfbert train` has them, train after
+    data.max_train_examples); the others are read from the recipe's paths.
     """
     started = time.perf_counter()
-    read = lambda path: recipe.task_class.read_examples(  # noqa: E731
-        path, recipe.data, section=recipe.options)
+    read_splits = read_splits or {}
+    paths = {"train": recipe.data.train, "dev": recipe.data.dev, "test": recipe.data.test}
+    read = lambda split: (read_splits[split] if read_splits.get(split) is not None  # noqa: E731
+                          else recipe.task_class.read_examples(paths[split], recipe.data,
+                                                               section=recipe.options))
     train = None
 
     def read_train():
         nonlocal train
-        train = read(recipe.data.train)
+        train = read("train")
         return train
 
     plan = recipe.task_class.baseline_plan(recipe.options, read_train, recipe.data.on_unknown_label)
@@ -137,11 +142,11 @@ def run_baseline(recipe, output_dir=None):
     baseline = Baseline(plan.kind, multi_label=plan.multi_label, min_score=plan.min_score,
                         max_score=plan.max_score)
     baseline.fit(train.texts, train.text_pairs, plan.train_targets)
-    result = {"model": describe(baseline, train.text_pairs is not None)}
+    result = {"model": describe(baseline, train.text_pairs is not None), "train_examples": len(train)}
     for split, path in (("dev", recipe.data.dev), ("test", recipe.data.test)):
         if not path:
             continue
-        examples = read(path)
+        examples = read(split)
         targets, kept = plan.encode(examples)
         texts = [examples.texts[i] for i in kept]
         pairs = None if examples.text_pairs is None else [examples.text_pairs[i] for i in kept]

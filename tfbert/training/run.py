@@ -197,15 +197,16 @@ def _train(recipe, force, run, export):
               "train_seconds": seconds,
               "train_examples_per_second": examples_seen / seconds if trained else None,
               "output_dir": str(chief_run.path)}
+    splits = {"train": train_examples, "dev": dev_examples}
     for split, path in (("dev", recipe.data.dev), ("test", recipe.data.test)):
         if path:
-            examples = dev_examples if split == "dev" else read_split(recipe, path)
+            examples = splits[split] = dev_examples if split == "dev" else read_split(recipe, path)
             metrics, summary = evaluate_task(task, examples, run.evaluation_dir(split),
                                              on_unknown=recipe.data.on_unknown_label)
             result[split] = metrics
             print(f"{split}:\n{summary}")
     if t.baseline and (recipe.data.dev or recipe.data.test) and (cluster is None or cluster.is_chief):
-        simple = run_baseline(recipe, run.path)
+        simple = run_baseline(recipe, run.path, read_splits=splits)  # the very data BERT had
         if simple is not None:
             result["baseline"] = simple
             print(comparison(recipe, simple, result))
