@@ -25,7 +25,8 @@ DATA = ROOT.parent / "shared" / "data"
 # Published: Devlin et al. 2019 (GLUE test: SST-2 93.5, MRPC F1 88.9, STS-B Spearman
 # 85.8); Chen et al. 2019, "BERT for joint intent classification and slot filling"
 # (SNIPS 98.6, ATIS 97.5 intent accuracy); Sun et al. 2019, ERNIE (ChnSentiCorp test
-# 94.3 with Chinese BERT-base); KUAKE-QIC: CBLUE (Zhang et al. 2022), BERT-base-Chinese 84.3 (as ../shared/data/README.md gives it).
+# 94.3 with Chinese BERT-base); KUAKE-QIC: CBLUE (Zhang et al. 2022), BERT-base-Chinese
+# 84.3 (as ../shared/data/README.md gives it).
 SETS = {
     "atis": ("classification", {
         "train": f"{DATA}/atis/train", "dev": f"{DATA}/atis/valid", "test": f"{DATA}/atis/test",
