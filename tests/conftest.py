@@ -36,7 +36,7 @@ def minilm_encoder():
     return BertEncoder.from_pretrained("all-minilm-l6-v2")
 
 
-def write_tiny_checkpoint(directory, words, seed=0):
+def write_tiny_checkpoint(directory, words, seed=0, **config):
     """A random tiny BERT as a Hugging Face directory (config, vocab, safetensors)."""
     import keras
 
@@ -45,5 +45,16 @@ def write_tiny_checkpoint(directory, words, seed=0):
 
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + sorted(set(words))
     keras.utils.set_random_seed(seed)
-    encoder = BertEncoder(**dict(TINY_CONFIG, vocab_size=len(vocab)))
+    encoder = BertEncoder(**dict(TINY_CONFIG, vocab_size=len(vocab), **config))
     return save_hugging_face(directory, encoder, BertTokenizer(vocab), overwrite=True)
+
+
+def write_dropout_free_sentiment_checkpoint(directory):
+    """A tiny BERT on the sample sentiment words, without dropout: replicas of a
+    distributed run draw their own dropout masks, so runs compared weight by weight
+    across device counts must have none."""
+    import re
+
+    text = (ROOT / "recipes" / "data" / "sentiment" / "train.tsv").read_text().lower()
+    words = sorted(set(re.findall(r"[a-z]+", text)))[:300]
+    return write_tiny_checkpoint(directory, words, hidden_dropout=0.0, attention_dropout=0.0)

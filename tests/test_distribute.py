@@ -18,7 +18,7 @@ import types
 
 import pytest
 
-from conftest import ROOT, TINY_CONFIG
+from conftest import ROOT, write_dropout_free_sentiment_checkpoint
 from tfbert.recipe import RecipeError, load_recipe
 
 SCRIPT = textwrap.dedent("""
@@ -70,17 +70,7 @@ def test_bad_distribute_settings(tmp_path):
 
 
 def test_mirrored_on_two_devices_equals_one_device(tmp_path):
-    import keras
-
-    from tfbert import BertEncoder, BertTokenizer
-    from tfbert.checkpoint_writer import save_hugging_face
-
-    text = (ROOT / "recipes" / "data" / "sentiment" / "train.tsv").read_text().lower()
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + sorted(set(re.findall(r"[a-z]+", text)))[:300]
-    keras.utils.set_random_seed(0)
-    encoder = BertEncoder(**dict(TINY_CONFIG, vocab_size=len(vocab), hidden_dropout=0.0,
-                                 attention_dropout=0.0))  # no dropout: replicas draw their own
-    checkpoint = save_hugging_face(tmp_path / "tiny", encoder, BertTokenizer(vocab), overwrite=True)
+    checkpoint = write_dropout_free_sentiment_checkpoint(tmp_path / "tiny")
 
     completed = subprocess.run([sys.executable, "-c", SCRIPT, str(checkpoint), str(tmp_path)],
                                cwd=ROOT, capture_output=True, text=True, timeout=600)

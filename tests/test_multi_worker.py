@@ -29,7 +29,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import ROOT, TINY_CONFIG
+from conftest import ROOT, write_dropout_free_sentiment_checkpoint
 from tfbert.training.cluster import check_port_free, read_tf_config
 
 SETTINGS = ["training.epochs=1", "training.batch_size=16", "data.max_train_examples=240",
@@ -85,18 +85,7 @@ def test_port_in_use_is_named():
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    import keras
-
-    from tfbert import BertEncoder, BertTokenizer
-    from tfbert.checkpoint_writer import save_hugging_face
-
-    text = (ROOT / "recipes" / "data" / "sentiment" / "train.tsv").read_text().lower()
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + sorted(set(re.findall(r"[a-z]+", text)))[:300]
-    keras.utils.set_random_seed(0)
-    encoder = BertEncoder(**dict(TINY_CONFIG, vocab_size=len(vocab), hidden_dropout=0.0,
-                                 attention_dropout=0.0))  # no dropout: replicas draw their own
-    return save_hugging_face(tmp_path_factory.mktemp("tiny") / "tiny", encoder,
-                             BertTokenizer(vocab), overwrite=True)
+    return write_dropout_free_sentiment_checkpoint(tmp_path_factory.mktemp("tiny") / "tiny")
 
 
 def overrides(checkpoint, out):
