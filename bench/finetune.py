@@ -99,7 +99,7 @@ _PINNED = {"sst2": ["classification.head=cls"], "sst2_1epoch": ["classification.
            "atis": [], "stsb": ["regression.head=cls", "training.learning_rate=5e-5"],
            "mrpc": ["classification.head=cls"]}
 for _name, _pins in _PINNED.items():
-    RUNS[_name][1].extend(_pins + ["training.patience=0"])
+    RUNS[_name][1].extend(_pins + ["training.patience=0", "training.head_learning_rate=0"])
 
 # Not run by default (long, or variants of a default run).
 OPTIONAL = ("sst2_1epoch", "sst2_bf16", "conll_softmax", "resume_softmax")

@@ -79,6 +79,7 @@ def test_round_trip_through_dict(tmp_path, extra):
         (MINIMAL + "[training]\nmin_steps = -1\n", "training.min_steps must be 0 or more, got -1"),
         (MINIMAL + "[training]\nlearning_rate = 5\n", "training.learning_rate must be in (0, 1)"),
         (MINIMAL + "[training]\nhead_learning_rate = -1e-3\n", "training.head_learning_rate must be in [0, 1)"),
+        (MINIMAL + "[training]\nhead_learning_rate = \"fast\"\n", "training.head_learning_rate"),
         (MINIMAL + "[training]\nmixed_precision = \"fp8\"\n", "training.mixed_precision = 'fp8' is not one of"),
         ('name = "x"\ntask = "ranking"\n[data]\ntrain = "t"\n',
          "task = 'ranking' is not one of: 'classification', "),  # ..., every registered kind

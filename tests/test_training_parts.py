@@ -127,3 +127,20 @@ def test_an_epoch_has_as_many_batches_as_its_examples_fill(count, batch_size, wi
     for shuffle in (True, False):
         plan = plan_batches(lengths, batch_size, shuffle=shuffle, window_batches=window_batches)
         assert len(plan) == -(-count // batch_size)
+
+
+@pytest.mark.parametrize("recipe_name, multiplier", [("sentiment", 10.0), ("pair_similarity", 10.0),
+                                                     ("ner", 1.0)])
+def test_head_learning_rate_auto_is_the_task_kinds(tmp_path, recipe_name, multiplier):
+    """The default, "auto": a pooled classifier's or regressor's head at 1e-3 against the
+    encoder's 1e-4 (x10); a tagger's at the encoder's rate. A number given wins."""
+    from conftest import ROOT, write_tiny_checkpoint
+    from tfbert.recipe import load_recipe
+    from tfbert.training.run import prepare_training, read_split
+
+    checkpoint = write_tiny_checkpoint(tmp_path / "tiny", ["good", "bad", "film"])
+    for settings, expected in (([], multiplier), (["training.head_learning_rate=5e-4"], 5.0)):
+        recipe = load_recipe(ROOT / "recipes" / f"{recipe_name}.toml",
+                             [f"checkpoint={checkpoint}", "data.max_train_examples=8", *settings])
+        task, _ = prepare_training(recipe, read_split(recipe, recipe.data.train).select(range(8)))
+        assert task.optimizer.head_rate_multiplier == pytest.approx(expected)

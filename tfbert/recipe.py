@@ -47,7 +47,11 @@ class TrainingSection:
     min_steps: int = 0
     batch_size: int = 32
     learning_rate: float = 1e-4
-    head_learning_rate: float = 0.0  # the head's peak rate (same schedule); 0: learning_rate
+    # The head's peak rate (same schedule); 0: learning_rate; "auto": the task kind's own
+    # (Task.default_head_learning_rate: 1e-3 for classification and regression heads,
+    # chosen on evidence in bench/README.md "Defaults"; learning_rate for the others).
+    head_learning_rate: float = dataclasses.field(
+        default="auto", metadata={"or_strings": ("auto",), "type": float})
     warmup_ratio: float = 0.1
     weight_decay: float = 0.01
     clip_norm: float = 1.0
@@ -192,7 +196,7 @@ def _check_value(where, key_path, value, field, or_strings=()):
             return [_check_value(where, key_path[:-1] + (f"{key_path[-1]}[{i}]",), v, item)
                     for i, v in enumerate(value)]
         or_strings = field.metadata.get("or_strings", ())
-        field = type(field.default)
+        field = field.metadata.get("type", type(field.default))  # a default of "auto" is a word
     field_type = field
     expected = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
     if or_strings and isinstance(value, str):
@@ -278,7 +282,7 @@ def _validate(recipe, where):
         raise RecipeError(f"{where}: training.min_steps must be 0 or more, got {t.min_steps}.")
     if not 0.0 < t.learning_rate < 1.0:
         raise RecipeError(f"{where}: training.learning_rate must be in (0, 1), got {t.learning_rate}.")
-    if not 0.0 <= t.head_learning_rate < 1.0:
+    if t.head_learning_rate != "auto" and not 0.0 <= t.head_learning_rate < 1.0:
         raise RecipeError(f"{where}: training.head_learning_rate must be in [0, 1) (0: "
                           f"training.learning_rate), got {t.head_learning_rate}.")
     if not 0.0 <= t.warmup_ratio <= 1.0:

@@ -186,6 +186,9 @@ class Task(keras.Model):
         answers from TF Serving turn into rows without loading the model."""
         raise NotImplementedError
 
+    # training.head_learning_rate = "auto": the head's peak rate (0: the encoder's).
+    default_head_learning_rate = 0.0
+
     @property
     def head_variables(self):
         """The trainable weights outside the encoder: the head's (training.head_learning_rate)."""

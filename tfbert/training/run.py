@@ -82,9 +82,15 @@ def prepare_training(recipe, train_examples, strategy=None):
         task.initialize_from_targets(data.targets)
         steps_per_epoch = data.steps_per_epoch(t.batch_size)
         total_steps = steps_per_epoch * epochs_to_run(t, steps_per_epoch)
+        head_rate = t.head_learning_rate
+        if head_rate == "auto":
+            head_rate = task.default_head_learning_rate
+            if head_rate:
+                print(f'head_learning_rate = "auto": {head_rate:g} for the head, '
+                      f"{t.learning_rate:g} for the encoder")
         task.compile(optimizer=make_optimizer(t.learning_rate, total_steps, t.warmup_ratio,
                                               t.weight_decay, t.clip_norm,
-                                              head_learning_rate=t.head_learning_rate),
+                                              head_learning_rate=head_rate),
                      jit_compile=t.xla)
         task.optimizer.build(task.trainable_variables)
     return task, data
