@@ -93,6 +93,33 @@ def serving_vs(serving, peers):
                            f"(best of {compared(peer_rates, 0)})")
 
 
+TFBERT_FLOAT32_SERVING = ["tfbert float32", "tfbert float32-xla"]
+
+
+def single_request_vs_onnx(serving, percentile):
+    """tfbert float32 (the faster of its exports, plain or XLA) / ONNX Runtime float32:
+    the p50 or p99 latency of one-sentence requests (at most 1.0: as fast or faster)."""
+    paths = serving["paths"]
+    key = f"p{percentile}_ms"
+    ours = {path: paths[path]["by_batch_size"]["1"][key] for path in TFBERT_FLOAT32_SERVING
+            if path in paths}
+    tfbert = min(ours, key=ours.get)
+    theirs = paths["onnxruntime float32"]["by_batch_size"]["1"][key]
+    return ours[tfbert] / theirs, (f"{tfbert} {ours[tfbert]:.2f} / onnxruntime float32 "
+                                   f"{theirs:.2f} ms (tfbert: {compared(ours, 2)})")
+
+
+def serving_memory(serving):
+    """Peak resident memory of the tfbert float32 serving process (the lower of its
+    exports), MiB; the peers' beside it."""
+    paths = serving["paths"]
+    ours = {path: paths[path]["peak_rss_mib"] for path in TFBERT_FLOAT32_SERVING if path in paths}
+    tfbert = min(ours, key=ours.get)
+    others = {path: row["peak_rss_mib"] for path, row in paths.items()
+              if not path.startswith("tfbert")}
+    return ours[tfbert], f"{tfbert} {ours[tfbert]:.0f} MiB (peers: {compared(others, 0)})"
+
+
 def training_vs(training, peers):
     """Best tfbert row / the best of `peers`, fine-tuning examples/s; the padded tokens
     of the two rows (the work each did) are shown where the part counted them."""
@@ -150,6 +177,11 @@ TARGETS = [
      lambda r: serving_vs(r, KERAS_HUB), 6.0, True),
     ("serving batch 64: tfbert / best transformers path", "serving",
      lambda r: serving_vs(r, TRANSFORMERS_SERVING), 1.5, True),
+    ("serving batch 1 p50: tfbert float32 / onnxruntime", "serving",
+     lambda r: single_request_vs_onnx(r, 50), 1.0, False),
+    ("serving batch 1 p99: tfbert float32 / onnxruntime", "serving",
+     lambda r: single_request_vs_onnx(r, 99), 1.0, False),
+    ("serving peak memory, tfbert float32 (MiB)", "serving", serving_memory, 700.0, False),
     ("fine-tuning: tfbert / keras-hub", "training",
      lambda r: training_vs(r, KERAS_HUB), 4.0, True),
     ("fine-tuning: tfbert / transformers", "training",

@@ -15,6 +15,11 @@ imports only what its deployment would, so memory and thread pools are its own:
   only tensorflow and tensorflow_text. Tokenization is inside the graph; the graph
   sorts each request by length and runs it in chunks of 16 rows, each padded to its
   own longest row.
+- tfbert float32-xla: the float32 export made with `jit_compile=True`: the encoder runs
+  XLA-compiled, each chunk padded up to a bucketed shape (tfbert/export/xla_buckets.py).
+  Its child first replays the export's `assets.extra/tf_serving_warmup_requests` (one
+  request per bucketed shape, which compiles it), as TF Serving does when it loads a
+  model, so no timed request pays for a compilation.
 - keras-hub float32 / bf16: `BertTextClassifier.from_preset(dir, num_classes=2,
   sequence_length=128)` (bf16: with `dtype="bfloat16"`, bfloat16 weights and compute
   for the backbone and head, as tfbert's bf16 export); its preprocessor and the
@@ -50,7 +55,7 @@ import time
 
 import common
 
-PATHS = ["tfbert float32", "tfbert bf16", "keras-hub float32", "keras-hub bf16",
+PATHS = ["tfbert float32", "tfbert float32-xla", "tfbert bf16", "keras-hub float32", "keras-hub bf16",
          "transformers float32", "transformers bf16", "onnxruntime float32"]
 MAX_LENGTH = 128
 CHUNK_SIZE = 16  # tfbert's export default, passed explicitly: the config says so
@@ -67,6 +72,11 @@ TRANSFORMERS_SERVING = {"tokenization": "BertTokenizerFast (Rust) in Python, per
                         "padding": "each request padded to its longest row"}
 CONFIGS = {
     "tfbert float32": {"precision": "float32", **TFBERT_SERVING},
+    "tfbert float32-xla": {"precision": "float32, encoder XLA-compiled (jit_compile=True), "
+                                        "chunks padded to bucketed shapes", **TFBERT_SERVING,
+                           "warm-up": "the export's tf_serving_warmup_requests replayed "
+                                      "first (one request per bucketed shape), as TF "
+                                      "Serving replays them at load"},
     "tfbert bf16": {"precision": "bf16 (bfloat16 weights and compute)", **TFBERT_SERVING},
     "keras-hub float32": {"precision": "float32", **KERAS_HUB_SERVING},
     "keras-hub bf16": {"precision": "bf16 (dtype=\"bfloat16\": bfloat16 weights and compute)",
@@ -96,10 +106,11 @@ def export_tfbert(workdir, model_dir, threads):
     task = TextClassifier(BertEncoder.from_pretrained(model_dir),
                           BertTokenizer.from_pretrained(model_dir, max_length=MAX_LENGTH),
                           ["negative", "positive"])
-    for dtype in ("float32", "bfloat16"):
-        export_for_serving(task, workdir / "saved_models", f"sst2-{dtype}", version=1,
+    for dtype, jit_compile, name in (("float32", False, "float32"), ("bfloat16", False, "bfloat16"),
+                                     ("float32", True, "float32-xla")):
+        export_for_serving(task, workdir / "saved_models", f"sst2-{name}", version=1,
                            overwrite=True, compute_dtype=dtype, chunk_size=CHUNK_SIZE,
-                           deployment_files=False)
+                           jit_compile=jit_compile, deployment_files=False)
     np.save(workdir / "head_kernel.npy", task.head.output_dense.kernel.numpy())
     np.save(workdir / "head_bias.npy", task.head.output_dense.bias.numpy())
 
@@ -160,9 +171,14 @@ def tfbert_predictor(workdir, model_dir, threads, precision):
     import tensorflow_text  # noqa: F401 (registers the tokenizer ops the graph uses)
 
     common.tf_threads(tf, threads)
-    dtype = "bfloat16" if precision == "bf16" else "float32"
-    serve = tf.saved_model.load(str(workdir / "saved_models" / f"sst2-{dtype}" / "1"))
-    serve = serve.signatures["serving_default"]
+    name = {"bf16": "bfloat16"}.get(precision, precision)
+    export_dir = workdir / "saved_models" / f"sst2-{name}" / "1"
+    serve = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
+    if precision == "float32-xla":  # as TF Serving does at load: compiles every bucket
+        from serving_levers import warmup_texts
+
+        for texts in warmup_texts(export_dir):
+            serve(text=tf.constant(texts))
 
     def predict(texts):
         outputs = serve(text=tf.constant(texts))

@@ -3,8 +3,9 @@
     python bench/serving_levers.py [--variants float32:none float32:16 bfloat16:16 ...]
         [--batch-size 64] [--rounds 4] [--sentences N] [--threads 2] [--json F] [--quick]
 
-Each variant is `compute_dtype:chunk_size` ("none": each request as one batch padded
-to its longest row). The same MiniLM classifier (seeded head) is exported once per
+Each variant is `compute_dtype:chunk_size[:xla]` ("none": each request as one batch
+padded to its longest row; ":xla": exported with jit_compile=True, its warm-up requests
+replayed before timing, as TF Serving replays them). The same MiniLM classifier (seeded head) is exported once per
 variant in a child process; a second child, importing only tensorflow and
 tensorflow_text, loads every export and sends the 872 SST-2 dev sentences (or the
 first --sentences) in requests of --batch-size, one full pass per variant in turn, --rounds times. The
@@ -29,10 +30,12 @@ MAX_LENGTH = 128
 
 
 def parse_variant(text):
-    dtype, _, chunk = text.partition(":")
-    if dtype not in ("float32", "bfloat16", "float16") or not (chunk == "none" or chunk.isdigit()):
+    dtype, _, rest = text.partition(":")
+    chunk, _, xla = rest.partition(":")
+    if (dtype not in ("float32", "bfloat16", "float16") or not (chunk == "none" or chunk.isdigit())
+            or xla not in ("", "xla")):
         raise argparse.ArgumentTypeError(
-            f"variant {text!r}: expected DTYPE:CHUNK, DTYPE float32|bfloat16|float16, "
+            f"variant {text!r}: expected DTYPE:CHUNK[:xla], DTYPE float32|bfloat16|float16, "
             "CHUNK a positive integer or none")
     return text
 
@@ -50,10 +53,22 @@ def export_variants(workdir, variants):
                           BertTokenizer.from_pretrained(model_dir, max_length=MAX_LENGTH),
                           ["negative", "positive"])
     for variant in variants:
-        dtype, chunk = variant.split(":")
+        dtype, chunk, *xla = variant.split(":")
         export_for_serving(task, workdir, variant.replace(":", "-"), version=1,
                            compute_dtype=dtype, chunk_size=None if chunk == "none" else int(chunk),
-                           deployment_files=False)
+                           jit_compile=bool(xla), deployment_files=False)
+
+
+def warmup_texts(export_dir):
+    """The text batches of the export's warm-up requests (read eagerly), which TF
+    Serving replays at load: an XLA export compiles its bucketed shapes there."""
+    import tensorflow as tf
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    path = pathlib.Path(export_dir) / "assets.extra" / "tf_serving_warmup_requests"
+    return [tf.make_ndarray(prediction_log_pb2.PredictionLog.FromString(record.numpy())
+                            .predict_log.request.inputs["text"])
+            for record in tf.data.TFRecordDataset(str(path))]
 
 
 def time_variants(workdir, variants, batch_size, rounds, count):
@@ -65,7 +80,9 @@ def time_variants(workdir, variants, batch_size, rounds, count):
                 for i in range(0, len(sentences), batch_size)]
     serve = {variant: tf.saved_model.load(str(workdir / variant.replace(":", "-") / "1"))
              .signatures["serving_default"] for variant in variants}
-    for signature in serve.values():  # warm-up: tracing, first allocations
+    for variant, signature in serve.items():  # warm-up: tracing, first allocations
+        for texts in warmup_texts(workdir / variant.replace(":", "-") / "1"):
+            signature(text=tf.constant(texts))
         for request in requests[:3]:
             signature(text=request)
     passes = {variant: [] for variant in variants}

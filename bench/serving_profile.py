@@ -1,7 +1,7 @@
 """Where one single-sentence request's time goes in the served graph.
 
     python bench/serving_profile.py [--requests 200] [--threads 2] [--chunk 16|none]
-        [--onednn off|on] [--json bench/results/serving_profile_<onednn>.json]
+        [--onednn off|on] [--xla] [--json bench/results/serving_profile_<onednn>[_xla].json]
 
 The MiniLM classifier of bench/serving_levers.py (seeded head) is exported float32,
 then loaded the way TF Serving loads it (the TF1 loader, a Session on the
@@ -11,7 +11,9 @@ step stats are summed over the requests and printed per request: the top ops by
 time (op type and node), the same by op type, and by part of the graph (tokenizer,
 encoder, length-sorted chunking, head and output), with the node count, beside the
 request's own wall time. --onednn off (the default) is the CPU server environment that
-`tfbert export` writes (TF_ENABLE_ONEDNN_OPTS=0); on is TensorFlow's own default. Tracing adds overhead of its own, so the wall time of the
+`tfbert export` writes (TF_ENABLE_ONEDNN_OPTS=0); on is TensorFlow's own default.
+--xla profiles the export made with jit_compile=True (its warm-up requests replayed
+first: they compile its shapes). Tracing adds overhead of its own, so the wall time of the
 traced requests is above the untraced one (both printed); the shares are what counts.
 """
 
@@ -25,7 +27,7 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import common  # noqa: E402
-from serving_levers import export_variants  # noqa: E402
+from serving_levers import export_variants, warmup_texts  # noqa: E402
 
 PARTS = (  # first match of a node's name (lower case) decides its part
     ("tokenizer", ("tokenizer", "wordpiece", "normalize", "regex", "split", "lower", "pack",
@@ -51,22 +53,25 @@ def main():
     parser.add_argument("--chunk", default="16")
     parser.add_argument("--top", type=int, default=10)
     parser.add_argument("--onednn", choices=("off", "on"), default="off")
+    parser.add_argument("--xla", action="store_true", help="the export made with jit_compile=True")
     parser.add_argument("--json")
     args = parser.parse_args()
     args.json = args.json or str(pathlib.Path(__file__).parent / "results"
-                                 / f"serving_profile_onednn_{args.onednn}.json")
+                                 / f"serving_profile_onednn_{args.onednn}"
+                                 f"{'_xla' if args.xla else ''}.json")
     common.limit_threads(args.threads)
     os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if args.onednn == "on" else "0"
     import numpy as np
     import tensorflow as tf
     import tensorflow_text  # noqa: F401 (the tokenizer ops)
 
-    variant = f"float32:{args.chunk}"
+    variant = f"float32:{args.chunk}" + (":xla" if args.xla else "")
     workdir = pathlib.Path(tempfile.mkdtemp())
     export_variants(workdir, [variant])
     sentences = common.sst2_sentences("dev", args.requests)
     config = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=args.threads,
                                       inter_op_parallelism_threads=args.threads)
+    warmup = warmup_texts(workdir / variant.replace(":", "-") / "1")
     with tf.compat.v1.Session(graph=tf.Graph(), config=config) as session:
         meta_graph = tf.compat.v1.saved_model.loader.load(
             session, ["serve"], str(workdir / variant.replace(":", "-") / "1"))
@@ -74,6 +79,8 @@ def main():
         text = signature.inputs["text"].name
         fetches = [output.name for output in signature.outputs.values()]
         node_count = len(session.graph.as_graph_def().node)
+        for texts in warmup:
+            session.run(fetches, {text: texts})
         for sentence in sentences[:20]:  # warm-up
             session.run(fetches, {text: np.array([sentence.encode()], dtype=object)})
         started = time.perf_counter()

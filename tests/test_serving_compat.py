@@ -53,11 +53,13 @@ def run_in_serving_runtime(tmp_path, models, inputs):
     job = {"models": models, "inputs": inputs}
     (tmp_path / "job.json").write_text(json.dumps(job))
     env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "0"  # TF's log says whether XLA compiled (result["log"])
     finished = subprocess.run([SERVING_PYTHON, str(RUNNER), str(tmp_path / "job.json"),
                                str(tmp_path / "result.npz")], capture_output=True, text=True,
                               env=env, timeout=600)
     assert finished.returncode == 0, finished.stderr[-4000:]
     result = dict(np.load(tmp_path / "result.npz", allow_pickle=False))
+    result["log"] = finished.stderr
     report = json.loads(str(result.pop("report")))
     assert report["tensorflow"].startswith("2.20.") and report["tensorflow_text"].startswith("2.20.")
     assert report["imported"] == []
@@ -96,6 +98,9 @@ def test_exports_run_in_tf_serving_runtime(tmp_path, fine_tuned_sentiment):
     rejecting = spread(TextClassifier(tiny()[0], tokenizer, ["fare", "flight"], reject_label="oos"))
     rejecting.reject_below = float(np.median(rejecting.predict(texts[:40])["probabilities"].max(-1)))
     rejecting_dir = export_for_serving(rejecting, tmp_path / "models", "rejecting")
+    compiled = spread(TextClassifier(tiny()[0], tokenizer, ["fare", "flight", "meal"]))
+    compiled_dir = export_for_serving(compiled, tmp_path / "models", "compiled", chunk_size=4,
+                                      jit_compile=True)
     first = ["good movie", "", "bad " * 200, "the flight fare", "a very fine film"]
     second = ["good film", "x", "not bad", "weather", "awful plot"]
 
@@ -127,6 +132,10 @@ def test_exports_run_in_tf_serving_runtime(tmp_path, fine_tuned_sentiment):
             {"signature": "serving_default", "inputs": {"text": "first"}}]},
         {"key": "rejecting", "dir": str(rejecting_dir), "calls": [
             {"signature": "serving_default", "inputs": {"text": "examples_texts"}}]},
+        {"key": "compiled", "dir": str(compiled_dir), "calls": [
+            {"signature": "serving_default", "inputs": {"text": "examples_texts"}, "batch_size": 1}]},
+        {"key": "compiled_spread", "dir": str(compiled_dir), "calls": [
+            {"signature": "serving_default", "inputs": {"text": "first"}, "batch_size": 1}]},
     ], inputs)
 
     expected = model.predict(texts, batch_size=64)
@@ -161,6 +170,14 @@ def test_exports_run_in_tf_serving_runtime(tmp_path, fine_tuned_sentiment):
     served_labels = [[x.decode() for x in row] for row in result["intent/serving_default/labels"]]
     assert served_labels == predicted["labels"].tolist()
     assert len({tuple(row) for row in served_labels}) > 1  # the decisions differ between rows
+
+    # The XLA export (one-row requests run compiled): compiled in the serving runtime's
+    # Session, answers as the model.
+    assert "Compiled cluster using XLA" in result["log"]
+    np.testing.assert_allclose(result["compiled/serving_default/logits"],
+                               compiled.predict(texts[:40])["logits"], atol=1e-5)
+    assert_rows_match(result["compiled_spread/serving_default/logits"],
+                      compiled.predict(first)["logits"])
 
     answered = rejecting.predict(texts[:40])
     assert 0 < answered["rejected"].sum() < 40  # the median splits the rows

@@ -4,6 +4,7 @@
     tfbert search RECIPE.toml [--set KEY=VALUE ...] [--force]   (the recipe's [search] trials)
     tfbert evaluate RUN_DIR --data FILE [--output DIR] [--set KEY=VALUE ...]
     tfbert export RUN_DIR [--dir saved_models] [--name NAME] [--version N] [--overwrite]
+                  [--compute-dtype float32|float16|bfloat16] [--xla]
     tfbert predict RUN_DIR --input FILE --output FILE.jsonl [--set KEY=VALUE ...]
                    [--server HOST:PORT [--protocol grpc|rest] [--model-name NAME]]
     tfbert embed [TEXT ...] [--file F] [--checkpoint NAME_OR_DIR] [--output out.npy]
@@ -153,7 +154,8 @@ def command_export(args):
     from tfbert.export import export_run
 
     path = export_run(args.run, args.dir, args.name, version=args.version,
-                      overwrite=args.overwrite, compute_dtype=args.compute_dtype)
+                      overwrite=args.overwrite, compute_dtype=args.compute_dtype,
+                      jit_compile=args.xla)
     print(f"exported {path} (serve it with {pathlib.Path(path).parent.parent / 'serve.sh'})")
 
 
@@ -249,6 +251,9 @@ def build_parser():
     export.add_argument("--overwrite", action="store_true", help="replace an existing version")
     export.add_argument("--compute-dtype", choices=("float32", "float16", "bfloat16"),
                         default="float32", help="float16 for GPU serving; I/O stays float32")
+    export.add_argument("--xla", action=argparse.BooleanOptionalAction, default=None,
+                        help="the encoder XLA-compiled on bucketed shapes (faster single "
+                             "requests on CPU; default: the recipe's export.xla)")
     export.set_defaults(handler=command_export)
 
     embed = commands.add_parser("embed", help="sentence vectors from a pretrained encoder")

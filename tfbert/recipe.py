@@ -95,6 +95,9 @@ class ExportSection:
     dir: str = "saved_models"
     enabled: bool = True
     compute_dtype: str = "float32"  # float16 for GPU serving (inputs, outputs stay float32)
+    # The encoder XLA-compiled on bucketed shapes: faster one-sentence requests on CPU
+    # (bench/README.md); TF Serving then needs --xla_cpu_compilation_enabled=true.
+    xla: bool = False
 
 
 def _values(item_type):
@@ -296,6 +299,9 @@ def _validate(recipe, where):
             raise RecipeError(f"{where}: {key} = {value!r} {SAFE_NAME_RULE}.")
     if not recipe.data.train:
         raise RecipeError(f"{where}: data.train is required.")
+    if recipe.export.xla and task_class(recipe.task).serves_own_signatures():
+        raise RecipeError(f"{where}: export.xla: task {recipe.task!r} serves its own "
+                          "signatures, which are not XLA-compiled; set it to false.")
     if recipe.search.head and not hasattr(recipe.options, "head"):
         raise RecipeError(f"{where}: search.head: task {recipe.task!r} has no head to choose.")
     try:

@@ -103,13 +103,16 @@ def _set_method_names(saved_model_dir, method_names):
 
 def export_for_serving(task, base_dir="saved_models", name="model", version=None,
                        overwrite=False, compute_dtype="float32", deployment_files=True,
-                       chunk_size=16):
+                       chunk_size=16, jit_compile=False):
     """Writes base_dir/name/version/ (and the server files in base_dir); returns its path.
 
     version: the next free number by default. An existing version is an error
     unless overwrite=True. compute_dtype: "float32", "float16" (GPU) or "bfloat16".
     chunk_size: the serving graph sorts each request by length and runs it in chunks
     of this many rows, each padded to its own longest (None: one padded batch).
+    jit_compile: the model runs XLA-compiled on a few bucketed shapes (xla_buckets.py):
+    faster for small requests on CPU; TF Serving then needs
+    `--xla_cpu_compilation_enabled=true` (the deployment files pass it).
     """
     if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int)
                                    or chunk_size < 1):
@@ -132,10 +135,10 @@ def export_for_serving(task, base_dir="saved_models", name="model", version=None
         try:
             with tempfile.TemporaryDirectory() as asset_folder:
                 module = ServingModule(served, _write_assets(served, asset_folder),
-                                       chunk_size=chunk_size)
+                                       chunk_size=chunk_size, jit_compile=jit_compile)
                 tf.saved_model.save(module, str(staging), signatures=module.signatures())
             _set_method_names(staging, module.method_names)
-            write_warmup_requests(staging, name, task.pair)
+            write_warmup_requests(staging, name, task.pair, module.buckets())
             if target.exists():
                 # Renamed aside whole and deleted after: deleting it in place, a kill
                 # would leave half of the old version under its number.
@@ -151,9 +154,9 @@ def export_for_serving(task, base_dir="saved_models", name="model", version=None
 
 
 def export_run(run_dir, base_dir=None, name=None, version=None, overwrite=False,
-               compute_dtype="float32"):
-    """Exports the trained model of a run directory; the base directory and name
-    default to the run's recipe (its [export] table)."""
+               compute_dtype="float32", jit_compile=None):
+    """Exports the trained model of a run directory; the base directory, name and
+    jit_compile default to the run's recipe (its [export] table: name, dir, xla)."""
     from tfbert.run_directory import RunDirectory
 
     run = RunDirectory(run_dir)
@@ -161,4 +164,6 @@ def export_run(run_dir, base_dir=None, name=None, version=None, overwrite=False,
     task = run.load_task()
     return export_for_serving(task, base_dir or recipe.export.dir,
                               name or recipe.export.name or recipe.name, version=version,
-                              overwrite=overwrite, compute_dtype=compute_dtype)
+                              overwrite=overwrite, compute_dtype=compute_dtype,
+                              jit_compile=recipe.export.xla if jit_compile is None
+                              else jit_compile)

@@ -20,6 +20,8 @@ import types
 import tensorflow as tf
 
 from tfbert.export.length_sorted import outputs_sorted_by_length
+from tfbert.export.xla_buckets import (XLA_MAX_ROWS, length_buckets, row_buckets,
+                                       run_small_chunks_compiled)
 
 
 class ServingModule(tf.Module):
@@ -29,10 +31,16 @@ class ServingModule(tf.Module):
     each file of `task.export_assets()`.
     chunk_size: rows per length-sorted chunk (see length_sorted.py); None runs each
     request as one batch padded to its longest row.
+    jit_compile: run chunks of up to XLA_MAX_ROWS rows XLA-compiled, on bucketed shapes
+    (see xla_buckets.py).
     """
 
-    def __init__(self, task, asset_files, chunk_size=16):
+    def __init__(self, task, asset_files, chunk_size=16, jit_compile=False):
         super().__init__()
+        if jit_compile and task.serves_own_signatures():
+            raise ValueError(f"jit_compile=True is not supported for a {type(task).__name__} "
+                             "export (it serves its own signatures); export it with "
+                             "jit_compile=False.")
         # The task is held by a plain object that tf.Module does not track: tracked,
         # tf.saved_model.save would also save its Keras objects and trace Keras' own
         # default signature for it (a whole extra trace, with float32 inputs that warn).
@@ -61,6 +69,13 @@ class ServingModule(tf.Module):
         example = task(task.tiny_batch(), training=False)
         self.row_shapes = tf.nest.map_structure(lambda t: t.shape[1:], example)
         self.method_names = {}
+        self.jit_compile = bool(jit_compile)
+        if self.jit_compile:
+            self.max_positions = task.encoder.bert_config.max_position_embeddings
+            self.length_buckets = length_buckets(min(task.tokenizer.max_length,
+                                                     self.max_positions))
+            self.row_buckets = row_buckets(min(chunk_size or XLA_MAX_ROWS, XLA_MAX_ROWS))
+            self.compiled_model = tf.function(self.model_in_float32, jit_compile=True)
 
     @property
     def task(self):
@@ -68,11 +83,23 @@ class ServingModule(tf.Module):
 
     # ------------------------------------------------------------------ math
 
+    def model_in_float32(self, batch):
+        return tf.nest.map_structure(lambda t: tf.cast(t, tf.float32),
+                                     self.task(batch, training=False))
+
     def model_outputs(self, features):
         """Token features -> the model's outputs in float32, rows in request order."""
         def run(batch):
-            return tf.nest.map_structure(lambda t: tf.cast(t, tf.float32),
-                                         self.task(batch, training=False))
+            if self.jit_compile:
+                # XLA drops asserts: the embeddings' check of the length is made here.
+                tf.debugging.assert_less_equal(
+                    tf.shape(batch["input_ids"])[1], self.max_positions,
+                    message=f"sequence longer than max_position_embeddings="
+                    f"{self.max_positions}; truncate the input (the tokenizer's "
+                    "max_length does this)")
+                return run_small_chunks_compiled(self.compiled_model, self.model_in_float32,
+                                                 batch, self.length_buckets, self.row_buckets)
+            return self.model_in_float32(batch)
 
         def request_outputs():
             if self.chunk_size is None:
@@ -86,6 +113,10 @@ class ServingModule(tf.Module):
             lambda: tf.nest.map_structure(lambda shape: tf.zeros([0, *shape], tf.float32),
                                           self.row_shapes),
         )
+
+    def buckets(self):
+        """(row buckets, length buckets) an XLA export compiles for; None without XLA."""
+        return (self.row_buckets, self.length_buckets) if self.jit_compile else None
 
     def assets(self):
         """{file name: its lines, tf.string [lines]} read from the shipped assets."""

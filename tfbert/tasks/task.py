@@ -138,6 +138,11 @@ class Task(keras.Model):
         """{file name: list of lines} that the export ships and postprocess reads."""
         return {}
 
+    @classmethod
+    def serves_own_signatures(cls):
+        """True for a task kind whose `serving_functions` replace the standard ones."""
+        return cls.serving_functions is not Task.serving_functions
+
     def serving_functions(self, assets):
         """None: the export serves `postprocess` of the model's outputs on text (and
         token ids). A task that serves something else (a tagger's entities) returns

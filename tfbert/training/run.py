@@ -218,7 +218,8 @@ def _train(recipe, force, run, export):
             print(comparison(recipe, simple, result))
     if export:
         result["export"] = str(export_for_serving(task, recipe.export.dir, recipe.export.name,
-                                                    compute_dtype=recipe.export.compute_dtype))
+                                                    compute_dtype=recipe.export.compute_dtype,
+                                                    jit_compile=recipe.export.xla))
         print(f"exported {result['export']}")
     run.finish(result)
     return result
