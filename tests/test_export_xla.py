@@ -10,7 +10,7 @@ import tensorflow_text  # noqa: F401 (the served graph's tokenizer ops)
 
 from tfbert.export import export_for_serving
 from tfbert.export.deployment import XLA_FLAG, warmup_batches
-from tfbert.export.xla_buckets import length_buckets, row_buckets, run_in_buckets
+from tfbert.export.xla_buckets import length_buckets, run_single_rows_compiled
 from tfbert.recipe import RecipeError, load_recipe
 from tfbert.tasks import TextClassifier, TextRegressor
 from tfbert.tasks.token_classifier import TokenClassifier
@@ -26,29 +26,33 @@ def test_buckets():
     assert length_buckets(512) == [16, 32, 48, 64, 80, 96, 112, 128, 192, 256, 320, 384, 448, 512]
     assert length_buckets(16) == [16]
     assert length_buckets(8) == [8]
-    assert row_buckets(16) == [1, 2, 4, 8, 16]
-    assert row_buckets(12) == [1, 2, 4, 8, 12]
-    assert row_buckets(1) == [1]
 
 
-def test_run_in_buckets_pads_to_a_bucket_and_cuts_the_rows_back():
+def test_one_row_runs_compiled_padded_to_a_bucket_and_more_rows_run_plain():
     seen = []
 
-    def model(features):
-        seen.append(tuple(features["input_ids"].shape))
-        # A per-row output that depends on every position: padding must not change it.
-        return {"sum": tf.cast(tf.reduce_sum(features["input_ids"] * features["input_mask"], 1),
-                               tf.float32)}
+    def model(name):
+        def run(features):
+            seen.append((name, tuple(features["input_ids"].shape)))
+            # A per-row output that depends on every position: padding must not change it.
+            return {"sum": tf.reduce_sum(features["input_ids"] * features["input_mask"], 1)}
+        return run
 
-    ids = tf.constant(np.arange(3 * 5).reshape(3, 5) + 1, tf.int32)
-    features = {"input_ids": ids, "input_mask": tf.ones_like(ids)}
-    outputs = run_in_buckets(model, features, lengths=[4, 8], rows=[1, 2, 4])
-    assert seen == [(4, 8)]
-    np.testing.assert_array_equal(outputs["sum"], tf.reduce_sum(ids, 1).numpy())
-    # Above every bucket, the shape itself.
-    long = tf.ones([5, 9], tf.int32)
-    run_in_buckets(model, {"input_ids": long, "input_mask": long}, lengths=[4, 8], rows=[1, 2, 4])
-    assert seen[-1] == (5, 9)
+    def run(ids):
+        return run_single_rows_compiled(model("compiled"), model("plain"),
+                                        {"input_ids": ids, "input_mask": tf.ones_like(ids)},
+                                        lengths=[4, 8])
+
+    one = tf.constant([[3, 1, 4, 1, 5]], tf.int32)
+    np.testing.assert_array_equal(run(one)["sum"], [14])
+    assert ("compiled", (1, 8)) in seen
+    three = tf.constant(np.arange(3 * 5).reshape(3, 5) + 1, tf.int32)
+    np.testing.assert_array_equal(run(three)["sum"], tf.reduce_sum(three, 1).numpy())
+    assert ("plain", (3, 5)) in seen
+    # Above every bucket, the length itself.
+    seen.clear()
+    run(tf.ones([1, 9], tf.int32))
+    assert ("compiled", (1, 9)) in seen and ("compiled", (1, 8)) not in seen
 
 
 @pytest.mark.parametrize("chunk_size", [4, None])
@@ -58,8 +62,8 @@ def test_compiled_export_answers_as_the_model(tmp_path, chunk_size):
     path = export_for_serving(model, tmp_path, "compiled", chunk_size=chunk_size, jit_compile=True)
     served = tf.saved_model.load(str(path)).signatures
     expected = model.predict(TEXTS)
-    # One row per request: the compiled path (XLA_MAX_ROWS); the whole list: chunks of
-    # several rows, without XLA.
+    # One row per request: the compiled path; the whole list: chunks of several rows,
+    # without XLA.
     one_by_one = np.concatenate([served["serving_default"](text=tf.constant([text]))["logits"]
                                  for text in TEXTS[:8]])
     np.testing.assert_allclose(one_by_one, expected["logits"][:8], atol=1e-5)
@@ -111,12 +115,12 @@ def test_warmup_requests_cover_every_compiled_shape(tmp_path):
         texts = [t.decode() for t in tf.make_ndarray(request.inputs["text"])]
         ids = model.tokenizer(texts)["input_ids"]
         shapes.add(tuple(ids.shape))
-    # One row (XLA_MAX_ROWS) at lengths 16 and 32 (the tokenizer's maximum).
+    # One row at lengths 16 and 32 (the tokenizer's maximum).
     assert {(1, 16), (1, 32)} <= shapes
     plain = export_for_serving(model, tmp_path, "plain")
     assert sum(1 for _ in tf.data.TFRecordDataset(
         str(plain / "assets.extra" / "tf_serving_warmup_requests"))) == 2
-    pair_batches = warmup_batches(([1], [16]), pair=True)[2:]
+    pair_batches = warmup_batches([16], pair=True)[2:]
     # A pair of them fills the bucket of 16 (to within the odd position left over).
     assert tokenizer(pair_batches[0], pair_batches[0])["input_ids"].shape[1] in (15, 16)
 

@@ -167,7 +167,7 @@ def write_results(recipe, tuner):
         task = RunDirectory(best["run"]).load_task()
         summary["export"] = str(export_for_serving(task, recipe.export.dir, recipe.export.name,
                                                    compute_dtype=recipe.export.compute_dtype,
-                                                    jit_compile=recipe.export.xla))
+                                                   jit_compile=recipe.export.xla))
     write_atomically(folder / "best.json", json.dumps(summary, indent=2))
     print(f"\n{len(rows)} trials (table: {folder / 'trials.tsv'})")
     for row in rows:

@@ -110,8 +110,8 @@ def export_for_serving(task, base_dir="saved_models", name="model", version=None
     unless overwrite=True. compute_dtype: "float32", "float16" (GPU) or "bfloat16".
     chunk_size: the serving graph sorts each request by length and runs it in chunks
     of this many rows, each padded to its own longest (None: one padded batch).
-    jit_compile: the model runs XLA-compiled on a few bucketed shapes (xla_buckets.py):
-    faster for small requests on CPU; TF Serving then needs
+    jit_compile: one-row chunks run XLA-compiled, padded to a few bucketed lengths
+    (xla_buckets.py): faster single-sentence requests on CPU; TF Serving then needs
     `--xla_cpu_compilation_enabled=true` (the deployment files pass it).
     """
     if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int)
@@ -138,7 +138,7 @@ def export_for_serving(task, base_dir="saved_models", name="model", version=None
                                        chunk_size=chunk_size, jit_compile=jit_compile)
                 tf.saved_model.save(module, str(staging), signatures=module.signatures())
             _set_method_names(staging, module.method_names)
-            write_warmup_requests(staging, name, task.pair, module.buckets())
+            write_warmup_requests(staging, name, task.pair, module.compiled_lengths())
             if target.exists():
                 # Renamed aside whole and deleted after: deleting it in place, a kill
                 # would leave half of the old version under its number.

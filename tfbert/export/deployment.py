@@ -146,21 +146,18 @@ def write_deployment_files(base_dir):
         write_atomically(base_dir / name, text, 0o777 if name == "serve.sh" else 0o666)
 
 
-def warmup_batches(buckets=None, pair=False):
-    """The text batches of the warm-up requests. buckets: (row buckets, length buckets)
-    of an XLA export, whose every shape compiles on its first request: one request per
-    shape, of rows x a text of that many tokens ("a" is one token in BERT vocabularies)."""
+def warmup_batches(compiled_lengths=None, pair=False):
+    """The text batches of the warm-up requests. compiled_lengths: the length buckets of
+    an XLA export, each compiled on its first one-row request: one request per bucket,
+    of a text of that many tokens ("a" is one token in BERT vocabularies)."""
     batches = [(WARMUP_TEXTS * size)[:size] for size in (1, 8)]
-    if buckets is not None:
-        rows, lengths = buckets
-        for length in lengths:
-            # [CLS] text [SEP] (text_pair [SEP]): the special tokens take 2 (3) positions.
-            words = (length - 3) // 2 if pair else length - 2
-            batches += [["a " * words] * count for count in rows]
+    for length in compiled_lengths or []:
+        # [CLS] text [SEP] (text_pair [SEP]): the special tokens take 2 (3) positions.
+        batches.append(["a " * ((length - 3) // 2 if pair else length - 2)])
     return batches
 
 
-def write_warmup_requests(version_dir, model_name, pair, buckets=None):
+def write_warmup_requests(version_dir, model_name, pair, compiled_lengths=None):
     """assets.extra/tf_serving_warmup_requests: PredictionLog records TF Serving replays
     at load time, so the first user request does not pay for graph warm-up (or, in an
     XLA export, for compiling a shape: see warmup_batches)."""
@@ -169,7 +166,7 @@ def write_warmup_requests(version_dir, model_name, pair, buckets=None):
     folder = pathlib.Path(version_dir) / "assets.extra"
     folder.mkdir(parents=True, exist_ok=True)
     with tf.io.TFRecordWriter(str(folder / "tf_serving_warmup_requests")) as writer:
-        for texts in warmup_batches(buckets, pair):
+        for texts in warmup_batches(compiled_lengths, pair):
             request = predict_pb2.PredictRequest(
                 model_spec=model_pb2.ModelSpec(name=model_name, signature_name="serving_default"))
             request.inputs["text"].CopyFrom(tf.make_tensor_proto(texts, dtype=tf.string))

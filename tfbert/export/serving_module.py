@@ -20,8 +20,7 @@ import types
 import tensorflow as tf
 
 from tfbert.export.length_sorted import outputs_sorted_by_length
-from tfbert.export.xla_buckets import (XLA_MAX_ROWS, length_buckets, row_buckets,
-                                       run_small_chunks_compiled)
+from tfbert.export.xla_buckets import length_buckets, run_single_rows_compiled
 
 
 class ServingModule(tf.Module):
@@ -31,8 +30,8 @@ class ServingModule(tf.Module):
     each file of `task.export_assets()`.
     chunk_size: rows per length-sorted chunk (see length_sorted.py); None runs each
     request as one batch padded to its longest row.
-    jit_compile: run chunks of up to XLA_MAX_ROWS rows XLA-compiled, on bucketed shapes
-    (see xla_buckets.py).
+    jit_compile: run one-row chunks XLA-compiled, padded to a length bucket (see
+    xla_buckets.py).
     """
 
     def __init__(self, task, asset_files, chunk_size=16, jit_compile=False):
@@ -74,7 +73,6 @@ class ServingModule(tf.Module):
             self.max_positions = task.encoder.bert_config.max_position_embeddings
             self.length_buckets = length_buckets(min(task.tokenizer.max_length,
                                                      self.max_positions))
-            self.row_buckets = row_buckets(min(chunk_size or XLA_MAX_ROWS, XLA_MAX_ROWS))
             self.compiled_model = tf.function(self.model_in_float32, jit_compile=True)
 
     @property
@@ -97,8 +95,8 @@ class ServingModule(tf.Module):
                     message=f"sequence longer than max_position_embeddings="
                     f"{self.max_positions}; truncate the input (the tokenizer's "
                     "max_length does this)")
-                return run_small_chunks_compiled(self.compiled_model, self.model_in_float32,
-                                                 batch, self.length_buckets, self.row_buckets)
+                return run_single_rows_compiled(self.compiled_model, self.model_in_float32,
+                                                batch, self.length_buckets)
             return self.model_in_float32(batch)
 
         def request_outputs():
@@ -114,9 +112,9 @@ class ServingModule(tf.Module):
                                           self.row_shapes),
         )
 
-    def buckets(self):
-        """(row buckets, length buckets) an XLA export compiles for; None without XLA."""
-        return (self.row_buckets, self.length_buckets) if self.jit_compile else None
+    def compiled_lengths(self):
+        """The length buckets an XLA export compiles for (one row each); None without XLA."""
+        return self.length_buckets if self.jit_compile else None
 
     def assets(self):
         """{file name: its lines, tf.string [lines]} read from the shipped assets."""
