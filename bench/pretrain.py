@@ -5,6 +5,8 @@ vocabulary extension and continued masked-LM pretraining on domain text.
     python bench/pretrain.py kuake            # some of them
     python bench/pretrain.py --pretrain-epochs 1 --quick   # a smoke run (small slices)
     python bench/pretrain.py kuake --variants direct adapted_with_task_text
+    python bench/pretrain.py kuake --variants adapted_with_task_text \
+        --pretrain-set pretraining.new_token_learning_rate_multiplier=10
 
 For each dataset, with the same fine-tuning recipe and budget (only the checkpoint
 changes), every run through the `tfbert` recipes a user would type:
@@ -78,6 +80,9 @@ def main():
     parser.add_argument("--variants", nargs="+", default=None,
                         choices=["direct", "adapted", "adapted_with_task_text"],
                         help="run only these variants (default: all of the dataset's)")
+    parser.add_argument("--pretrain-set", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="more overrides of recipes/pretrain.toml (a row per setting: "
+                             "results of other settings are kept)")
     parser.add_argument("--quick", action="store_true",
                         help="2,000 pretraining documents, 500 training examples")
     args = parser.parse_args()
@@ -87,8 +92,13 @@ def main():
     work = ROOT / "runs" / "bench_pretrain"
     work.mkdir(parents=True, exist_ok=True)
     results_file = ROOT / "bench" / "results" / ("quick" if args.quick else "") / "pretrain.json"
-    # Earlier rows of other (task, variant) pairs are kept: a run replaces only its own.
+    # Earlier rows of other (task, variant, pretraining settings) are kept: a run
+    # replaces only its own.
     kept = json.loads(results_file.read_text()) if results_file.exists() else []
+
+    def key(row):
+        return row["task"], row["variant"], tuple(row.get("pretrain_set", []))
+
     rows = []
     for name in args.tasks or list(TASKS):
         recipe_name, overrides, (texts_file, column), (split, metric), target = TASKS[name]
@@ -107,7 +117,7 @@ def main():
         if args.variants:
             variants = {k: v for k, v in variants.items() if k in args.variants}
         for variant, (corpus, vocabulary_only) in variants.items():
-            checkpoint, pretrain_seconds = "all-minilm-l6-v2", 0.0
+            checkpoint, pretrain_seconds, pretrain_command = "all-minilm-l6-v2", 0.0, None
             if corpus is not None:
                 files = corpus
                 if args.quick:
@@ -118,8 +128,9 @@ def main():
                 pretrain_overrides = [
                     "data.train=" + ",".join(str(f) for f in files), 'data.dev=""',
                     "pretraining.extend_vocabulary=true", f"training.epochs={args.pretrain_epochs}",
-                    'pretraining.vocabulary_files="' + ",".join(map(str, vocabulary_only)) + '"']
-                _, pretrain_seconds, _ = run_recipe("pretrain", pretrain_overrides,
+                    'pretraining.vocabulary_files="' + ",".join(map(str, vocabulary_only)) + '"',
+                    *args.pretrain_set]
+                _, pretrain_seconds, pretrain_command = run_recipe("pretrain", pretrain_overrides,
                                                     work / f"{name}_{variant}_pretrain")
                 checkpoint = str(work / f"{name}_{variant}_pretrain" / "checkpoint")
             result, seconds, command = run_recipe(
@@ -127,11 +138,13 @@ def main():
             rows.append({"task": name, "variant": variant, "split": split, "metric": metric,
                          "value": result[split][metric], "target": target,
                          "pretrain_seconds": pretrain_seconds, "finetune_seconds": seconds,
-                         "command": command})
+                         "pretrain_command": pretrain_command, "command": command})
+            if corpus is not None and args.pretrain_set:
+                rows[-1]["pretrain_set"] = list(args.pretrain_set)
             results_file.parent.mkdir(parents=True, exist_ok=True)
-            done = {(r["task"], r["variant"]) for r in rows}
+            done = {key(r) for r in rows}
             results_file.write_text(json.dumps(
-                [r for r in kept if (r["task"], r["variant"]) not in done] + rows, indent=2))
+                [r for r in kept if key(r) not in done] + rows, indent=2))
     print(f"\n{'task':<14}{'variant':<24}{'metric':<14}{'value':>8}{'pretrain s':>12}{'tune s':>8}")
     for r in rows:
         print(f"{r['task']:<14}{r['variant']:<24}{r['split'] + ' ' + r['metric']:<14}"

@@ -194,3 +194,29 @@ def test_whole_word_masking_in_the_pipeline_masks_words_not_pieces(minilm_dir):
                     assert p - 1 in chosen
                     pieces_masked += 1
     assert pieces_masked >= 5  # words of several pieces were there to be masked whole
+
+
+def test_added_tokens_rows_get_their_own_learning_rate(tiny_checkpoint, tmp_path):
+    """pretraining.new_token_learning_rate_multiplier: the rows vocabulary extension
+    added step at that multiple of the rate in the compiled optimizer, the old rows at
+    the rate; the key is checked."""
+    from tfbert.training.run import prepare_training, read_split
+
+    corpus = tmp_path / "medical.txt"
+    corpus.write_text("发热三天。发热咳嗽。\n咳嗽有痰。the plot was good.\n", encoding="utf-8")
+    recipe = load_recipe(ROOT / "recipes" / "pretrain.toml", [
+        f"checkpoint={tiny_checkpoint}", f"data.train={corpus}", 'data.dev=""',
+        "pretraining.extend_vocabulary=true", "training.max_length=16",
+        "pretraining.new_token_learning_rate_multiplier=20"])
+    task, _ = prepare_training(recipe, read_split(recipe, recipe.data.train))
+    vocabulary = task.tokenizer.vocabulary
+    added = {vocabulary.index(c) for c in "发热咳嗽"}
+    assert added <= set(task.new_token_ids)
+    table = task.encoder.get_layer("embeddings").token_embedding.embeddings
+    factors = np.asarray(task.optimizer._row_multipliers[task.optimizer._var_key(table)])[:, 0]
+    assert {i for i, f in enumerate(factors) if f == 20.0} == set(task.new_token_ids)
+    assert factors[vocabulary.index("good")] == 1.0
+    assert MaskedLanguageModel.from_config(task.get_config()).new_token_ids == task.new_token_ids
+    with pytest.raises(RecipeError, match="new_token_learning_rate_multiplier must be > 0, got 0"):
+        load_recipe(ROOT / "recipes" / "pretrain.toml",
+                    ["pretraining.new_token_learning_rate_multiplier=0"])

@@ -144,3 +144,30 @@ def test_head_learning_rate_auto_is_the_task_kinds(tmp_path, recipe_name, multip
                              [f"checkpoint={checkpoint}", "data.max_train_examples=8", *settings])
         task, _ = prepare_training(recipe, read_split(recipe, recipe.data.train).select(range(8)))
         assert task.optimizer.head_rate_multiplier == pytest.approx(expected)
+
+
+def test_chosen_rows_step_at_their_own_rate():
+    """scale_rows: the named rows of a table move ~multiplier x lr in Adam's first step
+    (its step is ~lr whatever the gradient), the other rows ~lr; bad rows are named."""
+    import keras
+
+    from tfbert.training.optimizer import AdamWWithHeadRate
+
+    table = keras.Variable(np.zeros([6, 4], np.float32), name="table")
+    other = keras.Variable(np.zeros([3], np.float32), name="other")
+    optimizer = AdamWWithHeadRate(learning_rate=1e-3, weight_decay=0.0)
+    optimizer.build([table, other])
+    optimizer.scale_rows(table, [1, 4], 10.0)
+    rng = np.random.default_rng(0)
+    optimizer.apply_gradients([
+        (keras.ops.convert_to_tensor(rng.normal(size=[6, 4]).astype("float32")), table),
+        (keras.ops.convert_to_tensor(rng.normal(size=[3]).astype("float32")), other)])
+    steps = np.abs(np.array(table)).max(axis=1)
+    np.testing.assert_allclose(steps, [1e-3, 1e-2, 1e-3, 1e-3, 1e-2, 1e-3], rtol=1e-3)
+    np.testing.assert_allclose(np.abs(np.array(other)), 1e-3, rtol=1e-3)
+    with pytest.raises(ValueError, match=r"rows must be in \[0, 6\)"):
+        optimizer.scale_rows(table, [6], 10.0)
+    with pytest.raises(ValueError, match="needs a 2-D variable"):
+        optimizer.scale_rows(other, [0], 10.0)
+    with pytest.raises(ValueError, match="multiplier must be > 0"):
+        optimizer.scale_rows(table, [0], 0.0)

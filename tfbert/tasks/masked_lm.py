@@ -52,6 +52,9 @@ class PretrainingSection:
     # More text whose [UNK] words are added too, without being trained on (a task's
     # training texts, say); files separated by ",".
     vocabulary_files: str = ""
+    # The added tokens' embedding rows step at this multiple of the learning rate (the
+    # other rows and weights at the rate itself): they all start from the mean embedding.
+    new_token_learning_rate_multiplier: float = 1.0
 
     def check(self):
         if not 0.0 < self.mask_rate < 1.0:
@@ -61,6 +64,9 @@ class PretrainingSection:
                              "(or empty: told from the file).")
         if self.min_count < 1:
             raise ValueError(f"min_count must be 1 or more, got {self.min_count}.")
+        if not self.new_token_learning_rate_multiplier > 0:
+            raise ValueError("new_token_learning_rate_multiplier must be > 0, got "
+                             f"{self.new_token_learning_rate_multiplier}.")
 
 
 @register_task("pretraining")
@@ -72,7 +78,8 @@ class MaskedLanguageModel(Task):
     default_eval_metric = "masked_lm_accuracy"
 
     def __init__(self, encoder, tokenizer, next_sentence=False, mask_rate=0.15,
-                 whole_word_masking=False, seed=0, pair=False, dropout=None, **kwargs):
+                 whole_word_masking=False, seed=0, new_token_ids=(),
+                 new_token_learning_rate_multiplier=1.0, pair=False, dropout=None, **kwargs):
         super().__init__(encoder, tokenizer, pair=False, **kwargs)
         # The base class has turned configs (a model.keras being loaded) into objects.
         encoder, tokenizer = self.encoder, self.tokenizer
@@ -89,6 +96,12 @@ class MaskedLanguageModel(Task):
         # True for ids that continue a word ("##ing"): what whole-word masking groups by.
         self.continues_word = tf.constant([token.startswith("##") for token in vocabulary])
         self.seed = int(seed)
+        # The vocabulary extension's rows, which compile() gives a learning rate of their own.
+        self.new_token_ids = sorted(int(i) for i in new_token_ids)
+        if self.new_token_ids and not 0 <= self.new_token_ids[0] <= self.new_token_ids[-1] < len(vocabulary):
+            raise ValueError(f"new_token_ids must be ids of the vocabulary (0..{len(vocabulary) - 1}); "
+                             f"got {self.new_token_ids[0]}..{self.new_token_ids[-1]}.")
+        self.new_token_learning_rate_multiplier = float(new_token_learning_rate_multiplier)
         config = encoder.bert_config
         self.masked_lm = MaskedLMHead(config.vocab_size, config.hidden_size, config.hidden_act,
                                       config.layer_norm_epsilon, encoder.initializer_range,
@@ -100,6 +113,7 @@ class MaskedLanguageModel(Task):
 
     @classmethod
     def from_recipe(cls, section, train_examples, encoder, tokenizer, seed=0, **common):
+        ids = []
         if section.extend_vocabulary:
             sources = [train_examples]
             extra = [part.strip() for part in section.vocabulary_files.split(",") if part.strip()]
@@ -113,7 +127,9 @@ class MaskedLanguageModel(Task):
                   f"{len(tokenizer.vocabulary)})")
         return cls(encoder, tokenizer, next_sentence=section.next_sentence,
                    mask_rate=section.mask_rate, whole_word_masking=section.whole_word_masking,
-                   seed=seed, **common)
+                   seed=seed, new_token_ids=ids,
+                   new_token_learning_rate_multiplier=section.new_token_learning_rate_multiplier,
+                   **common)
 
     def load_pretrained_heads(self, checkpoint_dir):
         """The heads' weights from the checkpoint the encoder came from, where it has
@@ -165,6 +181,22 @@ class MaskedLanguageModel(Task):
         return results
 
     # ------------------------------------------------------------------ model
+
+    def compile(self, optimizer="adamw", **kwargs):
+        """Task.compile; then the added tokens' rows get their own rate (when the
+        multiplier is not 1 and the optimizer is tfbert's, which can scale rows)."""
+        super().compile(optimizer=optimizer, **kwargs)
+        if self.new_token_ids and self.new_token_learning_rate_multiplier != 1.0:
+            if not hasattr(self.optimizer, "scale_rows"):
+                raise ValueError(
+                    "new_token_learning_rate_multiplier needs an optimizer that can scale "
+                    "rows (tfbert.training.optimizer.AdamWWithHeadRate, what `tfbert train` "
+                    f"uses); got {type(self.optimizer).__name__}.")
+            table = self.encoder.get_layer("embeddings").token_embedding.embeddings
+            self.optimizer.scale_rows(table, self.new_token_ids,
+                                      self.new_token_learning_rate_multiplier)
+            print(f"new tokens: {len(self.new_token_ids)} embedding rows step at "
+                  f"{self.new_token_learning_rate_multiplier:g}x the learning rate")
 
     @property
     def reads_pooled_output(self):
@@ -287,7 +319,8 @@ class MaskedLanguageModel(Task):
     def get_config(self):
         return {**super().get_config(), "next_sentence": self.next_sentence,
                 "mask_rate": self.mask_rate, "whole_word_masking": self.whole_word_masking,
-                "seed": self.seed}
+                "seed": self.seed, "new_token_ids": self.new_token_ids,
+                "new_token_learning_rate_multiplier": self.new_token_learning_rate_multiplier}
 
 
 _SCORERS = weakref.WeakKeyDictionary()

@@ -1,7 +1,8 @@
 """The fine-tuning optimizer: AdamW as BERT used it, with an optional learning rate of
-the head's own."""
+the head's own, and of chosen rows of a table (the tokens a vocabulary extension added)."""
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tfbert.training.schedule import LinearWarmupLinearDecay
@@ -16,8 +17,10 @@ class AdamWWithHeadRate(keras.optimizers.AdamW):
     nudging; at BERT's 2e-5..5e-5 the head learns slowly, at a rate good for the head the
     encoder forgets. Keras' optimizers have one learning rate, so the scaled rate is
     applied in `update_step`, the per-variable step every Keras optimizer runs. Weight
-    decay keeps the base rate. The set of scaled variables is not serialized: an
-    optimizer restored from a saved model steps every variable at the base rate.
+    decay keeps the base rate. `scale_rows` does the same for chosen rows of one table.
+    The scaled variables and rows are not serialized: an optimizer restored from a
+    saved model steps every variable at the base rate (a run that resumes compiles again,
+    which sets them again).
     """
 
     def __init__(self, head_rate_multiplier=1.0, **kwargs):
@@ -26,6 +29,29 @@ class AdamWWithHeadRate(keras.optimizers.AdamW):
             raise ValueError(f"head_rate_multiplier must be > 0, got {head_rate_multiplier!r}.")
         self.head_rate_multiplier = float(head_rate_multiplier)
         self._scaled_keys = set()
+        self._row_multipliers = {}  # variable key -> float32 [rows, 1]
+
+    def scale_rows(self, variable, rows, multiplier):
+        """Steps the rows `rows` of the 2-D `variable` at `multiplier` x the learning
+        rate (the variable's other rows at the rate they had).
+
+        Why: rows a vocabulary extension added all start from one vector (the mean
+        embedding); at the encoder's rate (~1e-4, and Adam moves a weight about that
+        much per step) they barely become distinct in one epoch of domain text, while
+        the trained rows must not be shaken. Weight decay keeps the base rate.
+        """
+        rows = [int(row) for row in rows]
+        if len(variable.shape) != 2:
+            raise ValueError(f"scale_rows needs a 2-D variable; {variable.path} has shape "
+                             f"{tuple(variable.shape)}.")
+        if rows and not 0 <= min(rows) <= max(rows) < variable.shape[0]:
+            raise ValueError(f"rows must be in [0, {variable.shape[0]}) for {variable.path}; got "
+                             f"{min(rows)}..{max(rows)}.")
+        if not multiplier > 0:
+            raise ValueError(f"multiplier must be > 0, got {multiplier!r}.")
+        factors = np.ones([variable.shape[0], 1], np.float32)
+        factors[rows] = multiplier
+        self._row_multipliers[self._var_key(variable)] = tf.constant(factors)
 
     def scale_learning_rate(self, var_list):
         """Steps `var_list` at head_rate_multiplier x the learning rate from now on."""
@@ -34,6 +60,9 @@ class AdamWWithHeadRate(keras.optimizers.AdamW):
     def update_step(self, gradient, variable, learning_rate):
         if self.head_rate_multiplier != 1.0 and self._var_key(variable) in self._scaled_keys:
             learning_rate = learning_rate * self.head_rate_multiplier
+        factors = self._row_multipliers.get(self._var_key(variable))
+        if factors is not None:  # [rows, 1]: Adam's step broadcasts it over each row
+            learning_rate = tf.cast(learning_rate, variable.dtype) * tf.cast(factors, variable.dtype)
         super().update_step(gradient, variable, learning_rate)
 
     def apply(self, grads, trainable_variables=None):
