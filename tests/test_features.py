@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from conftest import FIXTURES
 from tfbert.features import sentence_vectors
@@ -71,3 +72,72 @@ def test_token_vectors_and_static_vectors(tmp_path, minilm_dir, minilm_encoder):
                  "--tokens", str(tmp_path / "tokens.jsonl")]) == 0
     first = json.loads((tmp_path / "tokens.jsonl").read_text().splitlines()[0])
     assert first["tokens"] == ["the", "film", "was", "good"] and len(first["vectors"][0]) == 384
+
+
+def test_sentence_vectors_stream_from_a_file_to_npy_in_input_order(tmp_path, capsys):
+    """Texts of very different lengths are embedded length-sorted per window; the rows of
+    the .npy (a memory map filled batch by batch) are still in the file's order, equal to
+    embedding each text alone. CRLF line ends are read as line ends."""
+    from conftest import write_tiny_checkpoint
+    from tfbert.cli import main
+
+    words = ["good", "film", "bad", "plot", "long", "very"]
+    checkpoint = str(write_tiny_checkpoint(tmp_path / "tiny", words))
+    rng = np.random.default_rng(0)
+    texts = [" ".join(rng.choice(words, size=n)) for n in rng.integers(0, 40, size=23)]
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_bytes("\r\n".join(texts).encode() + b"\r\n")
+    output = tmp_path / "vectors.npy"
+    assert main(["embed", "--file", str(corpus), "--checkpoint", checkpoint, "--batch-size", "4",
+                 "--output", str(output), "--normalize"]) == 0
+    assert "wrote 23 x 32 mean-pooled vectors" in capsys.readouterr().out
+    alone = sentence_vectors(texts, checkpoint, batch_size=1, normalize=True)  # no padding
+    np.testing.assert_allclose(np.load(output), alone, atol=1e-5)
+    streamed = sentence_vectors(iter(texts), checkpoint, batch_size=5, normalize=True, count=23)
+    np.testing.assert_allclose(streamed, alone, atol=1e-5)
+    with pytest.raises(ValueError, match="22 texts, where count=23"):
+        sentence_vectors(iter(texts[:22]), checkpoint, count=23)
+    assert sentence_vectors([], checkpoint).shape == (0, 32)
+
+
+def test_token_vectors_npz_equals_the_jsonl_rows(tmp_path, capsys):
+    from conftest import write_tiny_checkpoint
+    from tfbert.cli import main
+
+    checkpoint = str(write_tiny_checkpoint(tmp_path / "tiny", ["good", "film", "bad", "plot"]))
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("good film\n\nbad plot , bad film\n", encoding="utf-8")
+    assert main(["embed", "--file", str(corpus), "--checkpoint", checkpoint,
+                 "--tokens", str(tmp_path / "t.jsonl")]) == 0
+    assert main(["embed", "--file", str(corpus), "--checkpoint", checkpoint,
+                 "--tokens", str(tmp_path / "t.npz")]) == 0
+    assert "wrote the vectors of 7 tokens of 3 texts" in capsys.readouterr().out
+    rows = [json.loads(line) for line in (tmp_path / "t.jsonl").read_text().splitlines()]
+    archive = np.load(tmp_path / "t.npz")
+    splits = archive["row_splits"]
+    assert splits.tolist() == [0, 2, 2, 7]
+    for i, row in enumerate(rows):
+        part = slice(splits[i], splits[i + 1])
+        assert archive["tokens"][part].tolist() == row["tokens"]
+        assert archive["word_start"][part].tolist() == row["word_start"]
+        assert archive["word_end"][part].tolist() == row["word_end"]
+        np.testing.assert_allclose(archive["vectors"][part].reshape(-1, 32),
+                                   np.array(row["vectors"]).reshape(-1, 32), atol=1e-5)
+
+
+def test_embed_bad_input_names_the_file_line_or_flag(tmp_path, capsys):
+    from conftest import write_tiny_checkpoint
+    from tfbert.cli import main
+
+    checkpoint = str(write_tiny_checkpoint(tmp_path / "tiny", ["good"]))
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_bytes(b"good\ngood \xff good\n")
+    output = tmp_path / "v.npy"
+    assert main(["embed", "--file", str(corpus), "--checkpoint", checkpoint,
+                 "--output", str(output)]) != 0
+    assert "corpus.txt, line 2: not UTF-8" in capsys.readouterr().err
+    assert not output.exists()  # checked before any work
+    assert main(["embed", "good", "--checkpoint", checkpoint, "--output", "v.txt"]) != 0
+    assert "--output v.txt: the file must end in .npy" in capsys.readouterr().err
+    assert main(["embed", "--file", str(tmp_path / "missing.txt"), "--checkpoint", checkpoint]) != 0
+    assert "input file not found" in capsys.readouterr().err

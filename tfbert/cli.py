@@ -8,7 +8,7 @@
     tfbert predict RUN_DIR --input FILE --output FILE.jsonl [--set KEY=VALUE ...]
                    [--server HOST:PORT [--protocol grpc|rest] [--model-name NAME]]
     tfbert embed [TEXT ...] [--file F] [--checkpoint NAME_OR_DIR] [--output out.npy]
-                 [--normalize] [--export NAME [--dir saved_models]] [--tokens F.jsonl]
+                 [--normalize] [--export NAME [--dir saved_models]] [--tokens F.jsonl|F.npz]
                  [--static F.txt]
     tfbert tokenize TEXT [--pair TEXT] [--checkpoint NAME_OR_DIR]
     tfbert pretrain RECIPE.toml [--set KEY=VALUE ...] [--workers N]  (task = "pretraining")
@@ -44,14 +44,18 @@ def positive_int(value):
     return number
 
 
-def read_lines(path):
-    path = pathlib.Path(path)
-    try:
-        return path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise FileNotFoundError(f"input file not found: {path}") from None
-    except UnicodeDecodeError as error:
-        raise ValueError(f"{path} is not UTF-8 text (byte {error.start}).") from None
+def embed_texts(args):
+    """A callable that returns the texts of `tfbert embed` afresh (arguments, then the
+    --file's lines, streamed), and how many there are (reading the file once checks its
+    UTF-8 before any work starts)."""
+    import itertools
+
+    from tfbert.features import text_lines
+
+    if not args.texts and not args.file:
+        return (lambda: iter(EXAMPLE_SENTENCES)), len(EXAMPLE_SENTENCES)
+    count = len(args.texts) + (sum(1 for _ in text_lines(args.file)) if args.file else 0)
+    return (lambda: itertools.chain(args.texts, text_lines(args.file) if args.file else [])), count
 
 
 def command_embed(args):
@@ -59,8 +63,10 @@ def command_embed(args):
 
     from tfbert.features import cosine_similarities, sentence_vectors
 
-    texts = list(args.texts) + (read_lines(args.file) if args.file else [])
-    texts = texts or EXAMPLE_SENTENCES
+    for flag, value, suffixes in (("--output", args.output, (".npy",)),
+                                  ("--tokens", args.tokens, (".jsonl", ".npz"))):
+        if value and not value.endswith(suffixes):
+            raise ValueError(f"{flag} {value}: the file must end in {' or '.join(suffixes)}.")
     if args.export:
         from tfbert.export import export_for_serving
         from tfbert.tasks.sentence_embedder import SentenceEmbedder
@@ -70,30 +76,38 @@ def command_embed(args):
         print(f"exported {path}: serving_default takes text and returns embedding "
               f"[None, {model.encoder.bert_config.hidden_size}]")
         return
+    texts, count = embed_texts(args)
+    if args.tokens and args.tokens.endswith(".npz"):
+        from tfbert.features import write_token_vectors_npz
+
+        rows, tokens = write_token_vectors_npz(texts, args.checkpoint, args.tokens,
+                                               args.batch_size, progress=True)
+        print(f"wrote the vectors of {tokens} tokens of {rows} texts to {args.tokens}")
+        return
     if args.tokens:
         from tfbert.features import token_vectors
 
         with open(args.tokens, "w", encoding="utf-8") as f:
-            for count, row in enumerate(token_vectors(texts, args.checkpoint, args.batch_size), 1):
+            for row in token_vectors(texts(), args.checkpoint, args.batch_size):
                 row["vectors"] = [[round(float(x), 6) for x in v] for v in row["vectors"]]
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
-        print(f"wrote the token vectors of {len(texts)} texts to {args.tokens}")
+        print(f"wrote the token vectors of {count} texts to {args.tokens}")
         return
     if args.static:
         from tfbert.features import write_static_vectors
 
-        count = write_static_vectors(texts, args.checkpoint, args.static)
-        print(f"wrote {count} static token vectors (word2vec text format) to {args.static}")
+        written = write_static_vectors(texts(), args.checkpoint, args.static)
+        print(f"wrote {written} static token vectors (word2vec text format) to {args.static}")
         return
-    vectors = sentence_vectors(texts, args.checkpoint, args.pooling, args.batch_size,
-                               normalize=args.normalize)
+    vectors = sentence_vectors(texts(), args.checkpoint, args.pooling, args.batch_size,
+                               normalize=args.normalize, output=args.output, count=count,
+                               progress=bool(args.output))
     if args.output:
-        np.save(args.output, vectors)
         print(f"wrote {vectors.shape[0]} x {vectors.shape[1]} {args.pooling}-pooled vectors to {args.output}")
         return
     print(f"{args.pooling}-pooled {args.checkpoint} embeddings, cosine similarity:")
-    for i, row in enumerate(cosine_similarities(vectors)):
-        print(f"  [{i}] {' '.join(f'{value:5.2f}' for value in row)}  {texts[i][:60]}")
+    for i, (row, text) in enumerate(zip(cosine_similarities(np.asarray(vectors)), texts())):
+        print(f"  [{i}] {' '.join(f'{value:5.2f}' for value in row)}  {text[:60]}")
 
 
 def command_tokenize(args):
@@ -263,8 +277,9 @@ def build_parser():
     embed.add_argument("--pooling", choices=("mean", "cls"), default="mean")
     embed.add_argument("--normalize", action="store_true", help="scale each vector to length 1")
     embed.add_argument("--batch-size", type=positive_int, default=32)
-    embed.add_argument("--output", help="write vectors to this .npy file")
-    embed.add_argument("--tokens", metavar="FILE.jsonl",
+    embed.add_argument("--output", metavar="FILE.npy",
+                       help="write the vectors to this .npy file, batch by batch")
+    embed.add_argument("--tokens", metavar="FILE.jsonl|FILE.npz",
                        help="instead: each text's token vectors, tokens and word byte spans")
     embed.add_argument("--static", metavar="FILE.txt",
                        help="instead: the input embedding of every token in the texts "

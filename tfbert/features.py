@@ -1,41 +1,107 @@
 """What a pretrained encoder says about texts: sentence vectors, token vectors (with the
 byte span of each token's word), the static input-embedding vectors of a corpus's tokens
-(word2vec text format), and how a text is split into WordPiece tokens."""
+(word2vec text format), and how a text is split into WordPiece tokens.
+
+Sentence and token vectors stream: texts come from any iterable (a file read line by
+line), are embedded window by window, and go to disk as they are made (a `.npy` memory
+map, `.npz` or JSONL), so a corpus larger than memory works.
+"""
+
+import pathlib
+import tempfile
 
 import numpy as np
 
 from tfbert.tokenizer import BertTokenizer
 
+# Batches tokenized and sorted by length together: a batch then pads its rows to
+# similar lengths, and memory holds only this many batches of text.
+WINDOW_BATCHES = 64
 
-def sentence_vectors(texts, checkpoint, pooling="mean", batch_size=32, normalize=False):
-    """float32 [len(texts), hidden]: "mean" (average of the real tokens' vectors,
-    how sentence-transformers checkpoints were trained) or "cls" (the pooled output);
-    `normalize`: each vector scaled to length 1 (cosine similarity is then a dot product)."""
+
+def text_lines(path):
+    """The lines of a UTF-8 file, one at a time, without their line ends ("\\n" or
+    "\\r\\n"). Invalid UTF-8 is an error that names the file and line."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"input file not found: {path}")
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            try:
+                yield raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as error:
+                raise ValueError(f"{path}, line {number}: not UTF-8 (byte {error.start} of "
+                                 "the line).") from None
+
+
+def windows(texts, size):
+    """(index of the first text, list of up to `size` texts) over any iterable."""
+    window, start = [], 0
+    for text in texts:
+        window.append(text)
+        if len(window) == size:
+            yield start, window
+            start, window = start + size, []
+    if window:
+        yield start, window
+
+
+def _progress(count, enabled):
+    import keras
+
+    return keras.utils.Progbar(count, unit_name="text") if enabled and count else None
+
+
+def _embedding_function(model):
+    """`model` (a SentenceEmbedder) as one graph for every batch shape."""
+    import tensorflow as tf
+
+    spec = tf.TensorSpec([None, None], tf.int32)
+    signature = [{"input_ids": spec, "input_mask": spec, "segment_ids": spec}]
+    return tf.function(lambda features: model(features, training=False), input_signature=signature)
+
+
+def sentence_vectors(texts, checkpoint, pooling="mean", batch_size=32, normalize=False,
+                     output=None, count=None, progress=False):
+    """float32 [count, hidden], row i the vector of texts[i]: "mean" (average of the real
+    tokens' vectors, how sentence-transformers checkpoints were trained) or "cls" (the
+    pooled output); `normalize`: each vector scaled to length 1 (cosine similarity is
+    then a dot product).
+
+    texts: a list, or any iterable of strings when `count` says how many.
+    output: a `.npy` path: the result is a memory map of that file, filled as batches
+      finish (nothing else of the corpus is held in memory).
+    """
+    import tensorflow as tf
+
     from tfbert.encoder import BertEncoder
+    from tfbert.tasks.sentence_embedder import SentenceEmbedder
 
-    tokenizer = BertTokenizer.from_pretrained(checkpoint)
-    encoder = BertEncoder.from_pretrained(checkpoint)
-    vectors = []
-    for start in range(0, len(texts), batch_size):
-        inputs = tokenizer(texts[start:start + batch_size])
-        outputs = encoder(inputs, training=False)
-        if pooling == "mean":
-            vectors.append(mean_pool(outputs["sequence_output"], inputs["input_mask"]))
-        else:
-            vectors.append(np.asarray(outputs["pooled_output"], np.float32))
-    if not vectors:
-        hidden = encoder(tokenizer(["a"]))["pooled_output"].shape[-1]
-        return np.zeros((0, hidden), np.float32)
-    vectors = np.concatenate(vectors)
-    if normalize:
-        vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    count = len(texts) if count is None else int(count)
+    model = SentenceEmbedder(BertEncoder.from_pretrained(checkpoint),
+                             BertTokenizer.from_pretrained(checkpoint), pooling, normalize)
+    embed = _embedding_function(model)
+    shape = (count, model.encoder.bert_config.hidden_size)
+    vectors = (np.lib.format.open_memmap(output, "w+", np.float32, shape) if output
+               else np.zeros(shape, np.float32))
+    bar, done = _progress(count, progress), 0
+    for start, window in windows(texts, batch_size * WINDOW_BATCHES):
+        if start + len(window) > count:
+            raise ValueError(f"more texts than count={count}.")
+        ids = model.tokenizer.tokenize(window)                          # [w, (tokens)]
+        order = np.argsort(ids.row_lengths().numpy(), kind="stable")
+        for first in range(0, len(order), batch_size):
+            rows = order[first:first + batch_size]
+            features = model.tokenizer.pack(tf.gather(ids, rows))      # [b, T], T of these rows
+            vectors[start + rows] = embed(features).numpy()
+            done += len(rows)
+            if bar:
+                bar.update(done)
+    if done != count:
+        raise ValueError(f"{done} texts, where count={count} were announced.")
+    if output:
+        vectors.flush()
     return vectors
-
-
-def mean_pool(sequence_output, input_mask):
-    """Average of the real tokens' vectors: [batch, seq, hidden] -> [batch, hidden]."""
-    mask = np.asarray(input_mask, np.float32)[:, :, None]
-    return (np.asarray(sequence_output, np.float32) * mask).sum(1) / np.maximum(mask.sum(1), 1)
 
 
 def cosine_similarities(vectors):
@@ -55,18 +121,22 @@ def tokens(text, text_pair=None, checkpoint="all-minilm-l6-v2"):
 
 def token_vectors(texts, checkpoint, batch_size=32):
     """Per text, the vector of each WordPiece token (no [CLS]/[SEP]) with the token and
-    the UTF-8 byte span of the word it belongs to. Yields one dict per text:
+    the UTF-8 byte span of the word it belongs to. Yields one dict per text, in order:
     {"tokens": [str], "word_start": [int], "word_end": [int], "vectors": float32 [n, H]},
-    batch by batch, so a corpus larger than memory streams through."""
-    import tensorflow as tf
-
+    batch by batch, so a corpus larger than memory streams through. A text longer than
+    the tokenizer's max_length keeps its first max_length - 2 tokens."""
     from tfbert.encoder import BertEncoder
 
     tokenizer = BertTokenizer.from_pretrained(checkpoint)
-    encoder = BertEncoder.from_pretrained(checkpoint)
+    yield from _token_rows(texts, tokenizer, BertEncoder.from_pretrained(checkpoint), batch_size)
+
+
+def _token_rows(texts, tokenizer, encoder, batch_size):
+    import tensorflow as tf
+
     vocabulary = tokenizer.vocabulary
-    for start in range(0, len(texts), batch_size):
-        batch = tf.constant(texts[start:start + batch_size], tf.string)
+    for _, window in windows(texts, batch_size):
+        batch = tf.constant(window, tf.string)
         words, begins, ends = tokenizer.split_words_with_offsets(batch)
         pieces = tokenizer.tokenize_words(words)                       # [b, (words), (pieces)]
         per_piece = lambda offsets: tf.repeat(offsets.flat_values, pieces.values.row_lengths())
@@ -83,6 +153,46 @@ def token_vectors(texts, checkpoint, batch_size=32):
                    "vectors": sequence[row, 1:n + 1].astype(np.float32)}
 
 
+def write_token_vectors_npz(texts, checkpoint, path, batch_size=32, progress=False):
+    """token_vectors of every text into one `.npz`, the ragged rows flattened:
+    vectors float32 [N, H], tokens str [N], word_start / word_end int32 [N] (bytes),
+    row_splits int64 [texts + 1] (text i's tokens are rows row_splits[i]:row_splits[i+1]).
+
+    `texts`: a list, or a callable that returns a fresh iterable of them (a file's
+    lines): they are read twice, once to count the tokens and once to embed. The arrays
+    are filled on disk (memory maps) and streamed into the archive, so the corpus need
+    not fit in memory. Returns (texts, tokens) written."""
+    from tfbert.encoder import BertEncoder
+
+    fresh = texts if callable(texts) else (lambda: texts)
+    tokenizer = BertTokenizer.from_pretrained(checkpoint)
+    encoder = BertEncoder.from_pretrained(checkpoint)
+    lengths = []
+    for _, window in windows(fresh(), 1024):
+        lengths.extend(np.minimum(tokenizer.tokenize(window).row_lengths().numpy(),
+                                  tokenizer.max_length - 2).tolist())
+    row_splits = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    total, hidden = int(row_splits[-1]), encoder.bert_config.hidden_size
+    longest = max(len(token) for token in tokenizer.vocabulary)
+    layout = {"vectors": (np.float32, (total, hidden)), "tokens": (f"<U{longest}", (total,)),
+              "word_start": (np.int32, (total,)), "word_end": (np.int32, (total,))}
+    bar = _progress(len(lengths), progress)
+    with tempfile.TemporaryDirectory(dir=pathlib.Path(path).resolve().parent) as scratch:
+        arrays = {name: np.lib.format.open_memmap(pathlib.Path(scratch) / f"{name}.npy", "w+",
+                                                  dtype, shape)
+                  for name, (dtype, shape) in layout.items()}
+        for index, row in enumerate(_token_rows(fresh(), tokenizer, encoder, batch_size)):
+            if index >= len(lengths) or len(row["tokens"]) != lengths[index]:
+                raise ValueError(f"text {index} changed between the two passes over the texts.")
+            rows = slice(row_splits[index], row_splits[index + 1])
+            for name in layout:
+                arrays[name][rows] = row[name]
+            if bar:
+                bar.update(index + 1)
+        np.savez(path, row_splits=row_splits, **arrays)
+    return len(lengths), total
+
+
 def write_static_vectors(texts, checkpoint, path):
     """The input embedding row of every token that occurs in `texts`, in word2vec's text
     format (a "count dimension" line, then "token v1 v2 ..."), which gensim's
@@ -93,8 +203,8 @@ def write_static_vectors(texts, checkpoint, path):
     table = BertEncoder.from_pretrained(checkpoint).get_layer(
         "embeddings").token_embedding.embeddings.numpy()
     seen = {}
-    for start in range(0, len(texts), 1024):
-        for row in tokenizer.tokenize(texts[start:start + 1024]).to_list():
+    for _, window in windows(texts, 1024):
+        for row in tokenizer.tokenize(window).to_list():
             for token_id in row:
                 seen.setdefault(token_id, None)
     vocabulary = tokenizer.vocabulary
