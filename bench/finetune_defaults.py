@@ -71,7 +71,6 @@ def run(names, overrides, quick=False):
     from tfbert.training.run import train
 
     results_file = ROOT / "bench" / "results" / "defaults.json"
-    kept = json.loads(results_file.read_text()) if results_file.exists() else []
     candidate = " ".join(overrides) or "defaults"
     rows = []
     for name in names:
@@ -99,6 +98,8 @@ def run(names, overrides, quick=False):
                      "stopped_early": result.get("stopped_early"),
                      "wall_seconds": time.perf_counter() - started, "quick": quick})
         results_file.parent.mkdir(parents=True, exist_ok=True)
+        # Read again just before writing: another run may have added its rows meanwhile.
+        kept = json.loads(results_file.read_text()) if results_file.exists() else []
         done = {(r["task"], r["candidate"]) for r in rows}
         results_file.write_text(json.dumps(
             [r for r in kept if (r["task"], r.get("candidate")) not in done] + rows, indent=2))

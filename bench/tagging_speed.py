@@ -8,7 +8,9 @@ all-MiniLM-L6-v2 everywhere (random tag heads: speed only); CoNLL-2003 read in p
 in every child, each row in a fresh process (common.Children).
 
 1. Fine-tuning, examples/s: the first --examples training sentences after 3 warm-up
-   steps, batch 32, max length 128, float32, AdamW 1e-4 (recipes/ner.toml's rate).
+   steps, batch 32, max length 128, AdamW 1e-4 (recipes/ner.toml's rate), float32,
+   and bf16 for the CRF model and transformers (Keras `mixed_bfloat16`; forward and
+   loss under `torch.autocast`): the target ratio takes each side's fastest row.
    tfbert crf / softmax: `TokenClassifier(crf=...).fit` (seed 0), tokenized before
    the timer, length-bucketed batches, each padded to its longest row. transformers:
    `BertForTokenClassification` in a plain PyTorch loop, `BertTokenizerFast` before
@@ -35,6 +37,9 @@ import common
 from train_speed import length_grouped_batches, padded_tokens, step_timer
 
 ROWS = ["tfbert crf", "tfbert softmax", "transformers"]  # training rows and serving paths
+# Training also in bf16: on a CPU with bf16 units (AVX512_BF16, AMX) it is each side's
+# faster precision; the ratios compare the fastest row of each side.
+TRAIN_ROWS = ROWS + ["tfbert crf bf16", "transformers bf16"]
 # tfbert's tag names for CoNLL's types (tag_names_for({LOC, MISC, ORG, PER}, "iob2")).
 TAG_NAMES = ["O"] + [f"{p}-{t}" for t in ("LOC", "MISC", "ORG", "PER") for p in "BI"]
 LEARNING_RATE, MAX_LENGTH, REQUEST, SEED = 1e-4, 128, 64, 0
@@ -43,22 +48,26 @@ RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 
 # ----------------------------------------------------------------- training
 
-def tfbert_task(model_dir, threads, crf):
+def tfbert_task(model_dir, threads, crf, policy=None):
+    import keras
     import tensorflow as tf
 
     from tfbert import BertEncoder, BertTokenizer
     from tfbert.tasks.token_classifier import TokenClassifier
 
     common.tf_threads(tf, threads)
-    return TokenClassifier(BertEncoder.from_pretrained(model_dir),
+    if policy:  # before the model is built: its layers read the policy when created
+        keras.mixed_precision.set_global_policy(policy)
+    return TokenClassifier(BertEncoder.from_pretrained(model_dir, dtype=policy),
                            BertTokenizer.from_pretrained(model_dir, max_length=MAX_LENGTH),
-                           TAG_NAMES, scheme="iob2", crf=crf)
+                           TAG_NAMES, scheme="iob2", crf=crf, dtype=policy)
 
 
-def tfbert_train(args, words, tags, crf):
+def tfbert_train(args, words, tags, crf, bf16=False):
     import keras
 
-    model = tfbert_task(args.checkpoint_dir, args.threads, crf)
+    model = tfbert_task(args.checkpoint_dir, args.threads, crf,
+                        "mixed_bfloat16" if bf16 else None)
     model.compile(optimizer=keras.optimizers.AdamW(LEARNING_RATE))
     data = model.tokenize(words, tags)  # before the timer; fit takes it as it is
     padded = padded_tokens(data.lengths,
@@ -69,7 +78,7 @@ def tfbert_train(args, words, tags, crf):
     return timer.seconds, padded
 
 
-def transformers_train(args, words, tags, crf=None):
+def transformers_train(args, words, tags, crf=None, bf16=False):
     import numpy as np
     import torch
     from transformers import BertForTokenClassification, BertTokenizerFast
@@ -107,15 +116,19 @@ def transformers_train(args, words, tags, crf=None):
     for step, batch in enumerate(batches):
         if step == args.warmup_steps:
             started = time.perf_counter()
-        model(**collate(batch)).loss.backward()
+        # bf16: forward and loss under autocast (float32 weights), backward outside it
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = model(**collate(batch)).loss
+        loss.backward()
         optimizer.step()
         optimizer.zero_grad()
     return time.perf_counter() - started, padded_tokens(lengths, batches[args.warmup_steps:])
 
 
 def train_child(row, args, data):
-    train = transformers_train if row == "transformers" else tfbert_train
-    seconds, padded = train(args, data["train_words"], data["train_tags"], row == "tfbert crf")
+    train = transformers_train if row.startswith("transformers") else tfbert_train
+    seconds, padded = train(args, data["train_words"], data["train_tags"],
+                            row.startswith("tfbert crf"), bf16=row.endswith("bf16"))
     rate = args.examples / seconds
     print(f"  {row:<16}{rate:8.1f} examples/s  {padded} padded tokens "
           f"({args.examples} examples in {seconds:.1f} s)", flush=True)
@@ -245,7 +258,7 @@ def main():
         return child(args.child, args)
 
     parts, machine = args.only or ["training", "serving"], common.machine()
-    steps = ([f"train {row}" for row in ROWS] if "training" in parts else []) + (
+    steps = ([f"train {row}" for row in TRAIN_ROWS] if "training" in parts else []) + (
         ["export-tfbert"] + [f"serve {path}" for path in ROWS] if "serving" in parts else [])
     options = common.flags(args, "threads", "examples", "batch_size", "warmup_steps", "passes")
     with common.Children(__file__, options, checkpoint=True) as children:
@@ -259,7 +272,7 @@ def main():
     if train:
         print(f"\nFine-tuning MiniLM on CoNLL-2003 train: {args.examples} examples after "
               f"{args.warmup_steps} warm-up steps, batch {args.batch_size}, length {MAX_LENGTH}, "
-              "float32, AdamW")
+              "AdamW, float32 unless the row says bf16 (mixed_bfloat16 / torch.autocast)")
         print(f"{'row':<18}{'examples/s':>11}{'padded tokens':>15}{'peak MiB':>10}")
         for row, result in train.items():
             print(f"{row:<18}{result['examples_per_s']:11.1f}{result['padded_tokens']:>15}"
@@ -272,8 +285,14 @@ def main():
             print(f"{path:<18}{r['sentences_per_s']:9.1f}{r['p50_ms']:9.1f}{r['p99_ms']:9.1f}"
                   f"{r['entities_found']:>10}{r['peak_rss_mib']:10.0f}")
     heads = ("tfbert crf", "tfbert softmax")
+    fastest = lambda *rows: max((r for r in rows if r in train),  # noqa: E731
+                                key=lambda r: train[r]["examples_per_s"], default=None)
+    crf_row, peer_row = fastest("tfbert crf", "tfbert crf bf16"), fastest("transformers",
+                                                                         "transformers bf16")
     targets = ([(f"fine-tuning: {h} / transformers", ratio(train, "examples_per_s", h, "transformers"),
                  1.2) for h in heads]
+               + [(f"fine-tuning, fastest rows: {crf_row} / {peer_row}",
+                   ratio(train, "examples_per_s", crf_row, peer_row), 1.2)]
                + [(f"serving 64: {h} / transformers", ratio(serve, "sentences_per_s", h, "transformers"),
                    1.5) for h in heads]
                + [("serving 64: tfbert softmax / tfbert crf (CRF cost)",
