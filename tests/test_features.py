@@ -100,6 +100,28 @@ def test_sentence_vectors_stream_from_a_file_to_npy_in_input_order(tmp_path, cap
     assert sentence_vectors([], checkpoint).shape == (0, 32)
 
 
+def test_token_vectors_are_embedded_length_sorted_and_kept_in_input_order(tmp_path):
+    """Texts of very different lengths, over several windows: each row equals the text
+    embedded alone (no padding), in input order; a text over max_length is cut."""
+    from conftest import write_tiny_checkpoint
+    from tfbert import BertEncoder, BertTokenizer
+    from tfbert.features import _token_rows
+
+    words = ["good", "film", "bad", "plot", "long", "very"]
+    checkpoint = str(write_tiny_checkpoint(tmp_path / "tiny", words))
+    tokenizer = BertTokenizer.from_pretrained(checkpoint, max_length=16)
+    encoder = BertEncoder.from_pretrained(checkpoint)
+    rng = np.random.default_rng(1)
+    texts = [" ".join(rng.choice(words, size=n)) for n in rng.integers(0, 25, size=19)]
+    rows = list(_token_rows(iter(texts), tokenizer, encoder, batch_size=3, window_batches=2))
+    assert len(rows) == len(texts)
+    for text, row in zip(texts, rows):
+        alone = next(_token_rows([text], tokenizer, encoder, batch_size=1))
+        assert row["tokens"] == alone["tokens"] == text.split()[:14]
+        assert row["vectors"].shape == (len(row["tokens"]), 32)
+        np.testing.assert_allclose(row["vectors"], alone["vectors"], atol=1e-5)
+
+
 def test_token_vectors_npz_equals_the_jsonl_rows(tmp_path, capsys):
     from conftest import write_tiny_checkpoint
     from tfbert.cli import main

@@ -123,34 +123,45 @@ def token_vectors(texts, checkpoint, batch_size=32):
     """Per text, the vector of each WordPiece token (no [CLS]/[SEP]) with the token and
     the UTF-8 byte span of the word it belongs to. Yields one dict per text, in order:
     {"tokens": [str], "word_start": [int], "word_end": [int], "vectors": float32 [n, H]},
-    batch by batch, so a corpus larger than memory streams through. A text longer than
-    the tokenizer's max_length keeps its first max_length - 2 tokens."""
+    window by window (each embedded length-sorted), so a corpus larger than memory
+    streams through. A text longer than the tokenizer's max_length keeps its first
+    max_length - 2 tokens."""
     from tfbert.encoder import BertEncoder
 
     tokenizer = BertTokenizer.from_pretrained(checkpoint)
     yield from _token_rows(texts, tokenizer, BertEncoder.from_pretrained(checkpoint), batch_size)
 
 
-def _token_rows(texts, tokenizer, encoder, batch_size):
+def _token_rows(texts, tokenizer, encoder, batch_size, window_batches=WINDOW_BATCHES):
+    """token_vectors' rows, in input order. Per window of `window_batches` batches, the
+    texts are split once and run through the encoder sorted by length (each batch padded
+    only to its own longest row); the window's rows are then yielded in input order, so
+    memory holds one window of vectors at a time."""
     import tensorflow as tf
 
     vocabulary = tokenizer.vocabulary
-    for _, window in windows(texts, batch_size):
-        batch = tf.constant(window, tf.string)
-        words, begins, ends = tokenizer.split_words_with_offsets(batch)
-        pieces = tokenizer.tokenize_words(words)                       # [b, (words), (pieces)]
+    limit = tokenizer.max_length - 2
+    for _, window in windows(texts, batch_size * window_batches):
+        words, begins, ends = tokenizer.split_words_with_offsets(tf.constant(window, tf.string))
+        pieces = tokenizer.tokenize_words(words)                       # [w, (words), (pieces)]
         per_piece = lambda offsets: tf.repeat(offsets.flat_values, pieces.values.row_lengths())
-        piece_begins = pieces.with_flat_values(per_piece(begins)).merge_dims(1, 2)
-        piece_ends = pieces.with_flat_values(per_piece(ends)).merge_dims(1, 2)
-        ids = pieces.merge_dims(1, 2)                                   # [b, (tokens)]
-        features = tokenizer.pack(ids)
-        sequence = encoder(features, training=False)["sequence_output"].numpy()
+        piece_begins = pieces.with_flat_values(per_piece(begins)).merge_dims(1, 2).to_list()
+        piece_ends = pieces.with_flat_values(per_piece(ends)).merge_dims(1, 2).to_list()
+        ids = pieces.merge_dims(1, 2)                                   # [w, (tokens)]
+        lengths = np.minimum(ids.row_lengths().numpy(), limit)
+        order = np.argsort(lengths, kind="stable")
+        vectors = [None] * len(window)
+        for first in range(0, len(order), batch_size):
+            rows = order[first:first + batch_size]
+            features = tokenizer.pack(tf.gather(ids, rows))             # [b, T], T of these rows
+            sequence = encoder(features, training=False)["sequence_output"].numpy()
+            for position, row in enumerate(rows):                      # drop [CLS] and [SEP]
+                vectors[row] = sequence[position, 1:lengths[row] + 1].astype(np.float32)
         for row, row_ids in enumerate(ids.to_list()):
-            n = min(len(row_ids), tokenizer.max_length - 2)
+            n = lengths[row]
             yield {"tokens": [vocabulary[i] for i in row_ids[:n]],
-                   "word_start": piece_begins[row][:n].numpy().tolist(),
-                   "word_end": piece_ends[row][:n].numpy().tolist(),
-                   "vectors": sequence[row, 1:n + 1].astype(np.float32)}
+                   "word_start": piece_begins[row][:n], "word_end": piece_ends[row][:n],
+                   "vectors": vectors[row]}
 
 
 def write_token_vectors_npz(texts, checkpoint, path, batch_size=32, progress=False):
