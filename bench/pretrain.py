@@ -92,9 +92,6 @@ def main():
     work = ROOT / "runs" / "bench_pretrain"
     work.mkdir(parents=True, exist_ok=True)
     results_file = ROOT / "bench" / "results" / ("quick" if args.quick else "") / "pretrain.json"
-    # Earlier rows of other (task, variant, pretraining settings) are kept: a run
-    # replaces only its own.
-    kept = json.loads(results_file.read_text()) if results_file.exists() else []
 
     def key(row):
         return row["task"], row["variant"], tuple(row.get("pretrain_set", []))
@@ -142,6 +139,10 @@ def main():
             if corpus is not None and args.pretrain_set:
                 rows[-1]["pretrain_set"] = list(args.pretrain_set)
             results_file.parent.mkdir(parents=True, exist_ok=True)
+            # Earlier rows of other (task, variant, pretraining settings) are kept: a run
+            # replaces only its own. Read just before writing: another run may have
+            # written meanwhile.
+            kept = json.loads(results_file.read_text()) if results_file.exists() else []
             done = {key(r) for r in rows}
             results_file.write_text(json.dumps(
                 [r for r in kept if key(r) not in done] + rows, indent=2))
