@@ -224,6 +224,12 @@ def machine():
     }
 
 
+def machine_line(machine, threads):
+    """The CPU a run's figures were taken on, as every part script prints it."""
+    return (f"CPU: {machine['cpu_model']}, {machine['cpu_count']} cores, {threads} threads per "
+            "child; " + ", ".join(f"{k} {machine[k]}" for k in ("avx512", "avx512_bf16", "amx")))
+
+
 def write_json(path, data):
     if path:
         pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -120,8 +120,7 @@ def main():
         results, notes = children.run_all(ROWS)
         vectors = {row: np.load(children.workdir / f"{row.replace(' ', '_')}.npy")
                    for row in results}
-    print(f"\nCPU: {machine['cpu_model']}, {machine['cpu_count']} cores, {args.threads} threads "
-          f"per child; " + ", ".join(f"{k} {machine[k]}" for k in ("avx512", "avx512_bf16", "amx")))
+    print("\n" + common.machine_line(machine, args.threads))
     print(f"\n{len(texts)} SST-2 training sentences to normalised mean-pooled MiniLM vectors, "
           f"batch {args.batch_size}, max length {MAX_LENGTH}, checkpoint loading included")
     print(f"{'row':<28}{'sent/s':>9}{'peak MiB':>10}{'tfbert / row':>14}{'max |cos diff|':>16}")

@@ -131,8 +131,7 @@ def main():
     with common.Children(__file__, options, checkpoint=True) as children:
         lengths, batches = write_data(children.workdir, args)
         results, notes = children.run_all(["tfbert", "transformers"])
-    print(f"\nCPU: {machine['cpu_model']}, {machine['cpu_count']} cores, {args.threads} threads "
-          f"per child; " + ", ".join(f"{k} {machine[k]}" for k in ("avx512", "avx512_bf16", "amx")))
+    print("\n" + common.machine_line(machine, args.threads))
     print(f"\nMasked-LM pretraining, MiniLM, {CORPUS.name} packed to {MAX_LENGTH}: "
           f"{len(batches) - args.warmup_steps} timed batches of {args.batch_size} after "
           f"{args.warmup_steps} warm-up, {padded_tokens(lengths, batches)} padded tokens in all")

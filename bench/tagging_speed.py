@@ -267,8 +267,7 @@ def main():
     train, serve = ({step[6:]: value for step, value in results.items() if step.startswith(part)}
                     for part in ("train ", "serve "))
 
-    print(f"\nCPU: {machine['cpu_model']}, {machine['cpu_count']} cores, {args.threads} threads "
-          f"per child; " + ", ".join(f"{k} {machine[k]}" for k in ("avx512", "avx512_bf16", "amx")))
+    print("\n" + common.machine_line(machine, args.threads))
     if train:
         print(f"\nFine-tuning MiniLM on CoNLL-2003 train: {args.examples} examples after "
               f"{args.warmup_steps} warm-up steps, batch {args.batch_size}, length {MAX_LENGTH}, "
