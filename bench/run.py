@@ -1,6 +1,7 @@
 """The benchmark suite: every part, then the targets of the speed issue, met or not.
 
-    python bench/run.py [--quick] [--only encoder serving training tokenization]
+    python bench/run.py [--quick] [--only encoder serving training tokenization accuracy
+        tagging pretrain_speed embed_speed]
         [--threads 2] [--summary-only] [--results-dir DIR]
 
 Each part is its own script, run here as a subprocess with the same --threads (and
@@ -29,6 +30,12 @@ threads, batch, ordering/padding, where tokenization happens).
 - tokenization: tokenization.py, sentences/s of tfbert's tokenizer vs HF tokenizers.
 - accuracy: accuracy.py, SST-2 dev accuracy of each fast path (bf16 export,
   length-sorted serving, bf16 training) against the float32 path, after fine-tuning.
+- tagging: tagging_speed.py, CoNLL-2003 NER fine-tuning (float32 and bf16) and serving
+  raw text to entities, tfbert CRF / softmax vs transformers (its pipeline for serving).
+- pretrain_speed: pretrain_speed.py, masked-LM pretraining tokens/s on the medical
+  corpus, tfbert vs BertForMaskedLM with DataCollatorForLanguageModeling.
+- embed_speed: embed_speed.py, `tfbert embed` sentence vectors vs transformers + mean
+  pooling (file order, length-sorted, bf16).
 """
 
 import argparse
@@ -43,7 +50,8 @@ import common
 BENCH = pathlib.Path(__file__).resolve().parent
 PARTS = {"encoder": "encoder_forward.py", "serving": "serving_e2e.py",
          "training": "train_speed.py", "tokenization": "tokenization.py",
-         "accuracy": "accuracy.py"}
+         "accuracy": "accuracy.py", "tagging": "tagging_speed.py",
+         "pretrain_speed": "pretrain_speed.py", "embed_speed": "embed_speed.py"}
 
 
 def run_part(part, script, json_path, args):
@@ -166,6 +174,37 @@ def fast_path_accuracy_drop(accuracy):
                     f"(after fine-tuning on {accuracy['examples']} SST-2 sentences)")
 
 
+def tagging_training_vs_transformers(tagging):
+    """The faster tfbert CRF row (float32 or bf16) / the faster transformers row,
+    NER fine-tuning examples/s."""
+    rates = {row: r["examples_per_s"] for row, r in tagging["training"].items()}
+    tfbert, ours = best({row: rate for row, rate in rates.items() if row.startswith("tfbert crf")})
+    peers = {row: rate for row, rate in rates.items() if row.startswith("transformers")}
+    peer, theirs = best(peers)
+    return ours / theirs, f"{tfbert} {ours:.1f} / {peer} {theirs:.1f} ex/s (best of {compared(peers, 1)})"
+
+
+def tagging_serving_vs_pipeline(tagging):
+    """tfbert CRF export / the transformers token-classification pipeline, CoNLL test
+    sentences to entities in requests of 64."""
+    ours, theirs = (tagging["serving"][path]["sentences_per_s"]
+                    for path in ("tfbert crf", "transformers"))
+    return ours / theirs, f"tfbert crf {ours:.1f} / transformers pipeline {theirs:.1f} sent/s"
+
+
+def pretraining_vs_transformers(pretrain):
+    ours, theirs = (pretrain["results"][row]["tokens_per_s"] for row in ("tfbert", "transformers"))
+    return ours / theirs, f"tfbert {ours:.0f} / transformers {theirs:.0f} tokens/s"
+
+
+def embedding_vs_transformers(embed):
+    """`tfbert embed` / the fastest transformers + mean pooling row."""
+    rates = {row: r["sentences_per_s"] for row, r in embed["results"].items()}
+    ours = rates.pop("tfbert")
+    peer, theirs = best(rates)
+    return ours / theirs, f"tfbert {ours:.1f} / {peer} {theirs:.1f} sent/s (best of {compared(rates, 1)})"
+
+
 # Each peer's configurations: a ratio is taken against the fastest of them that ran.
 KERAS_HUB = ["keras-hub float32", "keras-hub bf16"]
 TRANSFORMERS_SERVING = ["transformers float32", "transformers bf16", "onnxruntime float32"]
@@ -192,6 +231,14 @@ TARGETS = [
      lambda r: encoder_vs(r, ("tfbert", "bf16"), ("tfbert", "float32")), 2.0, True),
     ("tokenization: tfbert / HF tokenizers", "tokenization", tokenization_vs, 5.0, True),
     ("fast paths: SST-2 dev accuracy drop (points)", "accuracy", fast_path_accuracy_drop, 0.3, False),
+    ("NER fine-tuning: tfbert CRF / transformers", "tagging",
+     tagging_training_vs_transformers, 1.2, True),
+    ("NER serving 64: tfbert CRF / transformers pipeline", "tagging",
+     tagging_serving_vs_pipeline, 1.5, True),
+    ("masked-LM pretraining: tfbert / transformers", "pretrain_speed",
+     pretraining_vs_transformers, 1.3, True),
+    ("sentence vectors: tfbert embed / transformers", "embed_speed",
+     embedding_vs_transformers, 1.5, True),
 ]
 
 
