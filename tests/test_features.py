@@ -100,9 +100,11 @@ def test_sentence_vectors_stream_from_a_file_to_npy_in_input_order(tmp_path, cap
     assert sentence_vectors([], checkpoint).shape == (0, 32)
 
 
-def test_token_vectors_are_embedded_length_sorted_and_kept_in_input_order(tmp_path):
-    """Texts of very different lengths, over several windows: each row equals the text
-    embedded alone (no padding), in input order; a text over max_length is cut."""
+def test_batched_token_vectors_equal_each_text_alone_in_input_order(tmp_path):
+    """Texts of very different lengths, over several windows (embedded length-sorted,
+    padded per batch): each row equals the text embedded alone (no padding), in input
+    order; a text over max_length is cut. A row put back in the wrong place, or a
+    padded position kept, fails it; that the batches were sorted is not asserted."""
     from conftest import write_tiny_checkpoint
     from tfbert import BertEncoder, BertTokenizer
     from tfbert.features import _token_rows
