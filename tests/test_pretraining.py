@@ -109,6 +109,22 @@ def test_pretraining_learns_and_writes_a_checkpoint_that_loads_back(tmp_path):
         np.testing.assert_allclose(mine.numpy(), theirs.numpy(), atol=1e-6)
 
 
+def test_pretraining_under_mixed_bfloat16_learns_and_writes_float32_weights(tmp_path):
+    # bf16 is how pretraining runs fast on CPUs with AMX and on GPUs.
+    checkpoint = write_tiny_checkpoint(tmp_path / "tiny", [f"w{i}" for i in range(30)] + ["."])
+    recipe = load_recipe(ROOT / "recipes" / "pretrain.toml", [
+        f"checkpoint={checkpoint}", f"output_dir={tmp_path / 'run'}",
+        f"data.train={counting_corpus(tmp_path / 'train.txt', 300, seed=0)}",
+        f"data.dev={counting_corpus(tmp_path / 'dev.txt', 30, seed=1)}", "training.epochs=2",
+        "training.batch_size=8", "training.max_length=32", "training.learning_rate=3e-3",
+        "training.mixed_precision=bf16", "pretraining.next_sentence=true"])
+    result = train(recipe)
+    assert result["dev"]["masked_lm_accuracy"] > 0.08, result["dev"]  # chance: 3 %
+    written = read_checkpoint(pathlib.Path(result["output_dir"]) / "checkpoint").weights
+    assert written["cls.predictions.bias"].dtype == np.float32
+    assert np.any(written["cls.predictions.bias"] != 0)  # trained, not the zeros it began as
+
+
 def test_vocabulary_extension_puts_corpus_words_into_the_written_checkpoint(tiny_checkpoint,
                                                                            tmp_path):
     corpus = tmp_path / "medical.txt"

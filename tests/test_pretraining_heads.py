@@ -40,6 +40,23 @@ def test_masked_lm_logits_are_the_transformed_vector_times_the_embedding_table()
     np.testing.assert_allclose(logits, expected, atol=1e-5)
 
 
+def test_masked_lm_under_mixed_bfloat16_gives_float32_logits_close_to_float32():
+    # The bias is a float32 weight added to float32 logits: an autocast bias (bf16)
+    # could not be added to them at all (a pretraining run with training.mixed_precision
+    # = "bf16" stopped there).
+    encoder, _ = tiny()
+    masked_lm, _ = heads()
+    mixed = MaskedLMHead(len(VOCAB), 32, dtype="mixed_bfloat16")
+    mixed.build((None, 32))
+    for mine, theirs in zip(mixed.weights, masked_lm.weights):
+        mine.assign(theirs)
+    hidden = np.random.default_rng(1).normal(size=[3, 5, 32]).astype("float32")
+    logits = mixed(hidden, word_embeddings(encoder))
+    assert logits.dtype == tf.float32 and mixed.bias.dtype == "float32"
+    expected = masked_lm(hidden, word_embeddings(encoder))
+    np.testing.assert_allclose(logits, expected, atol=0.1 * float(np.std(expected)))
+
+
 def test_heads_serialize_through_get_config():
     masked_lm, next_sentence = heads()
     again = MaskedLMHead.from_config(masked_lm.get_config())

@@ -43,7 +43,10 @@ class MaskedLMHead(keras.layers.Layer):
     def build(self, input_shape):
         self.transform.build(input_shape)
         self.layer_norm.build(tuple(input_shape[:-1]) + (self.hidden_size,))
-        self.bias = self.add_weight(name="bias", shape=(self.vocab_size,), initializer="zeros")
+        # Not autocast: under mixed precision the logits are float32 (a softmax over the
+        # whole vocabulary), and the bias is added to them at full precision.
+        self.bias = self.add_weight(name="bias", shape=(self.vocab_size,), initializer="zeros",
+                                    autocast=False)
 
     def call(self, hidden, word_embeddings):
         x = self.layer_norm(ACTIVATIONS[self.hidden_act](self.transform(hidden)))    # [..., H]
