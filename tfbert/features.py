@@ -53,16 +53,30 @@ def _progress(count, enabled):
 
 
 def _embedding_function(model):
-    """`model` (a SentenceEmbedder) as one graph for every batch shape."""
+    """`model` (a SentenceEmbedder) as one graph from a window's WordPiece ids and the
+    rows of one batch to vectors: the batch is gathered and packed inside the graph,
+    so a batch costs one call, not a dozen eager ragged ops."""
     import tensorflow as tf
 
-    spec = tf.TensorSpec([None, None], tf.int32)
-    signature = [{"input_ids": spec, "input_mask": spec, "segment_ids": spec}]
-    return tf.function(lambda features: model(features, training=False), input_signature=signature)
+    signature = [tf.RaggedTensorSpec([None, None], tf.int32, ragged_rank=1),
+                 tf.TensorSpec([None], tf.int64)]
+
+    def embed(ids, rows):                       # ids [w, (tokens)], rows [b] -> [b, H]
+        features = model.tokenizer.pack(tf.gather(ids, rows))  # [b, T], T of these rows
+        return model(features, training=False)
+
+    return tf.function(embed, input_signature=signature)
+
+
+# compute_dtype -> the encoder's dtype policy. bfloat16 runs the encoder (weights too)
+# in bf16, as a bf16 export does: faster on CPUs with AMX or AVX512_BF16
+# (bench/embed_speed.py), vectors within about 1e-4 (1 - cosine) of float32. float16 is
+# for GPUs.
+COMPUTE_DTYPES = {"float32": "float32", "bfloat16": "bfloat16", "float16": "mixed_float16"}
 
 
 def sentence_vectors(texts, checkpoint, pooling="mean", batch_size=32, normalize=False,
-                     output=None, count=None, progress=False):
+                     output=None, count=None, progress=False, compute_dtype="float32"):
     """float32 [count, hidden], row i the vector of texts[i]: "mean" (average of the real
     tokens' vectors, how sentence-transformers checkpoints were trained) or "cls" (the
     pooled output); `normalize`: each vector scaled to length 1 (cosine similarity is
@@ -71,15 +85,20 @@ def sentence_vectors(texts, checkpoint, pooling="mean", batch_size=32, normalize
     texts: a list, or any iterable of strings when `count` says how many.
     output: a `.npy` path: the result is a memory map of that file, filled as batches
       finish (nothing else of the corpus is held in memory).
+    compute_dtype: "float32", "bfloat16" (CPUs with bf16 units) or "float16" (GPUs);
+      the vectors are float32 either way.
     """
-    import tensorflow as tf
-
     from tfbert.encoder import BertEncoder
     from tfbert.tasks.sentence_embedder import SentenceEmbedder
 
+    if compute_dtype not in COMPUTE_DTYPES:
+        raise ValueError(f"compute_dtype {compute_dtype!r} is not one of: "
+                         f"{', '.join(COMPUTE_DTYPES)}.")
     count = len(texts) if count is None else int(count)
-    model = SentenceEmbedder(BertEncoder.from_pretrained(checkpoint),
-                             BertTokenizer.from_pretrained(checkpoint), pooling, normalize)
+    policy = COMPUTE_DTYPES[compute_dtype]
+    model = SentenceEmbedder(BertEncoder.from_pretrained(checkpoint, dtype=policy),
+                             BertTokenizer.from_pretrained(checkpoint), pooling, normalize,
+                             dtype=policy)
     embed = _embedding_function(model)
     shape = (count, model.encoder.bert_config.hidden_size)
     vectors = (np.lib.format.open_memmap(output, "w+", np.float32, shape) if output
@@ -92,8 +111,7 @@ def sentence_vectors(texts, checkpoint, pooling="mean", batch_size=32, normalize
         order = np.argsort(ids.row_lengths().numpy(), kind="stable")
         for first in range(0, len(order), batch_size):
             rows = order[first:first + batch_size]
-            features = model.tokenizer.pack(tf.gather(ids, rows))      # [b, T], T of these rows
-            vectors[start + rows] = embed(features).numpy()
+            vectors[start + rows] = embed(ids, rows).numpy()
             done += len(rows)
             if bar:
                 bar.update(done)
