@@ -130,10 +130,11 @@ def test_an_epoch_has_as_many_batches_as_its_examples_fill(count, batch_size, wi
 
 
 @pytest.mark.parametrize("recipe_name, multiplier", [("sentiment", 10.0), ("pair_similarity", 10.0),
-                                                     ("ner", 1.0)])
+                                                     ("ner", 1.0), ("slots", 10.0)])
 def test_head_learning_rate_auto_is_the_task_kinds(tmp_path, recipe_name, multiplier):
-    """The default, "auto": a pooled classifier's or regressor's head at 1e-3 against the
-    encoder's 1e-4 (x10); a tagger's at the encoder's rate. A number given wins."""
+    """The default, "auto": a pooled classifier's or regressor's head, and the joint
+    intent + slots heads, at 1e-3 against the encoder's 1e-4 (x10); a tagger's at the
+    encoder's rate. A number given wins."""
     from conftest import ROOT, write_tiny_checkpoint
     from tfbert.recipe import load_recipe
     from tfbert.training.run import prepare_training, read_split

@@ -39,6 +39,10 @@ class IntentAndSlots(TokenClassifier):
 
     recipe_section = IntentAndSlotsSection
     default_eval_metric = "sentence_accuracy"
+    # training.head_learning_rate = "auto": the intent head, the slot tagger and its CRF
+    # at 1e-3 (10x the encoder's 1e-4). Measured on both joint sets (bench/README.md,
+    # "Token tagging"): test slot F1 ATIS 95.03 -> 95.37, SNIPS 95.34 -> 95.65.
+    default_head_learning_rate = 1e-3
 
     def __init__(self, encoder, tokenizer, tag_names, intent_names, **kwargs):
         self.intent_names = [str(name) for name in intent_names]
