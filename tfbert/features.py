@@ -68,12 +68,6 @@ def _embedding_function(model):
     return tf.function(embed, input_signature=signature)
 
 
-# compute_dtype -> the encoder's dtype policy. bfloat16 runs the encoder (weights too)
-# in bf16, as a bf16 export does: faster on CPUs with AMX or AVX512_BF16
-# (bench/embed_speed.py), vectors within about 1e-4 (1 - cosine) of float32. float16 is
-# for GPUs.
-COMPUTE_DTYPES = {"float32": "float32", "bfloat16": "bfloat16", "float16": "mixed_float16"}
-
 
 def sentence_vectors(texts, checkpoint, pooling="mean", batch_size=32, normalize=False,
                      output=None, count=None, progress=False, compute_dtype="float32"):
@@ -85,17 +79,19 @@ def sentence_vectors(texts, checkpoint, pooling="mean", batch_size=32, normalize
     texts: a list, or any iterable of strings when `count` says how many.
     output: a `.npy` path: the result is a memory map of that file, filled as batches
       finish (nothing else of the corpus is held in memory).
-    compute_dtype: "float32", "bfloat16" (CPUs with bf16 units) or "float16" (GPUs);
-      the vectors are float32 either way.
+    compute_dtype: "float32", "bfloat16" (CPUs with bf16 units: the encoder, weights
+      too, in bf16 as a bf16 export runs; vectors within about 1e-4, 1 - cosine, of
+      float32's) or "float16" (GPUs); the vectors are float32 either way.
     """
     from tfbert.encoder import BertEncoder
+    from tfbert.export import COMPUTE_DTYPES  # the export's dtype -> policy table
     from tfbert.tasks.sentence_embedder import SentenceEmbedder
 
     if compute_dtype not in COMPUTE_DTYPES:
         raise ValueError(f"compute_dtype {compute_dtype!r} is not one of: "
                          f"{', '.join(COMPUTE_DTYPES)}.")
     count = len(texts) if count is None else int(count)
-    policy = COMPUTE_DTYPES[compute_dtype]
+    policy = COMPUTE_DTYPES[compute_dtype] or "float32"
     model = SentenceEmbedder(BertEncoder.from_pretrained(checkpoint, dtype=policy),
                              BertTokenizer.from_pretrained(checkpoint), pooling, normalize,
                              dtype=policy)
