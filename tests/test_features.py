@@ -62,6 +62,13 @@ def test_embed_export_writes_a_servable_embedder(tmp_path, capsys):
     assert main(["embed", "--checkpoint", str(checkpoint), "--export", "search", "--dir",
                  str(tmp_path / "models"), "--pooling", "cls"]) == 0  # version 2, [CLS] pooled
     assert (tmp_path / "models" / "search" / "2").is_dir()
+    assert main(["embed", "--checkpoint", str(checkpoint), "--export", "search", "--dir",
+                 str(tmp_path / "models"), "--normalize", "--compute-dtype", "bfloat16"]) == 0
+    served = tf.saved_model.load(str(tmp_path / "models" / "search" / "3"))
+    bf16 = served.signatures["serving_default"](text=tf.constant(["good film", "bad plot"]))
+    bf16 = bf16["embedding"].numpy()
+    assert bf16.dtype == np.float32 and not np.array_equal(bf16, vectors)  # computed in bf16
+    np.testing.assert_allclose(bf16, expected, atol=0.05)
 
 
 def test_token_vectors_and_static_vectors(tmp_path, minilm_dir, minilm_encoder):
@@ -187,3 +194,8 @@ def test_embed_bad_input_names_the_file_line_or_flag(tmp_path, capsys):
     assert "--output v.txt: the file must end in .npy" in capsys.readouterr().err
     assert main(["embed", "--file", str(tmp_path / "missing.txt"), "--checkpoint", checkpoint]) != 0
     assert "input file not found" in capsys.readouterr().err
+    tokens = tmp_path / "t.jsonl"
+    assert main(["embed", "good", "--checkpoint", checkpoint, "--tokens", str(tokens),
+                 "--compute-dtype", "bfloat16"]) != 0
+    assert "--tokens is computed in float32" in capsys.readouterr().err
+    assert not tokens.exists()

@@ -68,12 +68,16 @@ def command_embed(args):
                                   ("--tokens", args.tokens, (".jsonl", ".npz"))):
         if value and not value.endswith(suffixes):
             raise ValueError(f"{flag} {value}: the file must end in {' or '.join(suffixes)}.")
+    for flag, value in (("--tokens", args.tokens), ("--static", args.static)):
+        if value and args.compute_dtype != "float32":
+            raise ValueError(f"--compute-dtype {args.compute_dtype} is for sentence vectors "
+                             f"and --export; {flag} is computed in float32.")
     if args.export:
         from tfbert.export import export_for_serving
         from tfbert.tasks.sentence_embedder import SentenceEmbedder
 
         model = SentenceEmbedder.from_pretrained(args.checkpoint, args.pooling, args.normalize)
-        path = export_for_serving(model, args.dir, args.export)
+        path = export_for_serving(model, args.dir, args.export, compute_dtype=args.compute_dtype)
         print(f"exported {path}: serving_default takes text and returns embedding "
               f"[None, {model.encoder.bert_config.hidden_size}]")
         return
@@ -279,8 +283,8 @@ def build_parser():
     embed.add_argument("--normalize", action="store_true", help="scale each vector to length 1")
     embed.add_argument("--batch-size", type=positive_int, default=32)
     embed.add_argument("--compute-dtype", choices=("float32", "bfloat16", "float16"),
-                       default="float32", help="sentence vectors: bfloat16 is faster on CPUs "
-                       "with AMX / AVX512_BF16, float16 on GPUs (vectors stay float32)")
+                       default="float32", help="sentence vectors and --export: bfloat16 is faster "
+                       "on CPUs with AMX / AVX512_BF16, float16 on GPUs (vectors stay float32)")
     embed.add_argument("--output", metavar="FILE.npy",
                        help="write the vectors to this .npy file, batch by batch")
     embed.add_argument("--tokens", metavar="FILE.jsonl|FILE.npz",
