@@ -8,7 +8,10 @@ all-MiniLM-L6-v2 everywhere (random tag heads: speed only); CoNLL-2003 read in p
 in every child, each row in a fresh process (common.Children).
 
 1. Fine-tuning, examples/s: the first --examples training sentences after 3 warm-up
-   steps, batch 32, max length 128, AdamW 1e-4 (recipes/ner.toml's rate), float32,
+   steps, batch 32, max length 128, AdamW 1e-4 (recipes/ner.toml's rate) with what each
+   side's trainer adds (linear warm-up/decay, weight decay 0.01, gradient-norm clipping at
+   1.0: tfbert's `make_optimizer`, as `tfbert train` builds it; torch's AdamW with
+   `get_linear_schedule_with_warmup` and `clip_grad_norm_`, as the HF Trainer does), float32,
    and bf16 for the CRF model and transformers (Keras `mixed_bfloat16`; forward and
    loss under `torch.autocast`): the target ratio takes each side's fastest row.
    tfbert crf / softmax: `TokenClassifier(crf=...).fit` (seed 0), tokenized before
@@ -39,10 +42,13 @@ from train_speed import length_grouped_batches, padded_tokens, step_timer
 ROWS = ["tfbert crf", "tfbert softmax", "transformers"]  # training rows and serving paths
 # Training also in bf16: on a CPU with bf16 units (AVX512_BF16, AMX) it is each side's
 # faster precision; the ratios compare the fastest row of each side.
-TRAIN_ROWS = ROWS + ["tfbert crf bf16", "transformers bf16"]
+# "unfused": tfbert's optimizer with Keras' own Adam step instead of the fused kernel
+# (AdamWWithHeadRate(fused=False)), the A/B of that lever in the same run.
+TRAIN_ROWS = ROWS + ["tfbert crf unfused", "tfbert crf bf16", "transformers bf16"]
 # tfbert's tag names for CoNLL's types (tag_names_for({LOC, MISC, ORG, PER}, "iob2")).
 TAG_NAMES = ["O"] + [f"{p}-{t}" for t in ("LOC", "MISC", "ORG", "PER") for p in "BI"]
 LEARNING_RATE, MAX_LENGTH, REQUEST, SEED = 1e-4, 128, 64, 0
+WARMUP_RATIO, WEIGHT_DECAY, CLIP_NORM = 0.1, 0.01, 1.0  # tfbert's [training] defaults
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 
 
@@ -63,13 +69,16 @@ def tfbert_task(model_dir, threads, crf, policy=None):
                            TAG_NAMES, scheme="iob2", crf=crf, dtype=policy)
 
 
-def tfbert_train(args, words, tags, crf, bf16=False):
-    import keras
+def tfbert_train(args, words, tags, crf, bf16=False, fused=True):
+    from tfbert.training.optimizer import make_optimizer
 
     model = tfbert_task(args.checkpoint_dir, args.threads, crf,
                         "mixed_bfloat16" if bf16 else None)
-    model.compile(optimizer=keras.optimizers.AdamW(LEARNING_RATE))
     data = model.tokenize(words, tags)  # before the timer; fit takes it as it is
+    steps = len(data.plan(args.batch_size, shuffle=True, seed=SEED))
+    model.compile(optimizer=make_optimizer(LEARNING_RATE, steps, warmup_ratio=WARMUP_RATIO,
+                                           weight_decay=WEIGHT_DECAY, clip_norm=CLIP_NORM))
+    model.optimizer.fused = fused
     padded = padded_tokens(data.lengths,
                            data.plan(args.batch_size, shuffle=True, seed=SEED)[args.warmup_steps:])
     timer = step_timer(args.warmup_steps)
@@ -78,16 +87,18 @@ def tfbert_train(args, words, tags, crf, bf16=False):
     return timer.seconds, padded
 
 
-def transformers_train(args, words, tags, crf=None, bf16=False):
+def transformers_train(args, words, tags, crf=None, bf16=False, fused=None):
     import numpy as np
     import torch
-    from transformers import BertForTokenClassification, BertTokenizerFast
+    from transformers import (BertForTokenClassification, BertTokenizerFast,
+                              get_linear_schedule_with_warmup)
 
     torch.set_num_threads(args.threads)
     tokenizer = BertTokenizerFast.from_pretrained(args.checkpoint_dir)
     model = BertForTokenClassification.from_pretrained(args.checkpoint_dir,
                                                        num_labels=len(TAG_NAMES)).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, eps=1e-6,
+                                  weight_decay=WEIGHT_DECAY)
     encoded = tokenizer(words, is_split_into_words=True, truncation=True, max_length=MAX_LENGTH)
     index = {name: i for i, name in enumerate(TAG_NAMES)}
     labels = []  # each word's tag on its first piece; -100 on its other pieces and specials
@@ -97,6 +108,8 @@ def transformers_train(args, words, tags, crf=None, bf16=False):
                        for before, word in zip([None] + ids[:-1], ids)])
     lengths = [len(ids) for ids in encoded["input_ids"]]
     batches = length_grouped_batches(lengths, args.batch_size, seed=SEED)
+    schedule = get_linear_schedule_with_warmup(optimizer, int(round(WARMUP_RATIO * len(batches))),
+                                               len(batches))
 
     def collate(batch):
         """Each batch padded to its own longest row (DataCollatorForTokenClassification)."""
@@ -120,7 +133,9 @@ def transformers_train(args, words, tags, crf=None, bf16=False):
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             loss = model(**collate(batch)).loss
         loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP_NORM)
         optimizer.step()
+        schedule.step()
         optimizer.zero_grad()
     return time.perf_counter() - started, padded_tokens(lengths, batches[args.warmup_steps:])
 
@@ -128,7 +143,8 @@ def transformers_train(args, words, tags, crf=None, bf16=False):
 def train_child(row, args, data):
     train = transformers_train if row.startswith("transformers") else tfbert_train
     seconds, padded = train(args, data["train_words"], data["train_tags"],
-                            row.startswith("tfbert crf"), bf16=row.endswith("bf16"))
+                            row.startswith("tfbert crf"), bf16=row.endswith("bf16"),
+                            fused=not row.endswith("unfused"))
     rate = args.examples / seconds
     print(f"  {row:<16}{rate:8.1f} examples/s  {padded} padded tokens "
           f"({args.examples} examples in {seconds:.1f} s)", flush=True)
@@ -294,6 +310,8 @@ def main():
                    ratio(train, "examples_per_s", crf_row, peer_row), 1.2)]
                + [(f"serving 64: {h} / transformers", ratio(serve, "sentences_per_s", h, "transformers"),
                    1.5) for h in heads]
+               + [("fused Adam step: tfbert crf / tfbert crf unfused",
+                   ratio(train, "examples_per_s", "tfbert crf", "tfbert crf unfused"), None)]
                + [("serving 64: tfbert softmax / tfbert crf (CRF cost)",
                    ratio(serve, "sentences_per_s", *heads[::-1]), None)])
     print(f"\n{'ratio':<52}{'measured':>9}{'needed':>9}  result")
