@@ -175,9 +175,11 @@ def test_chosen_rows_step_at_their_own_rate():
 
 
 def test_fused_adam_step_equals_keras_adamw():
-    """The fused step (one ResourceApplyAdam kernel per weight) follows Keras' own AdamW
-    over 20 steps: weight decay, clipping, a head multiplier and an embedding lookup's
-    sparse gradient included; its weights move by far more than the difference."""
+    """The fused step (one ResourceApplyAdam kernel per weight, the embedding gradient
+    kept as summed rows through clipping) follows Keras' own AdamW on dense gradients over
+    20 steps: weight decay, global-norm clipping (active: the gradient norm is above 1),
+    a head multiplier and a lookup that repeats a row included; its weights move by far
+    more than the difference."""
     import keras
     import tensorflow as tf
 

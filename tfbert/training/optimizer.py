@@ -64,6 +64,8 @@ class AdamWWithHeadRate(keras.optimizers.AdamW):
         # fused: each variable decays in update_step, just before its Adam step
 
     def update_step(self, gradient, variable, learning_rate):
+        if isinstance(gradient, tf.IndexedSlices):  # summed rows (apply): Adam needs all
+            gradient = tf.convert_to_tensor(gradient)
         if self.fused and self.weight_decay and self._use_weight_decay(variable):
             # Keras' decoupled decay, w -= w * weight_decay * lr (the base rate), as one
             # multiply: Keras' own form is three passes over the weight.
@@ -75,7 +77,7 @@ class AdamWWithHeadRate(keras.optimizers.AdamW):
         if factors is not None:  # [rows, 1]: Adam's step broadcasts it over each row
             learning_rate = tf.cast(learning_rate, variable.dtype) * tf.cast(factors, variable.dtype)
             super().update_step(gradient, variable, learning_rate)
-        elif self.fused and not self.amsgrad and not isinstance(gradient, tf.IndexedSlices):
+        elif self.fused and not self.amsgrad:
             self._fused_adam_step(gradient, variable, learning_rate)
         else:
             super().update_step(gradient, variable, learning_rate)
@@ -117,8 +119,20 @@ class AdamWWithHeadRate(keras.optimizers.AdamW):
         across replicas needs: it packs every gradient into one tensor, and replicas
         whose batches hold different numbers of tokens would pack different shapes.
         """
-        grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
+        if self._sparse_until_update():
+            grads = [_summed_rows(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
+        else:
+            grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g
+                     for g in grads]
         return super().apply(grads, trainable_variables)
+
+    def _sparse_until_update(self):
+        """On one replica, the fused optimizer keeps an embedding's gradient as one
+        summed row per looked-up token until its Adam step: its norm and clipping then
+        cost a few hundred rows, not a pass over the 30,522-row table (3.5 % of a CoNLL
+        fine-tuning step, bench/README.md). Rows summed first, it is the same gradient."""
+        return (self.fused and _replicas() <= 1 and not self.gradient_accumulation_steps
+                and not self.clipnorm and not self.clipvalue)
 
     # Under a tf.distribute strategy with several replicas, Keras (3.15) clips each
     # replica's gradients by their own global norm before summing them across replicas
@@ -129,6 +143,10 @@ class AdamWWithHeadRate(keras.optimizers.AdamW):
     def _clip_gradients(self, grads):
         if _replicas() > 1:
             return grads  # clipped in _all_reduce_sum_gradients, once summed
+        if self._sparse_until_update() and self.global_clipnorm:
+            # Keras' clip_by_global_norm formula, in TensorFlow's form, which takes
+            # IndexedSlices (rows summed: their values' norm is the dense gradient's).
+            return tf.clip_by_global_norm(grads, self.global_clipnorm)[0]
         return super()._clip_gradients(grads)
 
     def _all_reduce_sum_gradients(self, grads_and_vars):
@@ -140,6 +158,14 @@ class AdamWWithHeadRate(keras.optimizers.AdamW):
     def get_config(self):
         return {**super().get_config(), "head_rate_multiplier": self.head_rate_multiplier,
                 "fused": self.fused}
+
+
+def _summed_rows(slices):
+    """An IndexedSlices with each row index once, its values summed (the dense
+    gradient's nonzero rows)."""
+    rows, position = tf.unique(slices.indices)
+    values = tf.math.unsorted_segment_sum(slices.values, position, tf.shape(rows)[0])
+    return tf.IndexedSlices(values, rows, slices.dense_shape)
 
 
 def _handle(variable):
