@@ -21,6 +21,10 @@ class AdamWWithHeadRate(keras.optimizers.AdamW):
     The scaled variables and rows are not serialized: an optimizer restored from a
     saved model steps every variable at the base rate (a run that resumes compiles again,
     which sets them again).
+
+    fused (default): the same AdamW in fewer passes over each weight (TensorFlow's
+    ResourceApplyAdam kernel, weight decay as one multiply; `_fused_adam_step`);
+    fused=False runs Keras' own ops.
     """
 
     def __init__(self, head_rate_multiplier=1.0, fused=True, **kwargs):
@@ -92,7 +96,8 @@ class AdamWWithHeadRate(keras.optimizers.AdamW):
 
         Why: Keras runs it as about ten separate ops, each a pass over the weight; on
         the 30,522 x 384 word-embedding table (whose gradient is dense, see `apply`)
-        that was 13 % of a CoNLL fine-tuning step on two cores (bench/README.md).
+        that is most of the optimizer's time. Fused, CoNLL fine-tuning ran 1.19x faster
+        on two cores (bench/README.md, "Token tagging").
         """
         index = self._get_variable_index(variable)
         dtype = variable.dtype
@@ -106,7 +111,8 @@ class AdamWWithHeadRate(keras.optimizers.AdamW):
             epsilon=tf.cast(self.epsilon, dtype), grad=tf.cast(gradient, dtype))
 
     def apply(self, grads, trainable_variables=None):
-        """Keras' apply, with sparse gradients (embedding lookups') made dense first.
+        """Keras' apply, with sparse gradients (embedding lookups') summed per row first:
+        made dense, or (fused, one replica: `_sparse_until_update`) one row per index.
 
         Why: the gradient of an embedding lookup is a tf.IndexedSlices with one row per
         looked-up position, so a token seen k times in a batch ([CLS], "the", every
@@ -129,8 +135,8 @@ class AdamWWithHeadRate(keras.optimizers.AdamW):
     def _sparse_until_update(self):
         """On one replica, the fused optimizer keeps an embedding's gradient as one
         summed row per looked-up token until its Adam step: its norm and clipping then
-        cost a few hundred rows, not a pass over the 30,522-row table (3.5 % of a CoNLL
-        fine-tuning step, bench/README.md). Rows summed first, it is the same gradient."""
+        cost a few hundred rows, not passes over the 30,522-row table (+5 % CoNLL
+        fine-tuning speed, bench/README.md). Rows summed first, it is the same gradient."""
         return (self.fused and _replicas() <= 1 and not self.gradient_accumulation_steps
                 and not self.clipnorm and not self.clipvalue)
 
