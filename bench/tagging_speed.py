@@ -289,6 +289,8 @@ def main():
                         help="run the training rows this many times, interleaved; each row "
                              "keeps its fastest round (all are in the JSON)")
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error(f"--rounds must be at least 1, got {args.rounds}")
     if args.quick:
         args.examples, args.sentences, args.passes = 64, args.sentences or 128, 1
     common.limit_threads(args.threads)
