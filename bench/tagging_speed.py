@@ -78,12 +78,11 @@ def tfbert_train(args, words, tags, crf, bf16=False, fused=True):
     model = tfbert_task(args.checkpoint_dir, args.threads, crf,
                         "mixed_bfloat16" if bf16 else None)
     data = model.tokenize(words, tags)  # before the timer; fit takes it as it is
-    steps = len(data.plan(args.batch_size, shuffle=True, seed=SEED))
-    model.compile(optimizer=make_optimizer(LEARNING_RATE, steps, warmup_ratio=WARMUP_RATIO,
+    plan = data.plan(args.batch_size, shuffle=True, seed=SEED)  # the batches fit will run
+    model.compile(optimizer=make_optimizer(LEARNING_RATE, len(plan), warmup_ratio=WARMUP_RATIO,
                                            weight_decay=WEIGHT_DECAY, clip_norm=CLIP_NORM))
     model.optimizer.fused = fused
-    padded = padded_tokens(data.lengths,
-                           data.plan(args.batch_size, shuffle=True, seed=SEED)[args.warmup_steps:])
+    padded = padded_tokens(data.lengths, plan[args.warmup_steps:])
     timer = step_timer(args.warmup_steps)
     model.fit(data, batch_size=args.batch_size, epochs=1, verbose=0, shuffle=True, seed=SEED,
               callbacks=[timer])
