@@ -12,7 +12,7 @@ in every child, each row in a fresh process (common.Children).
    side's trainer adds (linear warm-up/decay, weight decay 0.01, gradient-norm clipping at
    1.0: tfbert's `make_optimizer`, as `tfbert train` builds it; torch's AdamW with
    `get_linear_schedule_with_warmup` and `clip_grad_norm_`, as the HF Trainer does), float32,
-   and bf16 for the CRF model and transformers (Keras `mixed_bfloat16`; forward and
+   and bf16 for both tfbert models and transformers (Keras `mixed_bfloat16`; forward and
    loss under `torch.autocast`): the target ratio takes each side's fastest row.
    tfbert crf / softmax: `TokenClassifier(crf=...).fit` (seed 0), tokenized before
    the timer, length-bucketed batches, each padded to its longest row. transformers:
@@ -46,8 +46,11 @@ ROWS = ["tfbert crf", "tfbert softmax", "transformers"]  # training rows and ser
 # (AdamWWithHeadRate(fused=False)), the A/B of that lever in the same run.
 # "noclip": the transformers loop without clip_grad_norm_ (a plain PyTorch loop; the HF
 # Trainer clips by default), to show what clipping costs that side.
-TRAIN_ROWS = ROWS + ["tfbert crf unfused", "tfbert crf bf16", "transformers bf16",
-                     "transformers bf16 noclip"]
+# "composite gelu": the training graph's GELU differentiated op by op (ops.gelu), not
+# with its derivative written out (exact_gelu_for_training), the A/B of that lever.
+# "tfbert softmax bf16" is the row of the peer's own model class (a softmax per token).
+TRAIN_ROWS = ROWS + ["tfbert crf unfused", "tfbert crf bf16", "tfbert crf bf16 composite gelu",
+                     "tfbert softmax bf16", "transformers bf16", "transformers bf16 noclip"]
 # tfbert's tag names for CoNLL's types (tag_names_for({LOC, MISC, ORG, PER}, "iob2")).
 TAG_NAMES = ["O"] + [f"{p}-{t}" for t in ("LOC", "MISC", "ORG", "PER") for p in "BI"]
 LEARNING_RATE, MAX_LENGTH, REQUEST, SEED = 1e-4, 128, 64, 0
@@ -72,8 +75,12 @@ def tfbert_task(model_dir, threads, crf, policy=None):
                            TAG_NAMES, scheme="iob2", crf=crf, dtype=policy)
 
 
-def tfbert_train(args, words, tags, crf, bf16=False, fused=True):
+def tfbert_train(args, words, tags, crf, bf16=False, fused=True, composite_gelu=False):
+    from tfbert.layers import transformer_block
     from tfbert.training.optimizer import make_optimizer
+
+    if composite_gelu:  # the lever's A/B: the serving graph's GELU in training too
+        transformer_block.exact_gelu_for_training = transformer_block.ACTIVATIONS["gelu"]
 
     model = tfbert_task(args.checkpoint_dir, args.threads, crf,
                         "mixed_bfloat16" if bf16 else None)
@@ -146,7 +153,8 @@ def transformers_train(args, words, tags, crf=None, bf16=False, clip=True):
 def train_child(row, args, data):
     train = transformers_train if row.startswith("transformers") else tfbert_train
     options = ({"clip": not row.endswith("noclip")} if row.startswith("transformers")
-               else {"fused": not row.endswith("unfused")})
+               else {"fused": not row.endswith("unfused"),
+                     "composite_gelu": row.endswith("composite gelu")})
     seconds, padded = train(args, data["train_words"], data["train_tags"],
                             row.startswith("tfbert crf"), bf16="bf16" in row, **options)
     rate = args.examples / seconds
@@ -332,10 +340,13 @@ def main():
                                 key=lambda r: train[r]["examples_per_s"], default=None)
     crf_row, peer_row = fastest("tfbert crf", "tfbert crf bf16"), fastest("transformers",
                                                                          "transformers bf16")
+    softmax_row = fastest("tfbert softmax", "tfbert softmax bf16")
     targets = ([(f"fine-tuning: {h} / transformers", ratio(train, "examples_per_s", h, "transformers"),
                  1.2) for h in heads]
                + [(f"fine-tuning, fastest rows: {crf_row} / {peer_row}",
                    ratio(train, "examples_per_s", crf_row, peer_row), 1.2)]
+               + [(f"fine-tuning, same model class: {softmax_row} / {peer_row}",
+                   ratio(train, "examples_per_s", softmax_row, peer_row), 1.2)]
                + [(f"serving 64: {h} / transformers", ratio(serve, "sentences_per_s", h, "transformers"),
                    1.5) for h in heads]
                + [("fine-tuning: tfbert crf bf16 / transformers bf16 noclip (torch unclipped)",
@@ -343,6 +354,9 @@ def main():
                    None)]
                + [("fused Adam step: tfbert crf / tfbert crf unfused",
                    ratio(train, "examples_per_s", "tfbert crf", "tfbert crf unfused"), None)]
+               + [("written-out GELU derivative: crf bf16 / crf bf16 composite gelu",
+                   ratio(train, "examples_per_s", "tfbert crf bf16",
+                         "tfbert crf bf16 composite gelu"), None)]
                + [("serving 64: tfbert softmax / tfbert crf (CRF cost)",
                    ratio(serve, "sentences_per_s", *heads[::-1]), None)])
     print(f"\n{'ratio':<52}{'measured':>9}{'needed':>9}  result")

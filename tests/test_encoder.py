@@ -190,3 +190,30 @@ def test_pooled_only_gives_the_same_pooled_output_and_cls_row(encoder):
     changed = dict(batch, input_ids=batch["input_ids"].copy())
     changed["input_ids"][0, 3] = (changed["input_ids"][0, 3] + 7) % TINY_CONFIG["vocab_size"]
     assert not np.allclose(pooled_only(changed)["pooled_output"][0], short["pooled_output"][0])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_training_gelu_equals_the_composite_gelu_and_its_gradient(dtype):
+    # The training graph's GELU writes its derivative out; values and gradients must
+    # be those of ops.gelu(approximate=False) differentiated op by op.
+    from tfbert.layers.transformer_block import exact_gelu_for_training
+
+    x = tf.cast(tf.linspace(-8.0, 8.0, 1601), dtype)
+    weights = tf.random.stateless_normal([1601], seed=[1, 2])
+
+    def value_and_gradient(gelu):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = gelu(x)
+            loss = tf.reduce_sum(tf.cast(y, "float32") * weights)
+        return tf.cast(y, "float32").numpy(), tf.cast(tape.gradient(loss, x), "float32").numpy()
+
+    def reference(v):
+        return tf.cast(keras.ops.gelu(tf.cast(v, "float32"), approximate=False), v.dtype)
+
+    y, grad = value_and_gradient(exact_gelu_for_training)
+    y_ref, grad_ref = value_and_gradient(reference)
+    tolerance = 1e-6 if dtype == "float32" else 1e-2
+    np.testing.assert_allclose(y, y_ref, atol=tolerance)
+    np.testing.assert_allclose(grad, grad_ref, atol=tolerance * 10)
+    assert np.abs(grad).max() > 1.0  # the weights reach the input: not a zero gradient

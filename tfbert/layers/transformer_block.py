@@ -1,6 +1,9 @@
 """One post-LayerNorm transformer block, as in the original BERT."""
 
+import math
+
 import keras
+import tensorflow as tf
 from keras import ops
 
 from tfbert.layers.attention import BertSelfAttention
@@ -13,6 +16,32 @@ def _exact_gelu(x):
     if x.dtype == "float32":
         return ops.gelu(x, approximate=False)
     return ops.cast(ops.gelu(ops.cast(x, "float32"), approximate=False), x.dtype)
+
+
+@tf.custom_gradient
+def _exact_gelu_float32(x):
+    """x * Phi(x) on float32 x, with its derivative written out: Phi(x) + x * phi(x).
+
+    The same values as ops.gelu(approximate=False). Differentiating that composite
+    op by op costs about a dozen elementwise passes over [tokens, intermediate] in the
+    backward pass; the formula below costs six and reuses Phi(x) from the forward pass
+    (a training step 1.5 ms faster per layer at [1280, 1536] on two cores:
+    bench/README.md, "Token tagging").
+    """
+    cdf = 0.5 * tf.math.erfc(x * -(1.0 / math.sqrt(2.0)))          # Phi(x)
+
+    def gradient(upstream):
+        pdf = tf.exp(-0.5 * tf.square(x)) * (1.0 / math.sqrt(2.0 * math.pi))  # phi(x)
+        return upstream * (cdf + x * pdf)
+
+    return x * cdf, gradient
+
+
+def exact_gelu_for_training(x):
+    """BERT's erf GELU for the training graph (serving graphs keep ops.gelu's ops)."""
+    if x.dtype == "float32":
+        return _exact_gelu_float32(x)
+    return ops.cast(_exact_gelu_float32(ops.cast(x, "float32")), x.dtype)
 
 
 # hidden_act name -> activation. "gelu" is BERT's exact erf GELU; the tanh form is
@@ -103,9 +132,10 @@ class TransformerBlock(keras.layers.Layer):
         # The feed-forward runs on [B*T, H] rows: 2-D matmuls let oneDNN fuse the bias
         # add into them (see BertSelfAttention).
         rows = ops.reshape(hidden_states, (-1, self.hidden_size))          # [B*T, H]
-        intermediate = ACTIVATIONS[self.hidden_act](
-            self.intermediate_dense(rows)
-        )                                                                  # [B*T, intermediate]
+        activation = ACTIVATIONS[self.hidden_act]
+        if training and self.hidden_act == "gelu":
+            activation = exact_gelu_for_training
+        intermediate = activation(self.intermediate_dense(rows))          # [B*T, intermediate]
         layer_output = self.output_dense(intermediate)                     # [B*T, H]
         layer_output = self.output_dropout_layer(layer_output, training=training)
         layer_output = ops.reshape(layer_output, ops.shape(hidden_states))  # [B, T, H]
