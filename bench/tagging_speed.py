@@ -46,10 +46,11 @@ ROWS = ["tfbert crf", "tfbert softmax", "transformers"]  # training rows and ser
 # (AdamWWithHeadRate(fused=False)), the A/B of that lever in the same run.
 # "noclip": the transformers loop without clip_grad_norm_ (a plain PyTorch loop; the HF
 # Trainer clips by default), to show what clipping costs that side.
-# "composite gelu": the training graph's GELU differentiated op by op (ops.gelu), not
-# with its derivative written out (exact_gelu_for_training), the A/B of that lever.
+# "op-by-op backward": the training graph's GELU and LayerNorm differentiated op by op
+# (ops.gelu, ops.layer_normalization), not with their backward passes written out
+# (exact_gelu_for_training, BertLayerNorm), the A/B of that lever.
 # "tfbert softmax bf16" is the row of the peer's own model class (a softmax per token).
-TRAIN_ROWS = ROWS + ["tfbert crf unfused", "tfbert crf bf16", "tfbert crf bf16 composite gelu",
+TRAIN_ROWS = ROWS + ["tfbert crf unfused", "tfbert crf bf16", "tfbert crf bf16 op-by-op backward",
                      "tfbert softmax bf16", "transformers bf16", "transformers bf16 noclip"]
 # tfbert's tag names for CoNLL's types (tag_names_for({LOC, MISC, ORG, PER}, "iob2")).
 TAG_NAMES = ["O"] + [f"{p}-{t}" for t in ("LOC", "MISC", "ORG", "PER") for p in "BI"]
@@ -75,12 +76,17 @@ def tfbert_task(model_dir, threads, crf, policy=None):
                            TAG_NAMES, scheme="iob2", crf=crf, dtype=policy)
 
 
-def tfbert_train(args, words, tags, crf, bf16=False, fused=True, composite_gelu=False):
-    from tfbert.layers import transformer_block
+def tfbert_train(args, words, tags, crf, bf16=False, fused=True, op_by_op_backward=False):
+    from keras import ops
+
+    from tfbert.layers import layer_norm, transformer_block
     from tfbert.training.optimizer import make_optimizer
 
-    if composite_gelu:  # the lever's A/B: the serving graph's GELU in training too
+    if op_by_op_backward:  # the lever's A/B: the serving graph's GELU and LayerNorm ops
         transformer_block.exact_gelu_for_training = transformer_block.ACTIVATIONS["gelu"]
+        layer_norm._normalize_with_gradient = (
+            lambda x, gamma, beta, epsilon: ops.layer_normalization(x, gamma, beta,
+                                                                   epsilon=epsilon))
 
     model = tfbert_task(args.checkpoint_dir, args.threads, crf,
                         "mixed_bfloat16" if bf16 else None)
@@ -154,7 +160,7 @@ def train_child(row, args, data):
     train = transformers_train if row.startswith("transformers") else tfbert_train
     options = ({"clip": not row.endswith("noclip")} if row.startswith("transformers")
                else {"fused": not row.endswith("unfused"),
-                     "composite_gelu": row.endswith("composite gelu")})
+                     "op_by_op_backward": row.endswith("op-by-op backward")})
     seconds, padded = train(args, data["train_words"], data["train_tags"],
                             row.startswith("tfbert crf"), bf16="bf16" in row, **options)
     rate = args.examples / seconds
@@ -354,9 +360,9 @@ def main():
                    None)]
                + [("fused Adam step: tfbert crf / tfbert crf unfused",
                    ratio(train, "examples_per_s", "tfbert crf", "tfbert crf unfused"), None)]
-               + [("written-out GELU derivative: crf bf16 / crf bf16 composite gelu",
+               + [("written-out GELU/LayerNorm backward: crf bf16 / op by op",
                    ratio(train, "examples_per_s", "tfbert crf bf16",
-                         "tfbert crf bf16 composite gelu"), None)]
+                         "tfbert crf bf16 op-by-op backward"), None)]
                + [("serving 64: tfbert softmax / tfbert crf (CRF cost)",
                    ratio(serve, "sentences_per_s", *heads[::-1]), None)])
     print(f"\n{'ratio':<52}{'measured':>9}{'needed':>9}  result")

@@ -4,6 +4,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from tfbert.layers.layer_norm import BertLayerNorm
+
 
 @keras.saving.register_keras_serializable(package="tfbert")
 class BertEmbeddings(keras.layers.Layer):
@@ -43,7 +45,7 @@ class BertEmbeddings(keras.layers.Layer):
             type_vocab_size, hidden_size, embeddings_initializer=initializer,
             dtype=self.dtype_policy, name="segment_embedding",
         )
-        self.layer_norm = keras.layers.LayerNormalization(
+        self.layer_norm = BertLayerNorm(
             epsilon=layer_norm_epsilon, dtype=self.dtype_policy, name="layer_norm"
         )
         self.dropout_layer = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
@@ -75,7 +77,7 @@ class BertEmbeddings(keras.layers.Layer):
             + self.segment_embedding(segment_ids)    # [batch, seq, hidden]
             + positions[None, :, :]                  # [1, seq, hidden]
         )
-        embeddings = self.layer_norm(embeddings)
+        embeddings = self.layer_norm(embeddings, training=training)
         return self.dropout_layer(embeddings, training=training)
 
     def compute_output_shape(self, input_ids_shape, segment_ids_shape=None):

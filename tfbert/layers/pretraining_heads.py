@@ -18,6 +18,7 @@ Checkpoint names (Hugging Face / Google), read and written by `head_weight_names
 import keras
 from keras import ops
 
+from tfbert.layers.layer_norm import BertLayerNorm
 from tfbert.layers.transformer_block import ACTIVATIONS
 
 
@@ -37,7 +38,7 @@ class MaskedLMHead(keras.layers.Layer):
             self.hidden_size,
             kernel_initializer=keras.initializers.TruncatedNormal(stddev=self.initializer_range),
             dtype=self.dtype_policy, name="transform")
-        self.layer_norm = keras.layers.LayerNormalization(
+        self.layer_norm = BertLayerNorm(
             epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name="layer_norm")
 
     def build(self, input_shape):

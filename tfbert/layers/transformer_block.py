@@ -7,6 +7,7 @@ import tensorflow as tf
 from keras import ops
 
 from tfbert.layers.attention import BertSelfAttention
+from tfbert.layers.layer_norm import BertLayerNorm
 
 
 def _exact_gelu(x):
@@ -94,8 +95,8 @@ class TransformerBlock(keras.layers.Layer):
             initializer_range=initializer_range, dtype=policy, name="attention",
         )
         self.attention_dropout_layer = keras.layers.Dropout(hidden_dropout, dtype=policy)
-        # Keras computes LayerNormalization in float32 internally for half inputs.
-        self.attention_layer_norm = keras.layers.LayerNormalization(
+        # Computed in float32 internally for half inputs, as Keras' LayerNormalization.
+        self.attention_layer_norm = BertLayerNorm(
             epsilon=layer_norm_epsilon, dtype=policy, name="attention_layer_norm"
         )
         self.intermediate_dense = keras.layers.Dense(
@@ -106,7 +107,7 @@ class TransformerBlock(keras.layers.Layer):
             hidden_size, kernel_initializer=initializer, dtype=policy, name="output_dense"
         )
         self.output_dropout_layer = keras.layers.Dropout(hidden_dropout, dtype=policy)
-        self.output_layer_norm = keras.layers.LayerNormalization(
+        self.output_layer_norm = BertLayerNorm(
             epsilon=layer_norm_epsilon, dtype=policy, name="output_layer_norm"
         )
 
@@ -127,7 +128,8 @@ class TransformerBlock(keras.layers.Layer):
         if first_position_only:
             hidden_states = hidden_states[:, :1]                               # [B, 1, H]
         attention_output = self.attention_dropout_layer(attention_output, training=training)
-        hidden_states = self.attention_layer_norm(hidden_states + attention_output)
+        hidden_states = self.attention_layer_norm(hidden_states + attention_output,
+                                                  training=training)
 
         # The feed-forward runs on [B*T, H] rows: 2-D matmuls let oneDNN fuse the bias
         # add into them (see BertSelfAttention).
@@ -139,7 +141,7 @@ class TransformerBlock(keras.layers.Layer):
         layer_output = self.output_dense(intermediate)                     # [B*T, H]
         layer_output = self.output_dropout_layer(layer_output, training=training)
         layer_output = ops.reshape(layer_output, ops.shape(hidden_states))  # [B, T, H]
-        return self.output_layer_norm(hidden_states + layer_output)
+        return self.output_layer_norm(hidden_states + layer_output, training=training)
 
     def compute_output_shape(self, hidden_states_shape, mask_bias_shape=None):
         return hidden_states_shape

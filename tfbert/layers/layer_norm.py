@@ -1,0 +1,62 @@
+"""Keras' LayerNormalization over the last axis, with its backward pass written out."""
+
+import keras
+import tensorflow as tf
+
+
+def _normalize_with_gradient(x, gamma, beta, epsilon):
+    """gamma * (x - mean) / sqrt(var + epsilon) + beta over the last axis, float32.
+
+    Differentiated op by op (moments, rsqrt, broadcasts) the backward pass is some
+    fifteen elementwise passes; written out it is the textbook formula below, which
+    reuses the forward pass's normalized x and 1/std. A training step of the tagging
+    bench measured it (bench/README.md, "Token tagging").
+    """
+
+    @tf.custom_gradient
+    def normalize(x, gamma, beta):                                   # x [..., H]
+        mean = tf.reduce_mean(x, axis=-1, keepdims=True)              # [..., 1]
+        centered = x - mean
+        inverse_std = tf.math.rsqrt(
+            tf.reduce_mean(tf.square(centered), axis=-1, keepdims=True) + epsilon)
+        normalized = centered * inverse_std                           # [..., H]
+
+        def gradient(upstream):                                       # [..., H]
+            d_normalized = upstream * gamma
+            d_x = inverse_std * (
+                d_normalized
+                - tf.reduce_mean(d_normalized, axis=-1, keepdims=True)
+                - normalized * tf.reduce_mean(d_normalized * normalized, axis=-1, keepdims=True))
+            rows = tf.range(tf.rank(upstream) - 1)                    # every axis but H
+            return (d_x, tf.reduce_sum(upstream * normalized, axis=rows),
+                    tf.reduce_sum(upstream, axis=rows))
+
+        return normalized * gamma + beta, gradient
+
+    return normalize(x, gamma, beta)
+
+
+@keras.saving.register_keras_serializable(package="tfbert")
+class BertLayerNorm(keras.layers.LayerNormalization):
+    """keras.layers.LayerNormalization (last axis, scale and center) whose training
+    graph uses a written-out backward pass; outside training it is Keras' own call.
+
+    The weights (gamma, beta), their names and the config are Keras' own, so
+    checkpoints and saved models read them as before. Computed in float32 and cast
+    to the compute dtype, as Keras does for half-precision inputs.
+    """
+
+    def __init__(self, epsilon=1e-12, **kwargs):
+        super().__init__(epsilon=epsilon, **kwargs)
+        if self.axis not in (-1, [-1]) or self.rms_scaling or not (self.center and self.scale):
+            raise ValueError("BertLayerNorm normalizes the last axis with scale and center; "
+                             f"got axis={self.axis}, center={self.center}, scale={self.scale}, "
+                             f"rms_scaling={self.rms_scaling}.")
+
+    def call(self, inputs, training=None):
+        if not training:
+            return super().call(inputs)
+        outputs = _normalize_with_gradient(
+            tf.cast(inputs, "float32"), tf.convert_to_tensor(self.gamma),
+            tf.convert_to_tensor(self.beta), self.epsilon)
+        return tf.cast(outputs, self.compute_dtype)
