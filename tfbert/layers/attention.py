@@ -5,6 +5,8 @@ import math
 import keras
 from keras import ops
 
+from tfbert.layers.dropout import BertDropout
+
 
 def attention_mask_bias(input_mask):
     """Turns a 0/1 padding mask into BERT's additive attention bias.
@@ -47,7 +49,7 @@ class BertSelfAttention(keras.layers.Layer):
             hidden_size, kernel_initializer=initializer,
             dtype=self.dtype_policy, name="output_dense",
         )
-        self.dropout_layer = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
+        self.dropout_layer = BertDropout(dropout, dtype=self.dtype_policy)
 
     def build(self, hidden_states_shape, mask_bias_shape=None):
         self.query_key_value.build((None, None, self.hidden_size))

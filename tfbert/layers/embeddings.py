@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from tfbert.layers.dropout import BertDropout
 from tfbert.layers.layer_norm import BertLayerNorm
 
 
@@ -48,7 +49,7 @@ class BertEmbeddings(keras.layers.Layer):
         self.layer_norm = BertLayerNorm(
             epsilon=layer_norm_epsilon, dtype=self.dtype_policy, name="layer_norm"
         )
-        self.dropout_layer = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
+        self.dropout_layer = BertDropout(dropout, dtype=self.dtype_policy)
 
     def build(self, input_shape=None):
         self.token_embedding.build((None, None))

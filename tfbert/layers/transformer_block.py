@@ -7,6 +7,7 @@ import tensorflow as tf
 from keras import ops
 
 from tfbert.layers.attention import BertSelfAttention
+from tfbert.layers.dropout import BertDropout
 from tfbert.layers.layer_norm import BertLayerNorm
 
 
@@ -94,7 +95,7 @@ class TransformerBlock(keras.layers.Layer):
             hidden_size, num_heads, dropout=attention_dropout,
             initializer_range=initializer_range, dtype=policy, name="attention",
         )
-        self.attention_dropout_layer = keras.layers.Dropout(hidden_dropout, dtype=policy)
+        self.attention_dropout_layer = BertDropout(hidden_dropout, dtype=policy)
         # Computed in float32 internally for half inputs, as Keras' LayerNormalization.
         self.attention_layer_norm = BertLayerNorm(
             epsilon=layer_norm_epsilon, dtype=policy, name="attention_layer_norm"
@@ -106,7 +107,7 @@ class TransformerBlock(keras.layers.Layer):
         self.output_dense = keras.layers.Dense(
             hidden_size, kernel_initializer=initializer, dtype=policy, name="output_dense"
         )
-        self.output_dropout_layer = keras.layers.Dropout(hidden_dropout, dtype=policy)
+        self.output_dropout_layer = BertDropout(hidden_dropout, dtype=policy)
         self.output_layer_norm = BertLayerNorm(
             epsilon=layer_norm_epsilon, dtype=policy, name="output_layer_norm"
         )
