@@ -99,9 +99,10 @@ class AdamWWithHeadRate(keras.optimizers.AdamW):
             w -= alpha * m / (sqrt(v) + epsilon)
 
         Why: Keras runs it as about ten separate ops, each a pass over the weight; on
-        the 30,522 x 384 word-embedding table (whose gradient is dense, see `apply`)
-        that is most of the optimizer's time. Fused, CoNLL fine-tuning ran 1.19x faster
-        on two cores (bench/README.md, "Token tagging").
+        the 30,522 x 384 word-embedding table (dense gradient: several replicas, or row
+        multipliers; otherwise `_fused_sparse_adam_step`) that is most of the optimizer's
+        time. Fused, CoNLL fine-tuning ran 1.19x faster on two cores (bench/README.md,
+        "Token tagging").
         """
         index = self._get_variable_index(variable)
         dtype = variable.dtype
