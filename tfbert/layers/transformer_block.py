@@ -11,13 +11,17 @@ from tfbert.layers.dropout import BertDropout
 from tfbert.layers.layer_norm import BertLayerNorm
 
 
-def _exact_gelu(x):
+def _in_float32(function, x):
     # erf has no vectorized bfloat16/float16 kernel on CPU: in half precision it ran
     # 1.6x slower than casting to float32 and back (bench/README.md), and float32 is
     # the more exact of the two.
     if x.dtype == "float32":
-        return ops.gelu(x, approximate=False)
-    return ops.cast(ops.gelu(ops.cast(x, "float32"), approximate=False), x.dtype)
+        return function(x)
+    return ops.cast(function(ops.cast(x, "float32")), x.dtype)
+
+
+def _exact_gelu(x):
+    return _in_float32(lambda v: ops.gelu(v, approximate=False), x)
 
 
 @tf.custom_gradient
@@ -41,9 +45,7 @@ def _exact_gelu_float32(x):
 
 def exact_gelu_for_training(x):
     """BERT's erf GELU for the training graph (serving graphs keep ops.gelu's ops)."""
-    if x.dtype == "float32":
-        return _exact_gelu_float32(x)
-    return ops.cast(_exact_gelu_float32(ops.cast(x, "float32")), x.dtype)
+    return _in_float32(_exact_gelu_float32, x)
 
 
 # hidden_act name -> activation. "gelu" is BERT's exact erf GELU; the tanh form is

@@ -106,12 +106,11 @@ class AdamWWithHeadRate(keras.optimizers.AdamW):
         """
         index = self._get_variable_index(variable)
         dtype = variable.dtype
-        step = tf.cast(self.iterations + 1, dtype)
-        beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
+        beta_1, beta_2, beta_1_power, beta_2_power = self._betas_and_powers(dtype)
         tf.raw_ops.ResourceApplyAdam(
             var=_handle(variable), m=_handle(self._momentums[index]),
             v=_handle(self._velocities[index]),
-            beta1_power=tf.pow(beta_1, step), beta2_power=tf.pow(beta_2, step),
+            beta1_power=beta_1_power, beta2_power=beta_2_power,
             lr=tf.cast(learning_rate, dtype), beta1=beta_1, beta2=beta_2,
             epsilon=tf.cast(self.epsilon, dtype), grad=tf.cast(gradient, dtype))
 
@@ -127,16 +126,20 @@ class AdamWWithHeadRate(keras.optimizers.AdamW):
         """
         index = self._get_variable_index(variable)
         dtype = variable.dtype
-        step = tf.cast(self.iterations + 1, dtype)
-        beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
-        alpha = (tf.cast(learning_rate, dtype) * tf.sqrt(1.0 - tf.pow(beta_2, step))
-                 / (1.0 - tf.pow(beta_1, step)))
+        beta_1, beta_2, beta_1_power, beta_2_power = self._betas_and_powers(dtype)
+        alpha = tf.cast(learning_rate, dtype) * tf.sqrt(1.0 - beta_2_power) / (1.0 - beta_1_power)
         rows, values = _rows_padded_to_bucket(gradient)
         _sparse_adamw_update(
             _tf_variable(variable), _tf_variable(self._momentums[index]),
             _tf_variable(self._velocities[index]), rows, tf.cast(values, dtype), alpha,
             tf.zeros([], dtype) if decay is None else decay, beta_1, beta_2,
             tf.cast(self.epsilon, dtype))
+
+    def _betas_and_powers(self, dtype):
+        """(beta_1, beta_2, beta_1 ** t, beta_2 ** t) as `dtype`, t this step's number."""
+        step = tf.cast(self.iterations + 1, dtype)
+        beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
+        return beta_1, beta_2, tf.pow(beta_1, step), tf.pow(beta_2, step)
 
     def apply(self, grads, trainable_variables=None):
         """Keras' apply, with sparse gradients (embedding lookups') summed per row first:
