@@ -217,3 +217,47 @@ def test_training_gelu_equals_the_composite_gelu_and_its_gradient(dtype):
     np.testing.assert_allclose(y, y_ref, atol=tolerance)
     np.testing.assert_allclose(grad, grad_ref, atol=tolerance * 10)
     assert np.abs(grad).max() > 1.0  # the weights reach the input: not a zero gradient
+
+
+@pytest.mark.parametrize("hidden_act", ["gelu", "gelu_new", "relu"])
+def test_inference_feed_forward_equals_the_training_path(hidden_act):
+    # Inference adds the intermediate bias with BiasAdd and applies the activation in
+    # the compute dtype (ops oneDNN fuses); training goes through the Dense layer and
+    # the GELU with its derivative written out. Without dropout both are one function.
+    from tfbert.layers.transformer_block import TransformerBlock
+
+    keras.utils.set_random_seed(3)
+    block = TransformerBlock(32, 4, 64, hidden_act=hidden_act, hidden_dropout=0.0,
+                             attention_dropout=0.0)
+    hidden = tf.random.stateless_normal([2, 5, 32], seed=[4, 5])
+    bias = attention_mask_bias(tf.constant([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]]))
+    block(hidden, bias)
+    # Biases start at zero; give them values so a bias dropped on one path shows.
+    block.intermediate_dense.bias.assign(tf.random.stateless_normal([64], seed=[6, 7]))
+    inference = block(hidden, bias, training=False)
+    training = block(hidden, bias, training=True)
+    np.testing.assert_allclose(inference, training, atol=1e-5)
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_inference_gelu_follows_a_bias_add_in_the_compute_dtype(policy):
+    # TF's graph rewrite fuses MatMul + BiasAdd + GELU into one oneDNN primitive only
+    # when the GELU's input is a BiasAdd in the matmul's dtype: no AddV2 (Keras'
+    # Dense) and no cast to float32 between. Timing cannot be asserted; the pattern can.
+    from tfbert.layers.transformer_block import TransformerBlock
+
+    block = TransformerBlock(32, 4, 64, dtype=policy)
+    function = tf.function(lambda h, b: block(h, b, training=False))
+    graph = function.get_concrete_function(
+        tf.TensorSpec([None, None, 32]), tf.TensorSpec([None, 1, 1, None])).graph
+    (erfc,) = [op for op in graph.get_operations() if op.type == "Erfc"]
+    assert erfc.inputs[0].dtype == block.compute_dtype
+
+    def producers(op, through=("Mul", "Neg")):
+        for tensor in op.inputs:
+            yield tensor.op
+            if tensor.op.type in through:
+                yield from producers(tensor.op, through)
+
+    bias_adds = [op for op in producers(erfc) if op.type == "BiasAdd"]
+    assert bias_adds and bias_adds[0].inputs[0].op.type == "MatMul"

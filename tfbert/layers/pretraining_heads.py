@@ -19,7 +19,7 @@ import keras
 from keras import ops
 
 from tfbert.layers.layer_norm import BertLayerNorm
-from tfbert.layers.transformer_block import ACTIVATIONS
+from tfbert.layers.transformer_block import feed_forward_activation
 
 
 @keras.saving.register_keras_serializable(package="tfbert")
@@ -49,8 +49,9 @@ class MaskedLMHead(keras.layers.Layer):
         self.bias = self.add_weight(name="bias", shape=(self.vocab_size,), initializer="zeros",
                                     autocast=False)
 
-    def call(self, hidden, word_embeddings):
-        x = self.layer_norm(ACTIVATIONS[self.hidden_act](self.transform(hidden)))    # [..., H]
+    def call(self, hidden, word_embeddings, training=None):
+        activation = feed_forward_activation(self.hidden_act, training)
+        x = self.layer_norm(activation(self.transform(hidden)), training=training)  # [..., H]
         logits = ops.matmul(x, ops.transpose(ops.cast(word_embeddings, x.dtype)))  # [..., V]
         return ops.cast(logits, "float32") + self.bias
 
