@@ -221,9 +221,9 @@ def test_training_gelu_equals_the_composite_gelu_and_its_gradient(dtype):
 
 @pytest.mark.parametrize("hidden_act", ["gelu", "gelu_new", "relu"])
 def test_inference_feed_forward_equals_the_training_path(hidden_act):
-    # Inference adds the intermediate bias with BiasAdd and applies the activation in
-    # the compute dtype (ops oneDNN fuses); training goes through the Dense layer and
-    # the GELU with its derivative written out. Without dropout both are one function.
+    # Inference applies the activation in the compute dtype (ops oneDNN fuses into the
+    # matmul); training uses the GELU with its derivative written out. Without dropout
+    # both are one function.
     from tfbert.layers.transformer_block import TransformerBlock
 
     keras.utils.set_random_seed(3)
@@ -242,8 +242,9 @@ def test_inference_feed_forward_equals_the_training_path(hidden_act):
 @pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
 def test_inference_gelu_follows_a_bias_add_in_the_compute_dtype(policy):
     # TF's graph rewrite fuses MatMul + BiasAdd + GELU into one oneDNN primitive only
-    # when the GELU's input is a BiasAdd in the matmul's dtype: no AddV2 (Keras'
-    # Dense) and no cast to float32 between. Timing cannot be asserted; the pattern can.
+    # when the GELU reads the BiasAdd (Keras' Dense adds its bias with one) in the
+    # matmul's dtype, with no cast to float32 between. Timing cannot be asserted; the
+    # pattern can.
     from tfbert.layers.transformer_block import TransformerBlock
 
     block = TransformerBlock(32, 4, 64, dtype=policy)
