@@ -61,6 +61,17 @@ def tf_threads(tf, threads):
     tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
+def float32_exact_gelu(x):
+    """BERT's erf GELU computed in float32 and cast back: tfbert's inference GELU before
+    2026-12-05, whose cast keeps oneDNN from fusing it into its matmul under bf16. The
+    benches' A/B rows patch it in to measure that lever."""
+    from keras import ops
+
+    from tfbert.layers.transformer_block import _in_float32
+
+    return _in_float32(lambda v: ops.gelu(v, approximate=False), x)
+
+
 def checkpoint_dir():
     # Imported here: tfbert imports TensorFlow, which a torch-only child must not load.
     from tfbert.pretrained import resolve_checkpoint_dir

@@ -45,15 +45,13 @@ LEVER_ROWS = {"tfbert bf16 float32 GELU"}  # A/B of a lever, not what tfbert shi
 
 def tfbert_child(args, texts, bf16, float32_gelu=False):
     import tensorflow as tf
-    from keras import ops
 
     from tfbert.features import sentence_vectors
     from tfbert.layers import transformer_block
 
     common.tf_threads(tf, args.threads)
     if float32_gelu:  # the lever's A/B: the cast keeps oneDNN from fusing the GELU
-        transformer_block.ACTIVATIONS["gelu"] = lambda x: transformer_block._in_float32(
-            lambda v: ops.gelu(v, approximate=False), x)
+        transformer_block.ACTIVATIONS["gelu"] = common.float32_exact_gelu
     embed = lambda some: sentence_vectors(some, args.checkpoint_dir, pooling="mean",  # noqa: E731
                                           batch_size=args.batch_size, normalize=True,
                                           compute_dtype="bfloat16" if bf16 else "float32")

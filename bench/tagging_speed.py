@@ -82,9 +82,8 @@ def tfbert_train(args, words, tags, crf, bf16=False, fused=True, op_by_op_backwa
     from tfbert.layers import layer_norm, transformer_block
     from tfbert.training.optimizer import make_optimizer
 
-    if op_by_op_backward:  # the lever's A/B: the serving graph's GELU and LayerNorm ops
-        transformer_block.exact_gelu_for_training = lambda x: transformer_block._in_float32(
-            lambda v: ops.gelu(v, approximate=False), x)
+    if op_by_op_backward:  # the lever's A/B: GELU and LayerNorm as plain ops, differentiated
+        transformer_block.exact_gelu_for_training = common.float32_exact_gelu
         layer_norm._normalize_with_gradient = (
             lambda x, gamma, beta, epsilon: ops.layer_normalization(x, gamma, beta,
                                                                    epsilon=epsilon))

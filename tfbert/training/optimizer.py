@@ -237,9 +237,7 @@ def _tf_variable(variable):
 def _handle(variable):
     """The resource handle of a Keras or TensorFlow variable (inside a tf.distribute
     update, a distributed variable's handle is the one of the device being updated)."""
-    if isinstance(variable, keras.Variable):
-        variable = variable.value  # its tf.Variable
-    return variable.handle
+    return _tf_variable(variable).handle
 
 
 def _replicas():
