@@ -147,6 +147,30 @@ def test_head_learning_rate_auto_is_the_task_kinds(tmp_path, recipe_name, multip
         assert task.optimizer.head_rate_multiplier == pytest.approx(expected)
 
 
+def test_max_length_is_cut_to_the_checkpoints_positions(tmp_path, capsys):
+    """The default max_length (256) on a checkpoint of 64 positions: the tokenizer cuts
+    at 64 and says so, and a text longer than that trains instead of failing the
+    embeddings' length check. A max_length under the positions is kept as given."""
+    from conftest import ROOT, write_tiny_checkpoint
+    from tfbert.recipe import load_recipe
+    from tfbert.training.run import prepare_training, read_split
+
+    checkpoint = write_tiny_checkpoint(tmp_path / "tiny", ["good", "bad", "film"])  # 64 positions
+    train = tmp_path / "train.tsv"
+    train.write_text("sentence\tlabel\n" + "good film " * 60 + "\t1\nbad\t0\n")
+    for settings, expected in (([], 64), (["training.max_length=48"], 48)):
+        recipe = load_recipe(ROOT / "recipes" / "sentiment.toml",
+                             [f"checkpoint={checkpoint}", f"data.train={train}", "data.dev=",
+                              "training.batch_size=2", *settings])
+        task, data = prepare_training(recipe, read_split(recipe, recipe.data.train))
+        assert task.tokenizer.max_length == expected
+        assert max(data.lengths) == expected  # the long text, cut
+        printed = capsys.readouterr().out
+        assert ("training.max_length = 256 is more than the checkpoint's 64 positions" in printed) == (not settings)
+        batch = next(iter(data.dataset(task.tokenizer, data.plan(2, shuffle=False))))
+        task(batch, training=False)  # 64 positions: within the embeddings' table
+
+
 def test_chosen_rows_step_at_their_own_rate():
     """scale_rows: the named rows of a table move ~multiplier x lr in Adam's first step
     (its step is ~lr whatever the gradient), the other rows ~lr; bad rows are named."""

@@ -7,9 +7,9 @@ time). XLA compiles the whole encoder into a few fused kernels, but it compiles 
 per input shape, and a request's shape is (rows, longest row): hundreds of shapes. So
 only one-row chunks run compiled, each padded up to a length bucket first (the next
 multiple of 16, of 64 above 128, up to the tokenizer's maximum); larger chunks run as
-before (why: the figures below). That bounds the compilations (8 for max_length 128),
-each paid once, on the export's warm-up requests, which TF Serving replays when it
-loads the model.
+before (why: the figures below). That bounds the compilations (8 for max_length 128,
+10 for 256), each paid once, on the export's warm-up requests, which TF Serving replays
+when it loads the model.
 
 Padding does not change the real rows' outputs: padded positions have input_mask 0, so
 the additive bias (1 - mask) * -10000 gives them no attention weight. Served outputs

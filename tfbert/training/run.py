@@ -54,11 +54,17 @@ def build_task(recipe, train_examples):
         head, reason = checkpoint_pooling(resolve_checkpoint_dir(recipe.checkpoint))
         print(f'head = "auto": {head} ({reason})')
         section = dataclasses.replace(section, head=head)
+    encoder = BertEncoder.from_pretrained(recipe.checkpoint, dtype=policy)
+    max_length = recipe.training.max_length
+    positions = encoder.bert_config.max_position_embeddings
+    if max_length > positions:
+        # The default (256) is more than a short-position checkpoint holds: cut there.
+        print(f"training.max_length = {max_length} is more than the checkpoint's {positions} "
+              f"positions: texts are cut at {positions} tokens")
+        max_length = positions
     task = recipe.task_class.from_recipe(
-        section, train_examples,
-        encoder=BertEncoder.from_pretrained(recipe.checkpoint, dtype=policy),
-        tokenizer=BertTokenizer.from_pretrained(recipe.checkpoint,
-                                                max_length=recipe.training.max_length),
+        section, train_examples, encoder=encoder,
+        tokenizer=BertTokenizer.from_pretrained(recipe.checkpoint, max_length=max_length),
         pair=recipe.is_pair, dropout=recipe.training.dropout, dtype=policy,
         name=recipe.name.replace("-", "_"),
     )
