@@ -57,8 +57,8 @@ class TrainingSection:
     clip_norm: float = 1.0
     # Batches are padded to their own longest row, so a cap above the text's length costs
     # nothing: 256 changes only long texts (30 % of ChnSentiCorp's reviews are over 128
-    # tokens, +0.83 dev at 256; no row of the English sets or KUAKE-QIC's dev reaches 128;
-    # bench/README.md "Defaults"). Cut at the checkpoint's positions if it has fewer.
+    # tokens, +0.83 dev at 256; no row of the English sets here reaches 128; bench/README.md
+    # "Defaults"). Cut at the checkpoint's positions if it has fewer.
     max_length: int = 256
     dropout: float = 0.1
     seed: int = 0
