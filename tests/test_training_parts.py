@@ -149,8 +149,9 @@ def test_head_learning_rate_auto_is_the_task_kinds(tmp_path, recipe_name, multip
 
 def test_max_length_is_cut_to_the_checkpoints_positions(tmp_path, capsys):
     """The default max_length (256) on a checkpoint of 64 positions: the tokenizer cuts
-    at 64 and says so, and a text longer than that trains instead of failing the
-    embeddings' length check. A max_length under the positions is kept as given."""
+    at 64 and says so, and a batch holding a text longer than that runs through the model
+    instead of failing the embeddings' length check. A max_length under the positions is
+    kept as given."""
     from conftest import ROOT, write_tiny_checkpoint
     from tfbert.recipe import load_recipe
     from tfbert.training.run import prepare_training, read_split
