@@ -15,6 +15,11 @@ changes), every run through the `tfbert` recipes a user would type:
                 corpus (vocabulary from the corpus and the task's training texts), then
                 fine-tuning from the written checkpoint;
   (c) adapted + task text: as (b), the task's training texts added to the corpus.
+  adapted_all_chinese: one checkpoint for every task: the vocabulary and the corpus are
+                all the Chinese text here (the medical corpus and the training texts of
+                kuake, chnsenticorp and resume; no dev or test text), pretrained once and
+                reused by each task's fine-tuning (the case of a team that adapts a model
+                to a language once, then fine-tunes several tasks from it).
 kuake: KUAKE-QIC (11 medical query intents, dev accuracy), corpus
 ../shared/data/medical_corpus. chnsenticorp and resume: the corpus is the task's own
 training texts (there is no other Chinese text here), so (b) is that and (c) is not run.
@@ -78,7 +83,8 @@ def main():
     parser.add_argument("tasks", nargs="*", help=f"some of: {', '.join(TASKS)}")
     parser.add_argument("--pretrain-epochs", type=int, default=1)
     parser.add_argument("--variants", nargs="+", default=None,
-                        choices=["direct", "adapted", "adapted_with_task_text"],
+                        choices=["direct", "adapted", "adapted_with_task_text",
+                                 "adapted_all_chinese"],
                         help="run only these variants (default: all of the dataset's)")
     parser.add_argument("--pretrain-set", nargs="+", default=[], metavar="KEY=VALUE",
                         help="more overrides of recipes/pretrain.toml (a row per setting: "
@@ -96,14 +102,18 @@ def main():
     def key(row):
         return row["task"], row["variant"], tuple(row.get("pretrain_set", []))
 
+    task_corpora = {}
+    for name, (_, _, (texts_file, column), _, _) in TASKS.items():
+        task_corpora[name] = work / f"{name}_train_texts.txt"
+        task_corpora[name].write_text(
+            "".join(t + "\n" for t in training_texts(texts_file, column)), encoding="utf-8")
+
     rows = []
     for name in args.tasks or list(TASKS):
-        recipe_name, overrides, (texts_file, column), (split, metric), target = TASKS[name]
+        recipe_name, overrides, _, (split, metric), target = TASKS[name]
         if args.quick:
             overrides = overrides + ["data.max_train_examples=500"]
-        texts = training_texts(texts_file, column)
-        task_corpus = work / f"{name}_train_texts.txt"
-        task_corpus.write_text("".join(t + "\n" for t in texts), encoding="utf-8")
+        task_corpus = task_corpora[name]
         # variant -> (pretraining corpus, more files for the vocabulary only)
         variants = {"direct": (None, [])}
         if name == "kuake":
@@ -111,6 +121,7 @@ def main():
             variants["adapted_with_task_text"] = (MEDICAL + [task_corpus], [])
         else:
             variants["adapted"] = ([task_corpus], [])
+        variants["adapted_all_chinese"] = (MEDICAL + list(task_corpora.values()), [])
         if args.variants:
             variants = {k: v for k, v in variants.items() if k in args.variants}
         for variant, (corpus, vocabulary_only) in variants.items():
@@ -127,9 +138,22 @@ def main():
                     "pretraining.extend_vocabulary=true", f"training.epochs={args.pretrain_epochs}",
                     'pretraining.vocabulary_files="' + ",".join(map(str, vocabulary_only)) + '"',
                     *args.pretrain_set]
-                _, pretrain_seconds, pretrain_command = run_recipe("pretrain", pretrain_overrides,
-                                                    work / f"{name}_{variant}_pretrain")
-                checkpoint = str(work / f"{name}_{variant}_pretrain" / "checkpoint")
+                shared = variant == "adapted_all_chinese"
+                pretrain_dir = work / ("all_chinese_pretrain" if shared else f"{name}_{variant}_pretrain")
+                checkpoint = str(pretrain_dir / "checkpoint")
+                if shared:
+                    done_file = pretrain_dir / "pretrain_done.json"
+                    if done_file.exists() and json.loads(done_file.read_text())["overrides"] == pretrain_overrides:
+                        pretrain_seconds, pretrain_command = json.loads(done_file.read_text())["result"]
+                        print(f"\n=== reusing {checkpoint} ({pretrain_command})", flush=True)
+                    else:
+                        _, pretrain_seconds, pretrain_command = run_recipe(
+                            "pretrain", pretrain_overrides, pretrain_dir)
+                        done_file.write_text(json.dumps({"overrides": pretrain_overrides, "result": [
+                            pretrain_seconds, pretrain_command]}))
+                else:
+                    _, pretrain_seconds, pretrain_command = run_recipe(
+                        "pretrain", pretrain_overrides, pretrain_dir)
             result, seconds, command = run_recipe(
                 recipe_name, overrides + [f"checkpoint={checkpoint}"], work / f"{name}_{variant}")
             rows.append({"task": name, "variant": variant, "split": split, "metric": metric,

@@ -14,6 +14,7 @@ from tfbert.checkpoint import assign_checkpoint_weights, read_checkpoint
 from tfbert.config import BertConfig
 from tfbert.layers.attention import attention_mask_bias
 from tfbert.layers.embeddings import BertEmbeddings
+from tfbert.layers.initializers import truncated_normal, weights_from_checkpoint
 from tfbert.layers.transformer_block import TransformerBlock
 from tfbert.pretrained import resolve_checkpoint_dir
 
@@ -85,7 +86,7 @@ class BertEncoder(keras.Model):
         pooler = keras.layers.Dense(
             config.hidden_size,
             activation="tanh",
-            kernel_initializer=keras.initializers.TruncatedNormal(stddev=initializer_range),
+            kernel_initializer=truncated_normal(initializer_range),
             dtype=dtype,
             name="pooler",
         )
@@ -151,6 +152,8 @@ class BertEncoder(keras.Model):
         lists all of them.
         """
         checkpoint = read_checkpoint(resolve_checkpoint_dir(path_or_name))
-        encoder = cls.from_bert_config(checkpoint.config, dtype=dtype, **kwargs)
+        # Zeros, not random draws: the load assigns every weight or raises.
+        with weights_from_checkpoint():
+            encoder = cls.from_bert_config(checkpoint.config, dtype=dtype, **kwargs)
         assign_checkpoint_weights(encoder, checkpoint)
         return encoder

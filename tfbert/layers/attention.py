@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from tfbert.layers.dropout import BertDropout
+from tfbert.layers.initializers import truncated_normal
 
 
 def attention_mask_bias(input_mask):
@@ -40,7 +41,7 @@ class BertSelfAttention(keras.layers.Layer):
         self.dropout = dropout
         self.initializer_range = initializer_range
 
-        initializer = keras.initializers.TruncatedNormal(stddev=initializer_range)
+        initializer = truncated_normal(initializer_range)
         self.query_key_value = keras.layers.Dense(
             3 * hidden_size, kernel_initializer=initializer,
             dtype=self.dtype_policy, name="query_key_value",

@@ -5,6 +5,7 @@ import tensorflow as tf
 from keras import ops
 
 from tfbert.layers.dropout import BertDropout
+from tfbert.layers.initializers import truncated_normal
 from tfbert.layers.layer_norm import BertLayerNorm
 
 
@@ -37,7 +38,7 @@ class BertEmbeddings(keras.layers.Layer):
         self.layer_norm_epsilon = layer_norm_epsilon
         self.initializer_range = initializer_range
 
-        initializer = keras.initializers.TruncatedNormal(stddev=initializer_range)
+        initializer = truncated_normal(initializer_range)
         self.token_embedding = keras.layers.Embedding(
             vocab_size, hidden_size, embeddings_initializer=initializer,
             dtype=self.dtype_policy, name="token_embedding",
@@ -59,7 +60,7 @@ class BertEmbeddings(keras.layers.Layer):
         self.position_embedding = self.add_weight(
             name="position_embedding",
             shape=(self.max_position_embeddings, self.hidden_size),
-            initializer=keras.initializers.TruncatedNormal(stddev=self.initializer_range),
+            initializer=truncated_normal(self.initializer_range),
         )
         self.layer_norm.build((None, None, self.hidden_size))
         self.built = True

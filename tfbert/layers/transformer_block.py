@@ -8,6 +8,7 @@ from keras import ops
 
 from tfbert.layers.attention import BertSelfAttention
 from tfbert.layers.dropout import BertDropout
+from tfbert.layers.initializers import truncated_normal
 from tfbert.layers.layer_norm import BertLayerNorm
 
 
@@ -107,7 +108,7 @@ class TransformerBlock(keras.layers.Layer):
         self.layer_norm_epsilon = layer_norm_epsilon
         self.initializer_range = initializer_range
 
-        initializer = keras.initializers.TruncatedNormal(stddev=initializer_range)
+        initializer = truncated_normal(initializer_range)
         policy = self.dtype_policy
         self.attention = BertSelfAttention(
             hidden_size, num_heads, dropout=attention_dropout,
