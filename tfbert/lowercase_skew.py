@@ -27,6 +27,8 @@ import unicodedata
 
 import tensorflow as tf
 
+from tfbert.unicode_cache import cached_table
+
 _SIGMA = "\u03a3"
 
 
@@ -38,8 +40,16 @@ def _probes(char):
 
 @functools.cache
 def _skewed_code_points():
-    """The code points whose probes Python and TensorFlow lowercase differently
-    (~0.5 s, once per process)."""
+    """`_scan_skewed_code_points()`, computed once per Unicode and TensorFlow version
+    (`unicode_cache`)."""
+    return frozenset(cached_table(
+        "lowercase_skew", lambda: sorted(_scan_skewed_code_points()),
+        lambda value: isinstance(value, list) and all(
+            isinstance(cp, int) and 0 <= cp <= sys.maxunicode for cp in value)))
+
+
+def _scan_skewed_code_points():
+    """The code points whose probes Python and TensorFlow lowercase differently (~0.5 s)."""
     code_points = [cp for cp in range(sys.maxunicode + 1)
                    if not unicodedata.category(chr(cp)).startswith("C") and cp != ord(_SIGMA)]
     probes = [probe for cp in code_points for probe in _probes(chr(cp))]

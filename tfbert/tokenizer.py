@@ -49,6 +49,7 @@ import tensorflow_text as tf_text
 from tfbert.cjk import CJK_IDEOGRAPH_RANGES
 from tfbert.lowercase_skew import lowercase_stand_ins
 from tfbert.pretrained import resolve_checkpoint_dir
+from tfbert.unicode_cache import cached_table
 
 # Words longer than this many bytes are [UNK] for FastWordpiece. The reference's
 # limit is in characters (see `max_chars_per_word`), which we apply ourselves; a
@@ -108,16 +109,27 @@ def _char_kind(cp):
     return None
 
 
-@functools.cache
-def _character_classes():
-    """RE2 classes for each kind of `_char_kind`, built once per process (~0.5 s)."""
-    ranges = {"space": [], "remove": [], "punctuation": [], "mark": []}
+_KINDS = ("space", "remove", "punctuation", "mark")
+
+
+def _scan_character_classes():
+    """RE2 classes for each kind of `_char_kind`, from a scan of every code point (~0.5 s)."""
+    ranges = {kind: [] for kind in _KINDS}
     code_points = range(sys.maxunicode + 1)
     for kind, group in itertools.groupby(code_points, key=_char_kind):
         if kind is not None:
             group = list(group)
             ranges[kind].append((group[0], group[-1]))
     return {kind: _regex_class(r) for kind, r in ranges.items()}
+
+
+@functools.cache
+def _character_classes():
+    """`_scan_character_classes()`, computed once per Unicode version (`unicode_cache`)."""
+    return cached_table(
+        "character_classes", _scan_character_classes,
+        lambda value: isinstance(value, dict) and sorted(value) == sorted(_KINDS)
+        and all(isinstance(c, str) and c.startswith("[") and c.endswith("]") for c in value.values()))
 
 
 def _is_int(value):
