@@ -21,8 +21,9 @@ changes), every run through the `tfbert` recipes a user would type:
                 reused by each task's fine-tuning (the case of a team that adapts a model
                 to a language once, then fine-tunes several tasks from it).
 kuake: KUAKE-QIC (11 medical query intents, dev accuracy), corpus
-../shared/data/medical_corpus. chnsenticorp and resume: the corpus is the task's own
-training texts (there is no other Chinese text here), so (b) is that and (c) is not run.
+../shared/data/medical_corpus. chnsenticorp and resume: (b) is on the task's own
+training texts alone (the issue's treatment for them) and (c) is not run;
+adapted_all_chinese gives them the medical corpus as well.
 Pretraining time is reported beside each result. Results: bench/results/pretrain.json.
 """
 
