@@ -139,22 +139,22 @@ def main():
                     "pretraining.extend_vocabulary=true", f"training.epochs={args.pretrain_epochs}",
                     'pretraining.vocabulary_files="' + ",".join(map(str, vocabulary_only)) + '"',
                     *args.pretrain_set]
+                # The all-Chinese checkpoint is shared by every task: pretrained once
+                # per setting, its record beside it says which.
                 shared = variant == "adapted_all_chinese"
                 pretrain_dir = work / ("all_chinese_pretrain" if shared else f"{name}_{variant}_pretrain")
                 checkpoint = str(pretrain_dir / "checkpoint")
-                if shared:
-                    done_file = pretrain_dir / "pretrain_done.json"
-                    if done_file.exists() and json.loads(done_file.read_text())["overrides"] == pretrain_overrides:
-                        pretrain_seconds, pretrain_command = json.loads(done_file.read_text())["result"]
-                        print(f"\n=== reusing {checkpoint} ({pretrain_command})", flush=True)
-                    else:
-                        _, pretrain_seconds, pretrain_command = run_recipe(
-                            "pretrain", pretrain_overrides, pretrain_dir)
-                        done_file.write_text(json.dumps({"overrides": pretrain_overrides, "result": [
-                            pretrain_seconds, pretrain_command]}))
+                done_file = pretrain_dir / "pretrain_done.json"
+                done = json.loads(done_file.read_text()) if shared and done_file.exists() else {}
+                if done.get("overrides") == pretrain_overrides:
+                    pretrain_seconds, pretrain_command = done["result"]
+                    print(f"\n=== reusing {checkpoint} ({pretrain_command})", flush=True)
                 else:
                     _, pretrain_seconds, pretrain_command = run_recipe(
                         "pretrain", pretrain_overrides, pretrain_dir)
+                    if shared:
+                        done_file.write_text(json.dumps({"overrides": pretrain_overrides,
+                                                         "result": [pretrain_seconds, pretrain_command]}))
             result, seconds, command = run_recipe(
                 recipe_name, overrides + [f"checkpoint={checkpoint}"], work / f"{name}_{variant}")
             rows.append({"task": name, "variant": variant, "split": split, "metric": metric,

@@ -125,7 +125,8 @@ def _scan_character_classes():
 
 @functools.cache
 def _character_classes():
-    """`_scan_character_classes()`, computed once per Unicode version (`unicode_cache`)."""
+    """`_scan_character_classes()`, computed once per Unicode version, TensorFlow version
+    and source of this module (`unicode_cache`)."""
     return cached_table(
         "character_classes", _scan_character_classes,
         lambda value: isinstance(value, dict) and sorted(value) == sorted(_KINDS)
