@@ -40,7 +40,7 @@ test: setup serving-venv
 
 # Benchmarks compare against PyTorch: the CPU build of torch (never a tfbert dependency).
 bench-setup: setup
-	$(BIN)/python -m pip install -q "torch==2.13.0" -e ".[dev,reference]" onnxruntime onnx
+	$(BIN)/python -m pip install -q "torch==2.13.0" -e ".[dev,bench]" onnxruntime onnx
 
 # The speed suite (encoder, serving, fine-tuning throughput, tokenization) and its
 # targets; the fine-tuning accuracy runs (over an hour) are `bench/finetune.py`.

@@ -1,4 +1,4 @@
-"""The bag-of-words baseline (tfbert/baseline.py) on every classification and regression
+"""The bag-of-words baseline (tfbert/evaluation/baseline.py) on every classification and regression
 dataset of ../shared/data, beside tfbert's fine-tuned result on the same split.
 
     python bench/baseline.py             # sst2 snips atis stsb mrpc
@@ -19,7 +19,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from common import ROOT, machine, write_json  # noqa: E402
 from finetune import RUNS  # noqa: E402
 
-from tfbert.baseline import run_baseline  # noqa: E402
+from tfbert.evaluation.baseline import run_baseline  # noqa: E402
 from tfbert.recipe import load_recipe  # noqa: E402
 
 DEFAULT = ("sst2", "snips", "atis", "stsb", "mrpc")

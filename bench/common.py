@@ -74,7 +74,7 @@ def float32_exact_gelu(x):
 
 def checkpoint_dir():
     # Imported here: tfbert imports TensorFlow, which a torch-only child must not load.
-    from tfbert.pretrained import resolve_checkpoint_dir
+    from tfbert.models.pretrained import resolve_checkpoint_dir
 
     return str(resolve_checkpoint_dir(CHECKPOINT))
 

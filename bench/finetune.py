@@ -128,7 +128,7 @@ def main():
         parser.error("--set is for --defaults runs; the tuned runs' settings are in RUNS")
 
     from tfbert.recipe import load_recipe
-    from tfbert.training.run import train
+    from tfbert.train import train
 
     unknown = sorted(set(args.tasks) - set(RUNS))
     if unknown:

@@ -68,7 +68,7 @@ def recipe_text(name, task, data, section):
 
 def run(names, overrides, quick=False):
     from tfbert.recipe import load_recipe
-    from tfbert.training.run import train
+    from tfbert.train import train
 
     results_file = ROOT / "bench" / "results" / "defaults.json"
     candidate = " ".join(overrides) or "defaults"

@@ -68,7 +68,7 @@ def training_texts(path, column):
 
 def run_recipe(recipe_name, overrides, output_dir):
     from tfbert.recipe import load_recipe
-    from tfbert.training.run import train
+    from tfbert.train import train
 
     overrides = overrides + [f"output_dir={output_dir}", "export.enabled=false"]
     command = f"tfbert train recipes/{recipe_name}.toml " + " ".join(f"--set '{o}'" for o in overrides)

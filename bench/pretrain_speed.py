@@ -98,7 +98,7 @@ def write_data(workdir, args):
     from tfbert.data.corpus import read_corpus
     from tfbert.data.pipeline import plan_batches
     from tfbert.data.pretraining_data import pack_corpus
-    from tfbert.pretrained import resolve_checkpoint_dir
+    from tfbert.models.pretrained import resolve_checkpoint_dir
 
     tokenizer = BertTokenizer.from_pretrained(resolve_checkpoint_dir("all-minilm-l6-v2"),
                                               max_length=MAX_LENGTH)

@@ -16,7 +16,7 @@ imports only what its deployment would, so memory and thread pools are its own:
   sorts each request by length and runs it in chunks of 16 rows, each padded to its
   own longest row.
 - tfbert float32-xla: the float32 export made with `jit_compile=True`: the encoder runs
-  XLA-compiled, each chunk padded up to a bucketed shape (tfbert/export/xla_buckets.py).
+  XLA-compiled, each chunk padded up to a bucketed shape (tfbert/inference/xla_buckets.py).
   Its child first replays the export's `assets.extra/tf_serving_warmup_requests` (one
   request per bucketed shape, which compiles it), as TF Serving does when it loads a
   model, so no timed request pays for a compilation.

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from tfbert.baseline import Baseline, comparison, is_mostly_cjk, run_baseline
+from tfbert.evaluation.baseline import Baseline, comparison, is_mostly_cjk, run_baseline
 from tfbert.recipe import load_recipe
 
 RECIPES = ROOT / "recipes"

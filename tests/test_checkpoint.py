@@ -10,8 +10,8 @@ from safetensors.numpy import load_file, save_file
 
 from conftest import FIXTURES, TINY_CONFIG
 from tfbert import BertEncoder
-from tfbert.checkpoint import CheckpointMismatchError
-from tfbert.pretrained import resolve_checkpoint_dir
+from tfbert.models.checkpoint import CheckpointMismatchError
+from tfbert.models.pretrained import resolve_checkpoint_dir
 
 
 @pytest.fixture(scope="module")
@@ -195,7 +195,7 @@ def test_every_problem_reported_at_once_and_nothing_loaded(minilm_dir, tmp_path)
         __import__("tfbert").BertConfig.from_json_file(bad_dir / "config.json")
     )
     before = [w.copy() for w in encoder.get_weights()]
-    from tfbert.checkpoint import assign_checkpoint_weights, read_checkpoint
+    from tfbert.models.checkpoint import assign_checkpoint_weights, read_checkpoint
 
     with pytest.raises(CheckpointMismatchError) as error:
         assign_checkpoint_weights(encoder, read_checkpoint(bad_dir))
@@ -280,7 +280,7 @@ def test_unknown_short_name():
 
 
 def test_short_name_checks_sha256(minilm_dir, monkeypatch):
-    from tfbert import pretrained
+    from tfbert.models import pretrained
 
     entry = pretrained.PACKAGED_CHECKPOINTS["all-minilm-l6-v2"]
     monkeypatch.setitem(

@@ -6,8 +6,8 @@ import re
 import pytest
 
 from conftest import ROOT, write_tiny_checkpoint
-from tfbert.checkpoint_pooling import checkpoint_pooling
-from tfbert.pretrained import resolve_checkpoint_dir
+from tfbert.models.checkpoint_pooling import checkpoint_pooling
+from tfbert.models.pretrained import resolve_checkpoint_dir
 from tfbert.recipe import load_recipe
 
 SENTIMENT = ROOT / "recipes" / "sentiment.toml"
@@ -45,7 +45,7 @@ def test_plain_bert_and_broken_files(tmp_path):
 
 
 def test_training_with_head_auto_uses_the_checkpoint_pooling(tmp_path, capsys):
-    from tfbert.training.run import train
+    from tfbert.train import train
 
     text = (ROOT / "recipes" / "data" / "sentiment" / "train.tsv").read_text().lower()
     checkpoint = write_tiny_checkpoint(tmp_path / "tiny", sorted(set(re.findall(r"[a-z]+", text)))[:300])

@@ -8,7 +8,7 @@ import pytest
 from safetensors.numpy import load_file
 
 from tfbert import BertEncoder, BertTokenizer
-from tfbert.checkpoint_writer import WEIGHTS_FILE, save_hugging_face
+from tfbert.models.checkpoint_writer import WEIGHTS_FILE, save_hugging_face
 from tiny_models import VOCAB, spread, tiny
 
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, write_tiny_checkpoint
-from tfbert.metrics import classification_metrics, multilabel_metrics
+from tfbert.evaluation.metrics import classification_metrics, multilabel_metrics
 from tfbert.recipe import RecipeError, load_recipe
-from tfbert.report import format_summary
+from tfbert.evaluation.report import format_summary
 from tfbert.tasks.text_classifier import TextClassifier
 
 SENTIMENT = ROOT / "recipes" / "sentiment.toml"
@@ -44,7 +44,7 @@ def test_bad_class_weight(overrides, message):
 
 
 def test_training_with_balanced_class_weights(tmp_path, capsys):
-    from tfbert.training.run import train
+    from tfbert.train import train
 
     text = (ROOT / "recipes" / "data" / "sentiment" / "train.tsv").read_text().lower()
     words = sorted(set(re.findall(r"[a-z]+", text)))[:300]

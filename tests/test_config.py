@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from tfbert.config import BertConfig
+from tfbert.models.config import BertConfig
 
 CONFIG_FILE = pathlib.Path(__file__).parents[1] / "tfbert" / "config.py"
 
@@ -86,7 +86,7 @@ def test_missing_file_names_path(tmp_path):
 
 def test_activation_names_match_the_layers_table():
     """config.py lists the names (without TensorFlow); the layer holds the functions."""
-    from tfbert.config import SUPPORTED_ACTIVATIONS
+    from tfbert.models.config import SUPPORTED_ACTIVATIONS
     from tfbert.layers.transformer_block import ACTIVATIONS
 
     assert tuple(ACTIVATIONS) == SUPPORTED_ACTIVATIONS

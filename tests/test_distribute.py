@@ -30,7 +30,7 @@ SCRIPT = textwrap.dedent("""
 
     from tfbert.recipe import load_recipe
     from tfbert.run_directory import RunDirectory
-    from tfbert.training.run import train
+    from tfbert.train import train
 
     checkpoint, out = sys.argv[1], sys.argv[2]
     weights, result = {}, {}

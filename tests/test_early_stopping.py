@@ -68,7 +68,7 @@ def test_bad_patience(overrides, message):
 
 def test_a_run_stops_early_and_is_not_trained_on_when_started_again(tmp_path, capsys, monkeypatch):
     from tfbert.run_directory import RunDirectory
-    from tfbert.training import run as run_module
+    from tfbert import train as run_module
 
     text = (ROOT / "recipes" / "data" / "sentiment" / "train.tsv").read_text().lower()
     checkpoint = write_tiny_checkpoint(tmp_path / "tiny", sorted(set(re.findall(r"[a-z]+", text)))[:300])

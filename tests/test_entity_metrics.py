@@ -5,7 +5,7 @@ from seqeval.metrics import classification_report, f1_score, precision_score, re
 
 from conftest import DATA
 from tfbert.data.tag_schemes import chunks, spans_from_tags, tags_from_spans
-from tfbert.entity_metrics import entity_scores, token_accuracy
+from tfbert.evaluation.entity_metrics import entity_scores, token_accuracy
 
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"benchmark data not found at {DATA}")
 

@@ -112,7 +112,7 @@ def test_chunk_tables_are_the_conlleval_steps():
 import json  # noqa: E402
 
 from conftest import FIXTURES  # noqa: E402
-from tfbert.serving.offsets import char_offsets  # noqa: E402
+from tfbert.text.offsets import char_offsets  # noqa: E402
 
 VARIED = [
     "Hello, World! It's (really) a test... isn't it?",

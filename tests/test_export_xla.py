@@ -10,7 +10,7 @@ import tensorflow_text  # noqa: F401 (the served graph's tokenizer ops)
 
 from tfbert.export import export_for_serving
 from tfbert.export.deployment import XLA_FLAG, warmup_batches
-from tfbert.export.xla_buckets import length_buckets, run_single_rows_compiled
+from tfbert.inference.xla_buckets import length_buckets, run_single_rows_compiled
 from tfbert.recipe import RecipeError, load_recipe
 from tfbert.tasks import TextClassifier, TextRegressor
 from tfbert.tasks.token_classifier import TokenClassifier
@@ -133,13 +133,28 @@ def test_deployment_files_enable_xla_on_the_cpu_server(tmp_path):
     assert compose.count(XLA_FLAG) == 2  # the GPU and the CPU service
 
 
-def test_taggers_are_refused(tmp_path):
-    encoder, tokenizer = tiny()
-    tagger = TokenClassifier(encoder, tokenizer, ["O", "B-X", "I-X"])
-    with pytest.raises(ValueError, match="jit_compile=True is not supported for a TokenClassifier"):
-        export_for_serving(tagger, tmp_path, "tags", jit_compile=True)
+def test_a_tagger_exports_with_xla_and_answers_as_the_model(tmp_path):
+    """The tagger is exported by the same module with the same levers: one-row
+    requests run its windows XLA-compiled (CRF decoding included), and every signature
+    answers as the in-memory model."""
+    encoder, tokenizer = tiny(max_length=8)  # sentences of more words than a window
+    tags = ["O", "B-X", "I-X", "B-Y", "I-Y"]
+    tagger = spread(TokenClassifier(encoder, tokenizer, tags), scale=1.0)
+    path = export_for_serving(tagger, tmp_path, "tags", jit_compile=True)
+    served = tf.saved_model.load(str(path)).signatures
+    assert sorted(served) == ["predict_ids", "predict_words", "serving_default"]
+    sentences = [text.split() for text in TEXTS if text.strip()][:10]
+    expected = tagger.predict_words(sentences)["tags"]
+    assert len({tag for row in expected for tag in row}) >= 3  # not one constant tag
+    for words, gold in zip(sentences, expected):  # one row a request: the compiled path
+        answer = served["predict_words"](words=tf.constant([words]))["tags"].numpy()[0]
+        assert [tag.decode() for tag in answer] == gold
+    texts = [" ".join(words) for words in sentences]
+    by_text = served["serving_default"](text=tf.constant(texts))
+    in_memory = tagger.predict(texts)
+    assert by_text["entity_count"].numpy().tolist() == in_memory["entity_count"].tolist()
+    assert sum(in_memory["entity_count"]) > 0
     recipe = tmp_path / "ner.toml"
     recipe.write_text('name = "ner"\ntask = "token_classification"\n[data]\ntrain = "t.txt"\n'
                       'dev = "d.txt"\nformat = "conll"\n[export]\nxla = true\n')
-    with pytest.raises(RecipeError, match="ner.toml: export.xla: task 'token_classification'"):
-        load_recipe(recipe)
+    assert load_recipe(recipe).export.xla

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import TINY_CONFIG, write_tiny_checkpoint
 from tfbert import BertEncoder
-from tfbert.checkpoint import CheckpointMismatchError
+from tfbert.models.checkpoint import CheckpointMismatchError
 from tfbert.layers.initializers import weights_from_checkpoint
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import ROOT
 from tfbert import metrics as evaluation
-from tfbert import report
+from tfbert.evaluation import report
 
 approx = pytest.approx
 
@@ -272,7 +272,7 @@ def test_summary_of_an_undefined_correlation():
 def test_metrics_and_report_load_without_tensorflow():
     """`import tfbert` imports no TensorFlow, nor do the metrics, the report, the task
     registry or the command line's parser: `tfbert --help` answers at once."""
-    script = ("import sys, tfbert, tfbert.metrics, tfbert.report, tfbert.tasks.registry, tfbert.config\n"
+    script = ("import sys, tfbert, tfbert.evaluation.metrics, tfbert.evaluation.report, tfbert.tasks.registry, tfbert.models.config\n"
               "from tfbert import cli\n"
               "cli.build_parser()\n"
               "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")

@@ -103,7 +103,7 @@ def weights(run_dir):
 def one_process(checkpoint, tmp_path_factory):
     """The same recipe on one process (global batch 16): the weights to match."""
     from tfbert.recipe import load_recipe
-    from tfbert.training.run import train
+    from tfbert.train import train
 
     out = tmp_path_factory.mktemp("one")
     settings = [*overrides(checkpoint, out), "export.enabled=false"]

@@ -9,12 +9,12 @@ import pytest
 from conftest import ROOT, write_tiny_checkpoint
 from tfbert.run_directory import RunDirectory
 from tfbert import BertEncoder, BertTokenizer
-from tfbert.checkpoint import read_checkpoint
+from tfbert.models.checkpoint import read_checkpoint
 from tfbert.data.corpus import read_corpus
 from tfbert.data.masking import IGNORED_LABEL
 from tfbert.recipe import RecipeError, load_recipe
 from tfbert.tasks.masked_lm import MaskedLanguageModel
-from tfbert.training.run import train
+from tfbert.train import train
 
 CORPUS = ROOT / "recipes" / "data" / "pretrain"
 
@@ -166,7 +166,7 @@ def test_bad_pretraining_input_is_named(tiny_checkpoint, tmp_path, capsys):
 
 def test_fill_mask_reads_the_written_head(tmp_path, capsys):
     from tfbert.cli import main
-    from tfbert.checkpoint_writer import save_hugging_face
+    from tfbert.models.checkpoint_writer import save_hugging_face
     from tfbert.layers.pretraining_heads import head_state
 
     checkpoint = write_tiny_checkpoint(tmp_path / "tiny", ["good", "bad", "film", "the", "was"])
@@ -216,7 +216,7 @@ def test_added_tokens_rows_get_their_own_learning_rate(tiny_checkpoint, tmp_path
     """pretraining.new_token_learning_rate_multiplier: the rows vocabulary extension
     added step at that multiple of the rate in the compiled optimizer, the old rows at
     the rate; the key is checked."""
-    from tfbert.training.run import prepare_training, read_split
+    from tfbert.train import prepare_training, read_split
 
     corpus = tmp_path / "medical.txt"
     corpus.write_text("发热三天。发热咳嗽。\n咳嗽有痰。the plot was good.\n", encoding="utf-8")

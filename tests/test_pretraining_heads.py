@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfbert.checkpoint import read_checkpoint
-from tfbert.checkpoint_writer import save_hugging_face
+from tfbert.models.checkpoint import read_checkpoint
+from tfbert.models.checkpoint_writer import save_hugging_face
 from tfbert.layers.pretraining_heads import (MaskedLMHead, NextSentenceHead, head_state,
                                              load_head_weights)
 from tiny_models import VOCAB, tiny

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from tfbert.quiet_logs import is_noise
+from tfbert.io.quiet_logs import is_noise
 
 # Lines TensorFlow 2.21 printed at start-up on a CPU machine, as a user saw them.
 NOISE = [

@@ -161,7 +161,7 @@ def test_recipe_values_are_never_executed(tmp_path, monkeypatch):
         with pytest.raises(RecipeError, match=refusal):
             load_recipe(write(tmp_path, MINIMAL), [override])
     # A checkpoint or data path that is code is a path that does not exist.
-    from tfbert.pretrained import resolve_checkpoint_dir
+    from tfbert.models.pretrained import resolve_checkpoint_dir
 
     with pytest.raises(FileNotFoundError, match="No checkpoint directory"):
         resolve_checkpoint_dir(code)

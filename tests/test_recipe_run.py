@@ -12,7 +12,7 @@ import tensorflow as tf
 from conftest import ROOT
 from tfbert import cli
 from tfbert.recipe import load_recipe
-from tfbert.training.run import train
+from tfbert.train import train
 
 
 @pytest.fixture(scope="module")

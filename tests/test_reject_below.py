@@ -16,7 +16,7 @@ import tensorflow as tf
 from conftest import ROOT, write_tiny_checkpoint
 from tfbert.data.readers import TextExamples
 from tfbert.export import export_for_serving
-from tfbert.metrics import out_of_scope_metrics
+from tfbert.evaluation.metrics import out_of_scope_metrics
 from tfbert.recipe import RecipeError, load_recipe
 from tfbert.tasks.text_classifier import TextClassifier
 from tiny_models import spread, tiny
@@ -149,7 +149,7 @@ def test_choose_reject_below_is_the_highest_that_keeps_the_recall(recall):
 
 def test_training_with_auto_rejection(tmp_path, capsys):
     from tfbert.run_directory import RunDirectory
-    from tfbert.training.run import train
+    from tfbert.train import train
 
     text = (ROOT / "recipes" / "data" / "sentiment" / "train.tsv").read_text().lower()
     words = sorted(set(re.findall(r"[a-z]+", text)))[:300]

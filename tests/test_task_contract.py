@@ -23,7 +23,7 @@ from tfbert.evaluate import evaluate_file
 from tfbert.recipe import RecipeError, load_recipe
 from tfbert.run_directory import RunDirectory
 from tfbert.tasks import Task, register_task
-from tfbert.training.run import train
+from tfbert.train import train
 
 WORDS = "good bad film plot the was very not a fine great".split()
 

@@ -15,9 +15,9 @@ from tfbert import BertEncoder, BertTokenizer
 from tfbert.data.tag_schemes import chunks, model_scheme, spans_from_tags, tags_from_spans
 from tfbert.data.tagged_pipeline import TokenizedWords
 from tfbert.data.tagged_readers import TaggedExamples
-from tfbert.evaluate import evaluate_task
+from tfbert.evaluation.evaluate import evaluate_task
 from tfbert.recipe import DataSection, load_recipe
-from tfbert.serving.offsets import char_offsets
+from tfbert.text.offsets import char_offsets
 from tfbert.tasks.intent_and_slots import IntentAndSlots, IntentAndSlotsSection
 from tfbert.tasks.token_classifier import (TokenClassificationSection, TokenClassifier,
                                           tag_names_for)
@@ -524,7 +524,7 @@ def test_recipes_load():
 
 
 def test_recipe_text_column_is_refused_for_tagging():
-    from tfbert.training.run import read_split
+    from tfbert.train import read_split
 
     recipe = load_recipe(ROOT / "recipes" / "ner.toml", ["data.text_column=sentence"])
     with pytest.raises(ValueError, match="words_column"):
@@ -541,7 +541,7 @@ def sample_words(*paths):
 
 @pytest.mark.parametrize("recipe_name", ["ner", "slots"])
 def test_recipe_trains_evaluates_and_exports(tmp_path, recipe_name):
-    from tfbert.training.run import train
+    from tfbert.train import train
 
     data = ROOT / "recipes" / "data" / recipe_name
     if recipe_name == "ner":

@@ -1,9 +1,16 @@
-"""Tests of tfbert.tokenizer.BertTokenizer.
+"""Tests of tfbert.text.tokenizer.BertTokenizer.
 
 The parity tests compare token ids with Hugging Face's BertTokenizerLegacy (the Python
 port of Google's tokenization.py), precomputed by tools/make_tokenizer_fixture.py into
-tests/fixtures/tokenizer_reference.json.gz. The texts themselves are read here from
-../shared/data and tests/fixtures/hard_strings.json, not from the fixture.
+two fixtures:
+
+- tests/fixtures/tokenizer_sample.json.gz: texts and ids of a small sample of real text
+  that may be redistributed (STS-B caption sentences, CC BY-SA; Chinese medical Q&A,
+  MIT; the fixture names sources and licenses), and packing cases on it. These tests run
+  on every clone.
+- tests/fixtures/tokenizer_reference.json.gz: ids only, for whole benchmark files whose
+  texts are read here from ../shared/data (these tests skip without it, and fail
+  under TFBERT_REQUIRE_BENCHMARK_DATA=1), and for tests/fixtures/hard_strings.json.
 """
 
 import functools
@@ -17,13 +24,19 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfbert.pretrained import resolve_checkpoint_dir
-from tfbert.tokenizer import BertTokenizer
+from conftest import FIXTURES, benchmark_data
+from tfbert.models.pretrained import resolve_checkpoint_dir
+from tfbert.text.tokenizer import BertTokenizer
 
-ROOT = pathlib.Path(__file__).parents[1]
-DATA = ROOT.parent / "shared" / "data"
-FIXTURES = ROOT / "tests" / "fixtures"
-REFERENCE = json.loads(gzip.decompress((FIXTURES / "tokenizer_reference.json.gz").read_bytes()))
+
+def read_fixture(name):
+    return json.loads(gzip.decompress((FIXTURES / name).read_bytes()))
+
+
+REFERENCE = read_fixture("tokenizer_reference.json.gz")  # ids of benchmark files, hard strings
+SAMPLE = read_fixture("tokenizer_sample.json.gz")  # texts and ids of a redistributable sample
+SAMPLE_SOURCES = list(SAMPLE["sources"])
+BENCHMARK_SOURCES = ["sst2_dev", "sst2_train", "chnsenticorp_dev"]  # texts in ../shared/data
 
 # Texts where tfbert knowingly differs from the reference: {(source, row): reason}.
 # Empty: every text of every source matches. The parity test fails if this list is
@@ -75,9 +88,12 @@ def hard_strings():
 
 @functools.cache
 def source_texts(name):
-    """The texts of a fixture source, read from the source itself."""
+    """The texts of a fixture source: the sample's from the sample fixture, the others
+    read from the source itself (../shared/data: a skip without it)."""
+    if name in SAMPLE["sources"]:
+        return SAMPLE["sources"][name]["texts"]
     source = REFERENCE["sources"][name]
-    path = FIXTURES / "hard_strings.json" if name == "hard_strings" else DATA / source["file"]
+    path = FIXTURES / "hard_strings.json" if name == "hard_strings" else benchmark_data(source["file"])
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     assert digest == source["file_sha256"], (
         f"{path} changed since the fixture was made; rerun tools/make_tokenizer_fixture.py"
@@ -87,11 +103,15 @@ def source_texts(name):
     return read_tsv_column(path, source["column"], source["rows"])
 
 
+def expected_ids(name):
+    return (SAMPLE if name in SAMPLE["sources"] else REFERENCE)["sources"][name]["ids"]
+
+
 def text_of(reference):
-    """A text named in the fixture as [source, row, field]."""
-    source, row, field = reference
+    """A text named in a fixture as [source, row, field] or, in the sample, [source, row]."""
+    source, row = reference[:2]
     if source == "hard_strings":
-        return hard_strings()[row][field]
+        return hard_strings()[row][reference[2]]
     return source_texts(source)[row]
 
 
@@ -101,14 +121,40 @@ def text_of(reference):
 def test_fixture_matches_vocabulary(minilm):
     path = resolve_checkpoint_dir(REFERENCE["checkpoint"]) / "vocab.txt"
     assert hashlib.sha256(path.read_bytes()).hexdigest() == REFERENCE["vocab_sha256"]
+    assert (SAMPLE["checkpoint"], SAMPLE["vocab_sha256"]) == (REFERENCE["checkpoint"], REFERENCE["vocab_sha256"])
+    assert SAMPLE["reference"] == REFERENCE["reference"]  # the same call made both
     assert minilm.lowercase and minilm.max_length == 512
 
 
-@pytest.mark.parametrize("source", ["sst2_dev", "sst2_train", "chnsenticorp_dev", "hard_strings"])
+def test_sample_is_small_and_names_its_sources_and_licenses():
+    """The committed sample stays a sample, says where each text comes from and under
+    which license, and exercises what the benchmark files did: pairs, truncation at
+    every length, Chinese text cut at 512 (and mixed with English in one pair)."""
+    assert (FIXTURES / "tokenizer_sample.json.gz").stat().st_size < 300_000
+    assert set(SAMPLE_SOURCES) == {"stsb_captions", "medical_qa_zh"}
+    for source in SAMPLE["sources"].values():
+        assert source["from"] and source["license"]
+        assert 100 <= len(source["texts"]) == len(source["ids"]) <= 400
+    assert SAMPLE["sources"]["stsb_captions"]["license"].startswith("CC BY-SA 4.0")
+    assert SAMPLE["sources"]["medical_qa_zh"]["license"] == "MIT"
+    assert "Permission is hereby granted" in SAMPLE["sources"]["medical_qa_zh"]["license_text"]
+    cases = SAMPLE["packed"]
+    assert {case["max_length"] for case in cases} >= {3, 4, 5, 8, 16, 64, 128, 512}
+    cut = [case for case in cases if case["text"][0] == "medical_qa_zh" and case["max_length"] == 512
+           and len(expected_ids("medical_qa_zh")[case["text"][1]]) > 510]
+    assert cut and all(len(case["input_ids"]) == 512 for case in cut)
+    assert any(case["text_pair"] and case["text"][0] != case["text_pair"][0] for case in cases)
+
+
+@pytest.mark.parametrize("source", SAMPLE_SOURCES + ["hard_strings"] + BENCHMARK_SOURCES)
 def test_parity_with_hugging_face(minilm, source):
+    """Every text of a source tokenizes to the reference ids. The sample and the hard
+    strings run everywhere; the whole benchmark files need ../shared/data."""
     texts = source_texts(source)
-    expected = REFERENCE["sources"][source]["ids"]
-    assert len(texts) == len(expected) == REFERENCE["sources"][source]["rows"]
+    expected = expected_ids(source)
+    rows = len(SAMPLE["sources"][source]["texts"]) if source in SAMPLE["sources"] else \
+        REFERENCE["sources"][source]["rows"]
+    assert len(texts) == len(expected) == rows
     actual = minilm.tokenize(texts).to_list()
     mismatches = [row for row in range(len(texts)) if actual[row] != expected[row]]
     PARITY[source] = (len(texts) - len(mismatches), len(texts))
@@ -132,14 +178,26 @@ def test_hard_strings_cover_the_required_cases():
     assert max(len(entry["text"]) for entry in entries) >= 100_000
 
 
+def test_sample_packing_matches_hugging_face():
+    """[CLS] a [SEP] b [SEP], segment ids and longest_first truncation, as HF packs: on
+    the committed sample and the hard strings (runs everywhere)."""
+    assert len(SAMPLE["packed"]) >= 60
+    check_packing(SAMPLE["packed"], SAMPLE["checkpoint"])
+
+
 def test_packing_matches_hugging_face():
-    """[CLS] a [SEP] b [SEP], segment ids and longest_first truncation, as HF packs."""
-    cases = REFERENCE["packed"]
-    assert len(cases) >= 40
+    """The same on SST-2 dev sentences and the longest ChnSentiCorp reviews."""
+    for name in {case["text"][0] for case in REFERENCE["packed"]} - {"hard_strings"}:
+        benchmark_data(REFERENCE["sources"][name]["file"])
+    assert len(REFERENCE["packed"]) >= 40
+    check_packing(REFERENCE["packed"], REFERENCE["checkpoint"])
+
+
+def check_packing(cases, checkpoint):
     by_max_length = {}
     for case in cases:
         by_max_length.setdefault(case["max_length"], []).append(case)
-    vocab_file = resolve_checkpoint_dir(REFERENCE["checkpoint"]) / "vocab.txt"
+    vocab_file = resolve_checkpoint_dir(checkpoint) / "vocab.txt"
     checked = 0
     for max_length, group in sorted(by_max_length.items()):
         tokenizer = BertTokenizer(vocab_file, max_length=max_length)

@@ -30,8 +30,8 @@ from hypothesis import strategies as st
 import transformers
 from transformers.models.bert.tokenization_bert_legacy import BertTokenizerLegacy
 
-from tfbert.pretrained import resolve_checkpoint_dir
-from tfbert.tokenizer import BertTokenizer
+from tfbert.models.pretrained import resolve_checkpoint_dir
+from tfbert.text.tokenizer import BertTokenizer
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 REGRESSIONS = FIXTURES / "tokenizer_fuzz_regressions.json"

@@ -137,7 +137,7 @@ def test_head_learning_rate_auto_is_the_task_kinds(tmp_path, recipe_name, multip
     encoder's rate. A number given wins."""
     from conftest import ROOT, write_tiny_checkpoint
     from tfbert.recipe import load_recipe
-    from tfbert.training.run import prepare_training, read_split
+    from tfbert.train import prepare_training, read_split
 
     checkpoint = write_tiny_checkpoint(tmp_path / "tiny", ["good", "bad", "film"])
     for settings, expected in (([], multiplier), (["training.head_learning_rate=5e-4"], 5.0)):
@@ -154,7 +154,7 @@ def test_max_length_is_cut_to_the_checkpoints_positions(tmp_path, capsys):
     kept as given."""
     from conftest import ROOT, write_tiny_checkpoint
     from tfbert.recipe import load_recipe
-    from tfbert.training.run import prepare_training, read_split
+    from tfbert.train import prepare_training, read_split
 
     checkpoint = write_tiny_checkpoint(tmp_path / "tiny", ["good", "bad", "film"])  # 64 positions
     train = tmp_path / "train.tsv"

@@ -5,8 +5,8 @@ import logging
 
 import pytest
 
-from tfbert import lowercase_skew, tokenizer
-from tfbert.unicode_cache import cached_table
+from tfbert.text import lowercase_skew, tokenizer
+from tfbert.text.unicode_cache import cached_table
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ appended; the encoder keeps its weights and new rows start at the mean row."""
 import numpy as np
 
 from tfbert import BertEncoder, BertTokenizer
-from tfbert.vocabulary import extend_vocabulary, extended_vocabulary, unknown_words
+from tfbert.text.vocabulary import extend_vocabulary, extended_vocabulary, unknown_words
 from tiny_models import VOCAB, spread
 
 VOCAB_WITH_SLOTS = VOCAB[:5] + ["[unused0]", "[unused1]"] + VOCAB[5:]

@@ -18,9 +18,9 @@ __version__ = "0.1.0"
 
 # Public name -> the module that defines it, imported on first use.
 _LAZY = {
-    "BertConfig": "tfbert.config",
-    "BertEncoder": "tfbert.encoder",
-    "BertTokenizer": "tfbert.tokenizer",
+    "BertConfig": "tfbert.models.config",
+    "BertEncoder": "tfbert.models.encoder",
+    "BertTokenizer": "tfbert.text.tokenizer",
 }
 
 
@@ -32,8 +32,8 @@ def __getattr__(name):
 
 def from_pretrained(path_or_name, dtype=None):
     """Returns (tokenizer, encoder) of a checkpoint given by directory or short name."""
-    from tfbert.encoder import BertEncoder
-    from tfbert.tokenizer import BertTokenizer
+    from tfbert.models.encoder import BertEncoder
+    from tfbert.text.tokenizer import BertTokenizer
 
     # The encoder first: its errors describe a wrong directory best.
     encoder = BertEncoder.from_pretrained(path_or_name, dtype=dtype)

@@ -123,7 +123,7 @@ def command_tokenize(args):
 
 def command_train(args):
     from tfbert.recipe import load_recipe
-    from tfbert.training.run import train
+    from tfbert.train import train
 
     recipe = load_recipe(args.recipe, args.set or ())  # a bad recipe fails here, once
     if getattr(args, "workers", None):
@@ -170,7 +170,7 @@ def command_fill_mask(args):
 
 
 def command_export(args):
-    from tfbert.export import export_run
+    from tfbert.run_directory import export_run
 
     path = export_run(args.run, args.dir, args.name, version=args.version,
                       overwrite=args.overwrite, compute_dtype=args.compute_dtype,
@@ -187,7 +187,7 @@ def command_evaluate(args):
 
 
 def command_baseline(args):
-    from tfbert.baseline import run_baseline
+    from tfbert.evaluation.baseline import run_baseline
     from tfbert.recipe import load_recipe
 
     recipe = load_recipe(args.recipe, args.set or ())
@@ -335,7 +335,7 @@ def main(argv=None):
     if args.verbose or os.environ.get("TFBERT_VERBOSE", "") not in ("", "0"):
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"  # tfbert/__init__.py sets 2
     else:
-        from tfbert.quiet_logs import filter_stderr
+        from tfbert.io.quiet_logs import filter_stderr
 
         filter_stderr()
     from tfbert.serving.errors import ServingError

@@ -12,7 +12,7 @@ import tempfile
 
 import numpy as np
 
-from tfbert.tokenizer import BertTokenizer
+from tfbert.text.tokenizer import BertTokenizer
 
 # Batches tokenized and sorted by length together: a batch then pads its rows to
 # similar lengths, and memory holds only this many batches of text.
@@ -52,23 +52,6 @@ def _progress(count, enabled):
     return keras.utils.Progbar(count, unit_name="text") if enabled and count else None
 
 
-def _embedding_function(model):
-    """`model` (a SentenceEmbedder) as one graph from a window's WordPiece ids and the
-    rows of one batch to vectors: the batch is gathered and packed inside the graph,
-    so a batch costs one call, not a dozen eager ragged ops."""
-    import tensorflow as tf
-
-    signature = [tf.RaggedTensorSpec([None, None], tf.int32, ragged_rank=1),
-                 tf.TensorSpec([None], tf.int64)]
-
-    def embed(ids, rows):                       # ids [w, (tokens)], rows [b] -> [b, H]
-        features = model.tokenizer.pack(tf.gather(ids, rows))  # [b, T], T of these rows
-        return model(features, training=False)
-
-    return tf.function(embed, input_signature=signature)
-
-
-
 def sentence_vectors(texts, checkpoint, pooling="mean", batch_size=32, normalize=False,
                      output=None, count=None, progress=False, compute_dtype="float32"):
     """float32 [count, hidden], row i the vector of texts[i]: "mean" (average of the real
@@ -83,8 +66,10 @@ def sentence_vectors(texts, checkpoint, pooling="mean", batch_size=32, normalize
       too, in bf16 as a bf16 export runs; vectors within about 1e-4, 1 - cosine, of
       float32's) or "float16" (GPUs); the vectors are float32 either way.
     """
-    from tfbert.encoder import BertEncoder
+    import tensorflow as tf
+
     from tfbert.export import COMPUTE_DTYPES  # the export's dtype -> policy table
+    from tfbert.models.encoder import BertEncoder
     from tfbert.tasks.sentence_embedder import SentenceEmbedder
 
     if compute_dtype not in COMPUTE_DTYPES:
@@ -95,7 +80,11 @@ def sentence_vectors(texts, checkpoint, pooling="mean", batch_size=32, normalize
     model = SentenceEmbedder(BertEncoder.from_pretrained(checkpoint, dtype=policy),
                              BertTokenizer.from_pretrained(checkpoint), pooling, normalize,
                              dtype=policy)
-    embed = _embedding_function(model)
+    # The task's own inference function: the engine sorts each window by length and
+    # runs it in batches of batch_size rows, each padded to its own longest.
+    from tfbert.tasks.task import compiled
+
+    embed = compiled(model, "named_outputs")
     shape = (count, model.encoder.bert_config.hidden_size)
     vectors = (np.lib.format.open_memmap(output, "w+", np.float32, shape) if output
                else np.zeros(shape, np.float32))
@@ -103,14 +92,11 @@ def sentence_vectors(texts, checkpoint, pooling="mean", batch_size=32, normalize
     for start, window in windows(texts, batch_size * WINDOW_BATCHES):
         if start + len(window) > count:
             raise ValueError(f"more texts than count={count}.")
-        ids = model.tokenizer.tokenize(window)                          # [w, (tokens)]
-        order = np.argsort(ids.row_lengths().numpy(), kind="stable")
-        for first in range(0, len(order), batch_size):
-            rows = order[first:first + batch_size]
-            vectors[start + rows] = embed(ids, rows).numpy()
-            done += len(rows)
-            if bar:
-                bar.update(done)
+        vectors[start:start + len(window)] = embed(
+            tf.constant(window, tf.string), None, {}, chunk_size=batch_size)["embedding"].numpy()
+        done += len(window)
+        if bar:
+            bar.update(done)
     if done != count:
         raise ValueError(f"{done} texts, where count={count} were announced.")
     if output:
@@ -140,18 +126,28 @@ def token_vectors(texts, checkpoint, batch_size=32):
     window by window (each embedded length-sorted), so a corpus larger than memory
     streams through. A text longer than the tokenizer's max_length keeps its first
     max_length - 2 tokens."""
-    from tfbert.encoder import BertEncoder
+    from tfbert.models.encoder import BertEncoder
 
     tokenizer = BertTokenizer.from_pretrained(checkpoint)
     yield from _token_rows(texts, tokenizer, BertEncoder.from_pretrained(checkpoint), batch_size)
 
 
-def _token_rows(texts, tokenizer, encoder, batch_size, window_batches=WINDOW_BATCHES):
+def _token_rows(texts, tokenizer, encoder, batch_size, window_batches=8):
     """token_vectors' rows, in input order. Per window of `window_batches` batches, the
-    texts are split once and run through the encoder sorted by length (each batch padded
-    only to its own longest row); the window's rows are then yielded in input order, so
-    memory holds one window of vectors at a time."""
+    texts are split once and run through the encoder by the inference engine (sorted by
+    length, each batch padded only to its own longest row); the window's rows are then
+    yielded in input order, so memory holds one window of vectors at a time."""
     import tensorflow as tf
+
+    from tfbert.inference.engine import run_by_length
+
+    hidden = encoder.bert_config.hidden_size
+
+    @tf.function(reduce_retracing=True)
+    def sequence_outputs(ids, width):                        # [w, (tokens)] -> [w, width, H]
+        return run_by_length(
+            lambda chunk, longest: encoder(tokenizer.pack(chunk), training=False)["sequence_output"],
+            ids, tokenizer.packed_lengths(ids), (tf.float32, [width, hidden]), batch_size)
 
     vocabulary = tokenizer.vocabulary
     limit = tokenizer.max_length - 2
@@ -163,19 +159,12 @@ def _token_rows(texts, tokenizer, encoder, batch_size, window_batches=WINDOW_BAT
         piece_ends = pieces.with_flat_values(per_piece(ends)).merge_dims(1, 2).to_list()
         ids = pieces.merge_dims(1, 2)                                   # [w, (tokens)]
         lengths = np.minimum(ids.row_lengths().numpy(), limit)
-        order = np.argsort(lengths, kind="stable")
-        vectors = [None] * len(window)
-        for first in range(0, len(order), batch_size):
-            rows = order[first:first + batch_size]
-            features = tokenizer.pack(tf.gather(ids, rows))             # [b, T], T of these rows
-            sequence = encoder(features, training=False)["sequence_output"].numpy()
-            for position, row in enumerate(rows):                      # drop [CLS] and [SEP]
-                vectors[row] = sequence[position, 1:lengths[row] + 1].astype(np.float32)
+        sequence = sequence_outputs(ids, tf.constant(int(lengths.max(initial=0)) + 2)).numpy()
         for row, row_ids in enumerate(ids.to_list()):
-            n = lengths[row]
+            n = lengths[row]                                            # drop [CLS] and [SEP]
             yield {"tokens": [vocabulary[i] for i in row_ids[:n]],
                    "word_start": piece_begins[row][:n], "word_end": piece_ends[row][:n],
-                   "vectors": vectors[row]}
+                   "vectors": sequence[row, 1:n + 1].astype(np.float32)}
 
 
 def write_token_vectors_npz(texts, checkpoint, path, batch_size=32, progress=False):
@@ -187,7 +176,7 @@ def write_token_vectors_npz(texts, checkpoint, path, batch_size=32, progress=Fal
     lines): they are read twice, once to count the tokens and once to embed. The arrays
     are filled on disk (memory maps) and streamed into the archive, so the corpus need
     not fit in memory. Returns (texts, tokens) written."""
-    from tfbert.encoder import BertEncoder
+    from tfbert.models.encoder import BertEncoder
 
     fresh = texts if callable(texts) else (lambda: texts)
     tokenizer = BertTokenizer.from_pretrained(checkpoint)
@@ -222,7 +211,7 @@ def write_static_vectors(texts, checkpoint, path):
     """The input embedding row of every token that occurs in `texts`, in word2vec's text
     format (a "count dimension" line, then "token v1 v2 ..."), which gensim's
     `KeyedVectors.load_word2vec_format` reads. Returns the number of tokens written."""
-    from tfbert.encoder import BertEncoder
+    from tfbert.models.encoder import BertEncoder
 
     tokenizer = BertTokenizer.from_pretrained(checkpoint)
     table = BertEncoder.from_pretrained(checkpoint).get_layer(

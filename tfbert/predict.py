@@ -7,9 +7,9 @@ rows written, so the two paths cannot disagree on what a prediction means.
 
 import json
 
-from tfbert.atomic_files import replacing
+from tfbert.io.atomic_files import replacing
 from tfbert.run_directory import RunDirectory
-from tfbert.tasks.registry import task_class
+from tfbert.tasks.registry import prediction_rows_of_kind, task_class
 
 
 def predict_file(run_dir, input_path, output_path, batch_size=64, data_overrides=(),
@@ -28,7 +28,7 @@ def predict_file(run_dir, input_path, output_path, batch_size=64, data_overrides
         rows = []
         for outputs in served_outputs(server, model_name or recipe.export.name or recipe.name,
                                       protocol, timeout, examples, batch_size):
-            rows += task_class(kind).prediction_rows(outputs, config)
+            rows += prediction_rows_of_kind(kind)(outputs, config)
     else:
         task = run.load_task()
         rows = task.prediction_rows_of(task.predict(examples, batch_size=batch_size))

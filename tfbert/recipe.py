@@ -18,6 +18,7 @@ import pathlib
 import re
 import tomllib
 
+from tfbert.io.names import SAFE_NAME_RULE, is_safe_name
 from tfbert.tasks.registry import task_class, task_names
 
 
@@ -77,7 +78,7 @@ class TrainingSection:
     # model.keras keeps the optimizer's state (to continue training it with Keras);
     # off: a finished run keeps its weights once and no optimizer state.
     keep_optimizer_state: bool = False
-    # Also fit a bag-of-words model on the same data (tfbert/baseline.py) and say how far
+    # Also fit a bag-of-words model on the same data (tfbert/evaluation/baseline.py) and say how far
     # BERT is above it; classification and regression only.
     baseline: bool = True
     eval_metric: str = ""  # empty: the task's own (accuracy, spearman, ...)
@@ -170,16 +171,6 @@ _PATH_KEYS = {("data", "train"), ("data", "dev"), ("data", "test"), ("output_dir
 # Keys that moved into the task's own table: the error says where they went.
 _MOVED = {("head",): "{task}.head", ("data", "multi_label"): "classification.multi_label",
           ("data", "label_separator"): "classification.label_separator"}
-
-
-# Names that become a directory (runs/<name>, saved_models/<name>): never a path.
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-SAFE_NAME_RULE = ("must be letters, digits, '.', '_' or '-', start with a letter or digit, "
-                  "and contain no path separators or '..'")
-
-
-def is_safe_name(name):
-    return bool(_SAFE_NAME.match(name or "")) and ".." not in name
 
 
 class RecipeError(ValueError):
@@ -303,9 +294,6 @@ def _validate(recipe, where):
             raise RecipeError(f"{where}: {key} = {value!r} {SAFE_NAME_RULE}.")
     if not recipe.data.train:
         raise RecipeError(f"{where}: data.train is required.")
-    if recipe.export.xla and task_class(recipe.task).serves_own_signatures():
-        raise RecipeError(f"{where}: export.xla: task {recipe.task!r} serves its own "
-                          "signatures, which are not XLA-compiled; set it to false.")
     if recipe.search.head and not hasattr(recipe.options, "head"):
         raise RecipeError(f"{where}: search.head: task {recipe.task!r} has no head to choose.")
     try:

@@ -12,7 +12,7 @@
                              (no optimizer state unless training.keep_optimizer_state)
       logs/                  TensorBoard
       eval_dev/, eval_test/  metrics.json, predictions.jsonl, confusion matrix
-      baseline/metrics.json  the bag-of-words baseline on the same splits (tfbert/baseline.py)
+      baseline/metrics.json  the bag-of-words baseline on the same splits (tfbert/evaluation/baseline.py)
       finished.json          written last: the run is complete
 
 A directory holding finished.json is not trained again unless asked (`--force`); one
@@ -27,7 +27,7 @@ import json
 import pathlib
 import shutil
 
-from tfbert.atomic_files import replacing, write_atomically
+from tfbert.io.atomic_files import replacing, write_atomically
 from tfbert.recipe import RecipeError, parse_override, recipe_from_dict, recipe_to_dict
 
 # Keys that may change between an interrupted run and its resumption: they do not
@@ -190,3 +190,18 @@ def _flatten(values, prefix=""):
         else:
             flat[f"{prefix}{key}"] = value
     return flat
+
+
+def export_run(run_dir, base_dir=None, name=None, version=None, overwrite=False,
+               compute_dtype="float32", jit_compile=None):
+    """Exports the trained model of a run directory; the base directory, name and
+    jit_compile default to the run's recipe (its [export] table: name, dir, xla)."""
+    from tfbert.export import export_for_serving
+
+    run = RunDirectory(run_dir)
+    recipe = run.recipe()
+    return export_for_serving(run.load_task(), base_dir or recipe.export.dir,
+                              name or recipe.export.name or recipe.name, version=version,
+                              overwrite=overwrite, compute_dtype=compute_dtype,
+                              jit_compile=recipe.export.xla if jit_compile is None
+                              else jit_compile)

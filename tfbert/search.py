@@ -32,7 +32,7 @@ import shutil
 import keras_tuner
 from keras_tuner.engine.base_tuner import BaseTuner
 
-from tfbert.atomic_files import write_atomically
+from tfbert.io.atomic_files import write_atomically
 from tfbert.recipe import RecipeError, recipe_to_dict, with_values
 from tfbert.run_directory import RunDirectory
 
@@ -107,7 +107,7 @@ class RecipeTuner(BaseTuner):
                          overwrite=False)
 
     def run_trial(self, trial):
-        from tfbert.training.run import train
+        from tfbert.train import train
 
         values = dict(trial.hyperparameters.values)
         described = ", ".join(f"{key} = {value!r}" for key, value in values.items())

@@ -36,8 +36,8 @@ def plan_batches(lengths, batch_size, shuffle, seed=0, epoch=0, window_batches=6
 
     Args:
       lengths: token count of each example.
-      shuffle: False for evaluation and prediction: then the whole set is sorted by
-        length (fewest padded tokens; callers restore the input order).
+      shuffle: False for held-out data (Keras' validation loss, a masked-LM corpus's
+        evaluation): windows in input order, batches not shuffled.
       seed, epoch: the shuffle of epoch `epoch` is a pure function of both.
       window_batches: sort by length within windows of this many batches.
 
@@ -47,28 +47,22 @@ def plan_batches(lengths, batch_size, shuffle, seed=0, epoch=0, window_batches=6
         raise ValueError(f"batch_size must be a positive integer, got {batch_size}.")
     lengths = np.asarray(lengths)
     count = len(lengths)
-    if not shuffle:
-        order = np.argsort(lengths, kind="stable")
-        return [order[i : i + batch_size] for i in range(0, count, batch_size)]
     rng = np.random.default_rng([seed, epoch])
-    order = rng.permutation(count)
+    order = rng.permutation(count) if shuffle else np.arange(count)
     window = batch_size * window_batches
     batches = []
     for start in range(0, count, window):
         chunk = order[start : start + window]
         chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
         batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
-    rng.shuffle(batches)
+    if shuffle:
+        rng.shuffle(batches)
     return batches
 
 
 def packed_lengths(tokenizer, first_ids, second_ids=None):
-    """Length of each example once packed: its pieces, [CLS] and [SEP](s), capped."""
-    special = 2 if second_ids is None else 3
-    lengths = first_ids.row_lengths().numpy() + special
-    if second_ids is not None:
-        lengths = lengths + second_ids.row_lengths().numpy()
-    return np.minimum(lengths, tokenizer.max_length)
+    """Length of each example once packed (numpy int32 [n]): `tokenizer.packed_lengths`."""
+    return tokenizer.packed_lengths(first_ids, second_ids).numpy()
 
 
 def batch_index(batches):

@@ -26,7 +26,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 
 from tfbert.export.deployment import write_deployment_files, write_warmup_requests
 from tfbert.export.serving_module import ServingModule
-from tfbert.recipe import SAFE_NAME_RULE, is_safe_name
+from tfbert.io.names import SAFE_NAME_RULE, is_safe_name
 
 _STAGING = re.compile(r"^\.\d+\.tmp-")  # the staging directories' names (tempfile prefix)
 COMPUTE_DTYPES = {"float32": None, "float16": "mixed_float16", "bfloat16": "bfloat16"}
@@ -151,19 +151,3 @@ def export_for_serving(task, base_dir="saved_models", name="model", version=None
         if deployment_files:
             write_deployment_files(base_dir)
     return target
-
-
-def export_run(run_dir, base_dir=None, name=None, version=None, overwrite=False,
-               compute_dtype="float32", jit_compile=None):
-    """Exports the trained model of a run directory; the base directory, name and
-    jit_compile default to the run's recipe (its [export] table: name, dir, xla)."""
-    from tfbert.run_directory import RunDirectory
-
-    run = RunDirectory(run_dir)
-    recipe = run.recipe()
-    task = run.load_task()
-    return export_for_serving(task, base_dir or recipe.export.dir,
-                              name or recipe.export.name or recipe.name, version=version,
-                              overwrite=overwrite, compute_dtype=compute_dtype,
-                              jit_compile=recipe.export.xla if jit_compile is None
-                              else jit_compile)

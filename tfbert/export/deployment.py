@@ -18,7 +18,7 @@ import pathlib
 
 import tensorflow as tf
 
-from tfbert.atomic_files import remove_stale_temporaries, write_atomically
+from tfbert.io.atomic_files import remove_stale_temporaries, write_atomically
 
 # The newest TF Serving release; it bundles TensorFlow 2.20 and TF Text 2.20, the
 # runtime tests/test_serving_compat.py loads exports with.

@@ -1,14 +1,20 @@
 """The graph a SavedModel export serves: strings (or token ids) in, the task's outputs out.
 
-Signatures (TF Serving calls them by name):
+Signatures (TF Serving calls them by name), the same for every task kind:
 
   serving_default  text [, text_pair]  tf.string [None]
-  predict_ids      input_ids, segment_ids, input_mask  int32 [None, None]
-      -> the task's named outputs (its `postprocess`, the same function in-process
+  predict_ids      the task's `id_inputs` (input_ids, segment_ids, input_mask; a
+                   tagger adds word_starts, word_mask)  int32 [None, None]
+      -> the task's named outputs (`Task.named_outputs`, the very function in-process
          `predict` calls; each task module lists them)
   classify / regress, when the task has one (`Task.example_signature`): inputs,
       serialized tf.Examples with bytes features "text" [, "text_pair"], as TF
       Serving's Classify / Regress APIs send them.
+  and the task's `extra_signatures` (a tagger's predict_words).
+
+Every signature runs the model through the inference engine (`tfbert.inference`):
+rows sorted by length, chunks of `chunk_size` rows; with `jit_compile`, one-row
+chunks run XLA-compiled at a few bucketed lengths.
 
 The vocabulary and the task's own files (a classifier's label names) are SavedModel
 assets; the graph reads the task's files through lookup tables, so the files and
@@ -19,8 +25,7 @@ import types
 
 import tensorflow as tf
 
-from tfbert.export.length_sorted import outputs_sorted_by_length
-from tfbert.export.xla_buckets import length_buckets, run_single_rows_compiled
+from tfbert.inference.xla_buckets import length_buckets, run_single_rows_compiled
 
 
 class ServingModule(tf.Module):
@@ -36,10 +41,6 @@ class ServingModule(tf.Module):
 
     def __init__(self, task, asset_files, chunk_size=16, jit_compile=False):
         super().__init__()
-        if jit_compile and task.serves_own_signatures():
-            raise ValueError(f"jit_compile=True is not supported for a {type(task).__name__} "
-                             "export (it serves its own signatures); export it with "
-                             "jit_compile=False.")
         # The task is held by a plain object that tf.Module does not track: tracked,
         # tf.saved_model.save would also save its Keras objects and trace Keras' own
         # default signature for it (a whole extra trace, with float32 inputs that warn).
@@ -63,17 +64,13 @@ class ServingModule(tf.Module):
                     tf.lookup.TextFileIndex.WHOLE_LINE),
                 default_value="")
             self.asset_sizes[name] = len(lines)
-        # The shape of one row of each model output: the chunks are stitched back
-        # and an empty request is answered with empty outputs of these shapes.
-        example = task(task.tiny_batch(), training=False)
-        self.row_shapes = tf.nest.map_structure(lambda t: t.shape[1:], example)
         self.method_names = {}
         self.jit_compile = bool(jit_compile)
         if self.jit_compile:
             self.max_positions = task.encoder.bert_config.max_position_embeddings
             self.length_buckets = length_buckets(min(task.tokenizer.max_length,
                                                      self.max_positions))
-            self.compiled_model = tf.function(self.model_in_float32, jit_compile=True)
+            self.compiled_infer = tf.function(task.infer, jit_compile=True)
 
     @property
     def task(self):
@@ -81,36 +78,18 @@ class ServingModule(tf.Module):
 
     # ------------------------------------------------------------------ math
 
-    def model_in_float32(self, batch):
-        return tf.nest.map_structure(lambda t: tf.cast(t, tf.float32),
-                                     self.task(batch, training=False))
-
-    def model_outputs(self, features):
-        """Token features -> the model's outputs in float32, rows in request order."""
-        def run(batch):
-            if self.jit_compile:
-                # XLA drops asserts: the embeddings' check of the length is made here.
-                tf.debugging.assert_less_equal(
-                    tf.shape(batch["input_ids"])[1], self.max_positions,
-                    message=f"sequence longer than max_position_embeddings="
-                    f"{self.max_positions}; truncate the input (the tokenizer's "
-                    "max_length does this)")
-                return run_single_rows_compiled(self.compiled_model, self.model_in_float32,
-                                                batch, self.length_buckets)
-            return self.model_in_float32(batch)
-
-        def request_outputs():
-            if self.chunk_size is None:
-                return run(features)
-            return outputs_sorted_by_length(run, features, self.row_shapes, self.chunk_size)
-
-        # An empty batch has no [CLS] column to pool: answer with empty outputs.
-        return tf.cond(
-            tf.shape(features["input_ids"])[0] > 0,
-            request_outputs,
-            lambda: tf.nest.map_structure(lambda shape: tf.zeros([0, *shape], tf.float32),
-                                          self.row_shapes),
-        )
+    def infer(self, features):
+        """One chunk's token features -> the task's `infer` outputs; a one-row chunk
+        XLA-compiled at a bucketed length when the export asks for it."""
+        if not self.jit_compile:
+            return self.task.infer(features)
+        # XLA drops asserts: the embeddings' check of the length is made here.
+        tf.debugging.assert_less_equal(
+            tf.shape(features["input_ids"])[1], self.max_positions,
+            message=f"sequence longer than max_position_embeddings={self.max_positions}; "
+            "truncate the input (the tokenizer's max_length does this)")
+        return run_single_rows_compiled(self.compiled_infer, self.task.infer, features,
+                                        self.length_buckets)
 
     def compiled_lengths(self):
         """The length buckets an XLA export compiles for (one row each); None without XLA."""
@@ -121,8 +100,8 @@ class ServingModule(tf.Module):
         return {name: table.lookup(tf.range(self.asset_sizes[name], dtype=tf.int64))
                 for name, table in self.asset_tables.items()}
 
-    def outputs(self, features):
-        return self.task.postprocess(self.model_outputs(features), self.assets())
+    def text_outputs(self, texts, pairs=None):
+        return self.task.named_outputs(texts, pairs, self.assets(), self.infer, self.chunk_size)
 
     def parse_examples(self, serialized):
         """Serialized tf.Examples -> (texts, text_pairs or None)."""
@@ -137,35 +116,32 @@ class ServingModule(tf.Module):
     def signatures(self):
         """{name: concrete function} for `tf.saved_model.save`; sets `method_names`
         for the signatures TF Serving must know as Classify/Regress."""
-        custom = self.task.serving_functions(self.assets)
-        if custom is not None:  # a task that serves other inputs or outputs (tagging)
-            return {name: tf.function(function).get_concrete_function(*specs)
-                    for name, (function, specs) in custom.items()}
         text = tf.TensorSpec([None], tf.string, name="text")
         text_pair = tf.TensorSpec([None], tf.string, name="text_pair")
-        ids = [tf.TensorSpec([None, None], tf.int32, name=name)
-               for name in ("input_ids", "segment_ids", "input_mask")]
-
         if self.pair:
-            serve = tf.function(lambda text, text_pair: self.outputs(self.tokenizer(text, text_pair)))
+            serve = tf.function(lambda text, text_pair: self.text_outputs(text, text_pair))
             signatures = {"serving_default": serve.get_concrete_function(text, text_pair)}
         else:
-            serve = tf.function(lambda text: self.outputs(self.tokenizer(text)))
+            serve = tf.function(lambda text: self.text_outputs(text))
             signatures = {"serving_default": serve.get_concrete_function(text)}
 
-        predict_ids = tf.function(lambda input_ids, segment_ids, input_mask: self.outputs(
-            {"input_ids": input_ids, "segment_ids": segment_ids, "input_mask": input_mask}))
-        signatures["predict_ids"] = predict_ids.get_concrete_function(*ids)
+        names = self.task.id_inputs()
+        predict_ids = tf.function(lambda *ids: self.task.named_outputs_of_ids(
+            dict(zip(names, ids)), self.assets(), self.infer, self.chunk_size))
+        signatures["predict_ids"] = predict_ids.get_concrete_function(
+            *[tf.TensorSpec([None, None], tf.int32, name=name) for name in names])
 
         example_api = self.task.example_signature()
         if example_api is not None:
             name, method_name, select = example_api
 
             def from_examples(inputs):
-                texts, pairs = self.parse_examples(inputs)
-                return select(self.outputs(self.tokenizer(texts, pairs)), self.assets())
+                return select(self.text_outputs(*self.parse_examples(inputs)), self.assets())
 
             signatures[name] = tf.function(from_examples).get_concrete_function(
                 tf.TensorSpec([None], tf.string, name="inputs"))
             self.method_names[name] = method_name
+        extra = self.task.extra_signatures(self.assets, self.infer, self.chunk_size)
+        for name, (function, specs) in extra.items():
+            signatures[name] = tf.function(function).get_concrete_function(*specs)
         return signatures

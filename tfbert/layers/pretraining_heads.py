@@ -75,7 +75,7 @@ class NextSentenceHead(keras.layers.Dense):
 
 def head_weight_names(masked_lm=None, next_sentence=None):
     """(variable, Hugging Face name) of each weight of the heads given, name by name as
-    `tfbert.checkpoint.read_checkpoint` gives them (kernels [in, out])."""
+    `tfbert.models.checkpoint.read_checkpoint` gives them (kernels [in, out])."""
     pairs = []
     if masked_lm is not None:
         prefix = "cls.predictions."
@@ -98,7 +98,7 @@ _GOOGLE_NAMES = {"cls.predictions.bias": ("cls.predictions.output_bias", False),
 
 
 def load_head_weights(checkpoint, masked_lm=None, next_sentence=None):
-    """Assigns the heads' weights from a `tfbert.checkpoint.Checkpoint` where it has
+    """Assigns the heads' weights from a `tfbert.models.checkpoint.Checkpoint` where it has
     them. A head the checkpoint has no weights of starts fresh (MiniLM ships none); a
     head with some of its weights, or weights of the wrong shape, is an error naming
     them, and nothing is assigned. Returns the names of the heads loaded."""
@@ -134,7 +134,7 @@ def load_head_weights(checkpoint, masked_lm=None, next_sentence=None):
 
 def head_state(masked_lm=None, next_sentence=None):
     """{Hugging Face name: float32 numpy} of the heads, 2-D weights as PyTorch's
-    [out, in]: what `tfbert.checkpoint_writer.save_hugging_face` takes."""
+    [out, in]: what `tfbert.models.checkpoint_writer.save_hugging_face` takes."""
     import numpy as np
 
     state = {}

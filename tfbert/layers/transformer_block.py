@@ -60,7 +60,7 @@ def exact_gelu_for_training(x):
 
 # hidden_act name -> activation. "gelu" is BERT's exact erf GELU; the tanh form is
 # what some later checkpoints were trained with. The names are those of
-# tfbert.config.SUPPORTED_ACTIVATIONS, which validates them (tests/test_config.py
+# tfbert.models.config.SUPPORTED_ACTIVATIONS, which validates them (tests/test_config.py
 # keeps the two equal).
 ACTIVATIONS = {
     "gelu": _exact_gelu,

@@ -17,7 +17,7 @@ from tensorflow_serving.apis import (
     regression_pb2,
 )
 
-from tfbert.serving.offsets import with_char_offsets
+from tfbert.text.offsets import with_char_offsets
 from tfbert.serving import errors, signatures
 from tfbert.serving.inputs import check_address, input_names, text_and_pair_batches
 

@@ -17,7 +17,7 @@ import urllib.request
 
 import numpy as np
 
-from tfbert.serving.offsets import with_char_offsets
+from tfbert.text.offsets import with_char_offsets
 from tfbert.serving import errors, signatures
 from tfbert.serving.inputs import check_address, input_names, text_and_pair_batches
 

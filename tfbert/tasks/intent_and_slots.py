@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from tfbert.layers.cls_head import ClsPoolingHead
 from tfbert.tasks.registry import register_task
+from tfbert.tasks.rows import intent_and_slots_rows
 from tfbert.tasks.token_classifier import TokenClassificationSection, TokenClassifier
 
 INTENTS_FILE = "intents.txt"
@@ -114,9 +115,6 @@ class IntentAndSlots(TokenClassifier):
     def head_predictions(self, outputs):
         return {"intent_probabilities": tf.nn.softmax(tf.cast(outputs["intent_logits"], tf.float32))}
 
-    def empty_head_predictions(self):
-        return {"intent_probabilities": tf.zeros([0, len(self.intent_names)], tf.float32)}
-
     def head_outputs_of(self, predicted):
         probabilities = predicted["intent_probabilities"]                        # [B, K]
         intent_id = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
@@ -126,15 +124,7 @@ class IntentAndSlots(TokenClassifier):
     def export_assets(self):
         return {**super().export_assets(), INTENTS_FILE: self.intent_names}
 
-    @classmethod
-    def prediction_rows(cls, outputs, config):
-        rows = super().prediction_rows(outputs, config)
-        for i, row in enumerate(rows):
-            row["intent"] = str(outputs["intent"][i])
-            row["intent_probabilities"] = {
-                name: round(float(p), 6)
-                for name, p in zip(config["intent_names"], outputs["intent_probabilities"][i])}
-        return rows
+    prediction_rows = staticmethod(intent_and_slots_rows)
 
     # -------------------------------------------------------------- evaluation
 

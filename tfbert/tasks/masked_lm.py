@@ -11,7 +11,7 @@ with ","), a [pretraining] table. Continued pretraining of a checkpoint on domai
 
 The loss is the cross-entropy at the selected positions only (labels of -100 are
 ignored), plus next-sentence cross-entropy. `extend_vocabulary = true` first adds the
-corpus's [UNK] words seen at least `min_count` times (`tfbert.vocabulary`). The result
+corpus's [UNK] words seen at least `min_count` times (`tfbert.text.vocabulary`). The result
 is written as a Hugging Face checkpoint (`save_artifacts`: <run>/checkpoint) that a
 recipe's `checkpoint =` and transformers' BertForPreTraining load.
 """
@@ -23,8 +23,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfbert.checkpoint import read_checkpoint
-from tfbert.checkpoint_writer import save_hugging_face
+from tfbert.models.checkpoint import read_checkpoint
+from tfbert.models.checkpoint_writer import save_hugging_face
 from tfbert.data.corpus import read_corpus
 from tfbert.data.masking import (IGNORED_LABEL, batch_seed, mask_tokens,
                                  maskable_positions)
@@ -33,7 +33,7 @@ from tfbert.layers.pretraining_heads import (MaskedLMHead, NextSentenceHead, hea
                                              load_head_weights)
 from tfbert.tasks.registry import register_task
 from tfbert.tasks.task import Task
-from tfbert.vocabulary import extend_vocabulary, unknown_words
+from tfbert.text.vocabulary import extend_vocabulary, unknown_words
 
 CHECKPOINT_DIR = "checkpoint"
 
@@ -47,7 +47,7 @@ class PretrainingSection:
     whole_word_masking: bool = False  # select all pieces of a word together
     documents: str = ""  # .txt corpora: "lines", "blank_lines"; empty: tell from the file
     text_key: str = "text"  # .jsonl corpora: the key of each document's text
-    extend_vocabulary: bool = False  # add the corpus's [UNK] words (tfbert.vocabulary)
+    extend_vocabulary: bool = False  # add the corpus's [UNK] words (tfbert.text.vocabulary)
     min_count: int = 2  # ... seen at least this many times
     # More text whose [UNK] words are added too, without being trained on (a task's
     # training texts, say); files separated by ",".
@@ -143,9 +143,9 @@ class MaskedLanguageModel(Task):
     def from_pretrained(cls, checkpoint, max_length=128, next_sentence=False):
         """A checkpoint with its pretraining heads (the masked-LM head is required:
         `fill_mask` is meaningless with a fresh one)."""
-        from tfbert.encoder import BertEncoder
-        from tfbert.pretrained import resolve_checkpoint_dir
-        from tfbert.tokenizer import BertTokenizer
+        from tfbert.models.encoder import BertEncoder
+        from tfbert.models.pretrained import resolve_checkpoint_dir
+        from tfbert.text.tokenizer import BertTokenizer
 
         directory = resolve_checkpoint_dir(checkpoint)
         task = cls(BertEncoder.from_pretrained(directory),

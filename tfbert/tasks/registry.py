@@ -23,6 +23,14 @@ _BUILT_IN = {
     "embedding": "tfbert.tasks.sentence_embedder",
 }
 _REGISTERED = {}
+# name -> its function in tfbert.tasks.rows (answers -> prediction rows, no TensorFlow).
+_ROWS = {
+    "classification": "classification_rows",
+    "regression": "regression_rows",
+    "token_classification": "tagging_rows",
+    "intent_and_slots": "intent_and_slots_rows",
+    "embedding": "embedding_rows",
+}
 
 
 def register_task(name):
@@ -54,3 +62,13 @@ def task_class(name):
     if name not in _REGISTERED:
         raise ValueError(f"task {name!r} is not one of: {', '.join(task_names())}.")
     return _REGISTERED[name]
+
+
+def prediction_rows_of_kind(name):
+    """The task kind's `prediction_rows(outputs, config)`; a built-in kind's without
+    importing TensorFlow (for answers from TF Serving)."""
+    if name in _ROWS and name not in _REGISTERED:
+        from tfbert.tasks import rows
+
+        return getattr(rows, _ROWS[name])
+    return task_class(name).prediction_rows

@@ -18,6 +18,7 @@ import keras
 import tensorflow as tf
 
 from tfbert.tasks.registry import register_task
+from tfbert.tasks.rows import embedding_rows
 from tfbert.tasks.task import Task
 
 POOLINGS = ("mean", "cls")
@@ -52,8 +53,8 @@ class SentenceEmbedder(Task):
 
     @classmethod
     def from_pretrained(cls, checkpoint, pooling="mean", normalize=True, max_length=128):
-        from tfbert.encoder import BertEncoder
-        from tfbert.tokenizer import BertTokenizer
+        from tfbert.models.encoder import BertEncoder
+        from tfbert.text.tokenizer import BertTokenizer
 
         return cls(BertEncoder.from_pretrained(checkpoint),
                    BertTokenizer.from_pretrained(checkpoint, max_length=max_length),
@@ -87,9 +88,7 @@ class SentenceEmbedder(Task):
     def postprocess(self, outputs, assets):
         return {"embedding": outputs}
 
-    @classmethod
-    def prediction_rows(cls, outputs, config):
-        return [{"embedding": [round(float(x), 7) for x in row]} for row in outputs["embedding"]]
+    prediction_rows = staticmethod(embedding_rows)
 
     def score_outputs(self, targets, outputs):
         raise ValueError("sentence embeddings have no labels to score.")

@@ -31,14 +31,20 @@ else:
   prediction_rows        outputs -> one JSON-able dict per example
 """
 
+import weakref
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from tfbert.data.pipeline import TokenizedExamples, tokenize_examples
 from tfbert.data.readers import TextExamples, read_examples
-from tfbert.encoder import BertEncoder
-from tfbert.tokenizer import BertTokenizer
+from tfbert.inference.engine import CHUNK_SIZE, run_by_length, used_lengths
+from tfbert.models.encoder import BertEncoder
+from tfbert.text.tokenizer import BertTokenizer
+
+# In-process prediction runs this many batches of texts per call of its graph function.
+PREDICT_WINDOW_BATCHES = 64
 
 
 class Task(keras.Model):
@@ -138,18 +144,6 @@ class Task(keras.Model):
         """{file name: list of lines} that the export ships and postprocess reads."""
         return {}
 
-    @classmethod
-    def serves_own_signatures(cls):
-        """True for a task kind whose `serving_functions` replace the standard ones."""
-        return cls.serving_functions is not Task.serving_functions
-
-    def serving_functions(self, assets):
-        """None: the export serves `postprocess` of the model's outputs on text (and
-        token ids). A task that serves something else (a tagger's entities) returns
-        {signature name: (function, [tf.TensorSpec of its inputs])}; `assets()` gives
-        `export_assets`' files as tf.string tensors, read from the SavedModel's assets."""
-        return None
-
     def load_pretrained_heads(self, checkpoint_dir):
         """Called when a run builds the task on a checkpoint: a task whose heads a
         checkpoint may carry (BERT's pretraining heads) loads them here. Returns the
@@ -172,7 +166,7 @@ class Task(keras.Model):
 
     @classmethod
     def baseline_plan(cls, section, read_train, on_unknown="error"):
-        """A `tfbert.baseline.BaselinePlan` (the targets a TF-IDF + linear model fits on
+        """A `tfbert.evaluation.baseline.BaselinePlan` (the targets a TF-IDF + linear model fits on
         the training examples, which `read_train()` reads, and how its dev and test
         predictions are scored), or None: this task kind has no bag-of-words baseline
         (the default; the training file is then not read)."""
@@ -350,31 +344,76 @@ class Task(keras.Model):
 
     def predict(self, x, batch_size=32, **kwargs):
         """Raw inputs -> the task's named outputs as numpy arrays (strings as str):
-        the very dict the served `serving_default` signature returns.
-        A `tf.data.Dataset` of token features returns Keras' plain model outputs."""
+        the very dict the served `serving_default` signature returns, made by the
+        same graph function (`named_outputs`). A `tf.data.Dataset` of token features
+        returns Keras' plain model outputs."""
         if not self.is_text_input(x):
             return super().predict(x, **kwargs)
-        outputs = self.predict_model_outputs(x, batch_size=batch_size, **kwargs)
-        named = self.postprocess(tf.nest.map_structure(tf.constant, outputs), self.asset_tensors())
-        return {key: as_numpy(value) for key, value in named.items()}
+        examples = x.examples if isinstance(x, TokenizedExamples) else self.as_examples(x)
+        return self.predict_texts(examples.texts, examples.text_pairs, batch_size)
 
-    def predict_model_outputs(self, x, batch_size=32, **kwargs):
-        """Raw inputs -> the model's float32 outputs, in input order."""
-        data = self.tokenize(x, targets=False)
-        if not len(data):
-            one = self(self.tiny_batch())
-            return tf.nest.map_structure(lambda t: np.asarray(t, np.float32)[:0], one)
-        batches = data.plan(batch_size, shuffle=False)
-        kwargs.setdefault("verbose", 0)
-        outputs = super().predict(data.dataset(self.tokenizer, batches), **kwargs)
-        order = np.concatenate(batches)
+    def predict_texts(self, texts, pairs=None, batch_size=32):
+        """`named_outputs` of lists of texts (and pairs), as numpy, window by window:
+        memory holds one window's outputs on their way to numpy."""
+        run = compiled(self, "named_outputs")
+        assets = self.asset_tensors()
+        parts = []
+        window = batch_size * PREDICT_WINDOW_BATCHES
+        for start in range(0, max(len(texts), 1), window):
+            window_pairs = (None if pairs is None else
+                            tf.constant(list(pairs[start:start + window]), tf.string))
+            outputs = run(tf.constant(list(texts[start:start + window]), tf.string),
+                          window_pairs, assets, chunk_size=batch_size)
+            parts.append({key: as_numpy(value) for key, value in outputs.items()})
+        return concatenate_outputs(parts)
 
-        def restore(sorted_rows):
-            rows = np.empty_like(sorted_rows)
-            rows[order] = sorted_rows
-            return rows
+    # ------------------------------------------------------------- inference
 
-        return tf.nest.map_structure(restore, outputs)
+    def infer(self, features):
+        """Token features of one chunk -> what `postprocess` reads (float32): the
+        model's outputs. The inference engine runs it on length-sorted chunks; an
+        export may run it XLA-compiled."""
+        return tf.nest.map_structure(lambda t: tf.cast(t, tf.float32), self(features, training=False))
+
+    def inference_specs(self):
+        """`(dtype, row_shape)` of `infer`'s output (a dict of them for a dict): what
+        the engine stitches chunks into."""
+        with tf.init_scope():  # eagerly, also while a tf.function is traced
+            example = self.infer(self.tiny_batch())
+        spec = lambda t: (t.dtype, t.shape[1:].as_list())
+        return {k: spec(v) for k, v in example.items()} if isinstance(example, dict) else spec(example)
+
+    def named_outputs(self, texts, pairs=None, assets=None, infer=None, chunk_size=CHUNK_SIZE):
+        """Raw texts tf.string [B] (pairs too for pair tasks) -> the named outputs, in
+        TF ops: what `serving_default` serves and `predict` returns. `assets`: as for
+        `postprocess` (default: the task's own, as constants); `infer`: the function
+        run on each chunk (default `self.infer`; an export passes its XLA one)."""
+        infer = infer or self.infer
+        rows = {"first": self.tokenizer.tokenize(texts)}
+        if pairs is not None:
+            rows["second"] = self.tokenizer.tokenize(pairs)
+        lengths = self.tokenizer.packed_lengths(rows["first"], rows.get("second"))
+        outputs = run_by_length(
+            lambda chunk, longest: infer(self.tokenizer.pack(chunk["first"], chunk.get("second"))),
+            rows, lengths, self.inference_specs(), chunk_size)
+        return self.postprocess(outputs, self.asset_tensors() if assets is None else assets)
+
+    def id_inputs(self):
+        """The int32 [B, T] inputs a client that tokenizes itself sends (`predict_ids`)."""
+        return ["input_ids", "segment_ids", "input_mask"]
+
+    def named_outputs_of_ids(self, features, assets=None, infer=None, chunk_size=CHUNK_SIZE):
+        """Token features (dict of `id_inputs`, padded) -> the named outputs."""
+        infer = infer or self.infer
+        outputs = run_by_length(
+            lambda chunk, longest: infer({name: value[:, :longest] for name, value in chunk.items()}),
+            features, used_lengths(features["input_mask"]), self.inference_specs(), chunk_size)
+        return self.postprocess(outputs, self.asset_tensors() if assets is None else assets)
+
+    def extra_signatures(self, assets, infer, chunk_size):
+        """Signatures a task kind serves besides text, ids and tf.Examples:
+        {name: (function, [tf.TensorSpec of its inputs])}. None here."""
+        return {}
 
     def prediction_rows_of(self, outputs):
         """`prediction_rows` with this task's own config."""
@@ -382,12 +421,6 @@ class Task(keras.Model):
 
     def asset_tensors(self):
         return {name: tf.constant(lines, tf.string) for name, lines in self.export_assets().items()}
-
-    def export_for_serving(self, base_dir="saved_models", name="model", **kwargs):
-        """A SavedModel for TF Serving at base_dir/name/<version>/; see `tfbert.export`."""
-        from tfbert.export import export_for_serving  # the export module imports this one
-
-        return export_for_serving(self, base_dir, name, **kwargs)
 
     # ---------------------------------------------------------- serialization
 
@@ -417,3 +450,32 @@ def as_numpy(tensor):
         return np.array([item.decode("utf-8") for item in array.ravel()],
                         dtype=object).reshape(array.shape)
     return array
+
+
+def concatenate_outputs(parts):
+    """Named outputs of several windows -> one dict. A second axis that differs between
+    windows (a tagger's entities) is padded as the served outputs are: "" for strings,
+    -1 for numbers."""
+    result = {}
+    for key in parts[0]:
+        arrays = [part[key] for part in parts]
+        if arrays[0].ndim >= 2 and len({a.shape[1] for a in arrays}) > 1:
+            width = max(a.shape[1] for a in arrays)
+            pad = "" if arrays[0].dtype == object else -1
+            arrays = [np.concatenate([a, np.full([a.shape[0], width - a.shape[1], *a.shape[2:]],
+                                                 pad, a.dtype)], axis=1) for a in arrays]
+        result[key] = np.concatenate(arrays)
+    return result
+
+
+# tf.functions of a task's methods, made once per task (an attribute of the task would be
+# found and traced again by tf.saved_model.save).
+_COMPILED = weakref.WeakKeyDictionary()
+
+
+def compiled(task, method):
+    """`tf.function(task.<method>)`, made once per task and method."""
+    functions = _COMPILED.setdefault(task, {})
+    if method not in functions:
+        functions[method] = tf.function(getattr(task, method), reduce_retracing=True)
+    return functions[method]

@@ -23,12 +23,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfbert.baseline import BaselinePlan
+from tfbert.evaluation.baseline import BaselinePlan
 from tfbert.data.labels import LabelVocabulary
 from tfbert.layers.heads import POOLING_HEADS
-from tfbert.metrics import classification_metrics, multilabel_metrics, out_of_scope_metrics
+from tfbert.evaluation.metrics import classification_metrics, multilabel_metrics, out_of_scope_metrics
 from tfbert.tasks.pooled_task import PooledTask
 from tfbert.tasks.registry import register_task
+from tfbert.tasks.rows import classification_rows
 
 LABELS_FILE = "labels.txt"
 
@@ -159,8 +160,7 @@ class TextClassifier(PooledTask):
         in_scope = np.asarray(data.targets) >= 0
         if not in_scope.any():
             raise ValueError(f"{examples.source}: no in-scope examples to choose reject_below on.")
-        logits = self.predict_model_outputs(data)
-        top = tf.reduce_max(tf.nn.softmax(logits, axis=-1), axis=-1).numpy()[in_scope]
+        top = self.predict(data)["probabilities"].max(axis=-1)[in_scope]
         # Rejected means top < threshold, so the threshold is the k-th smallest top
         # probability with k = floor((1 - recall) * n) of them under it.
         threshold = np.sort(top)[int(np.floor((1.0 - recall) * len(top) + 1e-9))]
@@ -290,20 +290,7 @@ class TextClassifier(PooledTask):
 
         return "classify", tf.saved_model.CLASSIFY_METHOD_NAME, classify
 
-    @classmethod
-    def prediction_rows(cls, outputs, config):
-        names = config["label_names"]
-        rows = []
-        for i, label in enumerate(outputs["label"]):
-            if config["multi_label"]:  # the predicted labels' names, "" elsewhere
-                label = [str(name) for name in outputs["labels"][i] if name]
-            else:
-                label = str(label)
-            row = {"label": label, "probabilities": _named(names, outputs["probabilities"][i])}
-            if "rejected" in outputs:
-                row["rejected"] = bool(outputs["rejected"][i])
-            rows.append(row)
-        return rows
+    prediction_rows = staticmethod(classification_rows)
 
     # -------------------------------------------------------------- evaluation
 
@@ -377,7 +364,3 @@ class TextClassifier(PooledTask):
                 "multi_label": self.multi_label, "label_separator": self.label_separator,
                 "threshold": self.threshold, "reject_below": self.reject_below,
                 "reject_label": self.reject_label}
-
-
-def _named(names, values):
-    return {name: round(float(value), 6) for name, value in zip(names, values)}

@@ -13,12 +13,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfbert.baseline import BaselinePlan
+from tfbert.evaluation.baseline import BaselinePlan
 from tfbert.data.labels import parse_scores
 from tfbert.layers.heads import POOLING_HEADS
-from tfbert.metrics import regression_metrics
+from tfbert.evaluation.metrics import regression_metrics
 from tfbert.tasks.pooled_task import PooledTask
 from tfbert.tasks.registry import register_task
+from tfbert.tasks.rows import regression_rows
 
 
 @dataclasses.dataclass
@@ -92,9 +93,7 @@ class TextRegressor(PooledTask):
         return ("regress", tf.saved_model.REGRESS_METHOD_NAME,
                 lambda outputs, assets: {"outputs": outputs["score"]})
 
-    @classmethod
-    def prediction_rows(cls, outputs, config):
-        return [{"score": float(score)} for score in outputs["score"]]
+    prediction_rows = staticmethod(regression_rows)
 
     def score_outputs(self, targets, outputs):
         metrics = regression_metrics(targets[:, 0], outputs["score"])

@@ -26,7 +26,6 @@ returns `tags` tf.string [B, W] ("" past each row's words).
 """
 
 import dataclasses
-import weakref
 
 import keras
 import numpy as np
@@ -39,15 +38,15 @@ from tfbert.data.tagged_pipeline import (TokenizedWords, tokenize_tagged, window
                                          word_pieces_of)
 from tfbert.data.tagged_readers import TaggedExamples, read_tagged
 from tfbert.data.word_windows import answered, word_windows
-from tfbert.entity_metrics import entity_scores, token_accuracy
+from tfbert.evaluation.entity_metrics import entity_scores, token_accuracy
 from tfbert.layers.crf import CRF, CRFLoss
-from tfbert.serving.offsets import with_char_offsets
+from tfbert.inference.engine import CHUNK_SIZE, run_by_length, used_lengths
 from tfbert.tasks.registry import register_task
-from tfbert.tasks.task import Task, as_numpy
+from tfbert.tasks.rows import tagging_rows
+from tfbert.tasks.task import PREDICT_WINDOW_BATCHES, Task, as_numpy, compiled
+from tfbert.text.offsets import with_char_offsets
 
 TAGS_FILE = "tags.txt"
-# Windows per length-sorted chunk when tagging raw text (predict and the export).
-SERVING_CHUNK = 16
 _PREFIXES = {"iob2": ("B", "I"), "bioes": ("B", "I", "E", "S"), "bmes": ("B", "M", "E", "S")}
 
 
@@ -271,9 +270,9 @@ class TokenClassifier(Task):
 
     # -------------------------------------------------------------- prediction
 
-    def window_predictions(self, features):
-        """A batch of window features -> {"tag_ids": int32 [b, W]} (+ the joint model's
-        intent probabilities [b, K])."""
+    def infer(self, features):
+        """A chunk of window features -> {"tag_ids": int32 [b, W]} (+ the joint model's
+        intent probabilities [b, K]): what the engine runs, XLA-compiled or not."""
         outputs = self(features, training=False)
         logits = tf.cast(outputs["tag_logits"], tf.float32)
         lengths = tf.reduce_sum(features["word_mask"], axis=1)
@@ -286,68 +285,46 @@ class TokenClassifier(Task):
     def head_predictions(self, outputs):
         return {}
 
-    def sentence_predictions(self, word_pieces):
+    def inference_specs(self, width):
+        """The engine's output specs: tag ids of `width` words, and each head's."""
+        with tf.init_scope():
+            heads = self.infer(self.tiny_batch())
+        return {"tag_ids": (tf.int32, [width]),
+                **{name: (value.dtype, value.shape[1:].as_list())
+                   for name, value in heads.items() if name != "tag_ids"}}
+
+    def sentence_predictions(self, word_pieces, infer=None, chunk_size=CHUNK_SIZE):
         """Word pieces of sentences, int32 [B, (words), (pieces)] -> {"tag_ids": int32
-        ragged [B, (words)]} (+ head predictions averaged over a sentence's windows)."""
+        ragged [B, (words)]} (+ head predictions averaged over a sentence's windows).
+        Windows run through the inference engine, shortest first."""
         window = self.tokenizer.max_length - 2
         windows = word_windows(word_pieces, window, max(window // 2, 1))
         sentences = word_pieces.nrows(out_type=tf.int32)
-        empty = {"tag_ids": tf.zeros([0, 0], tf.int32), **self.empty_head_predictions()}
-        predicted = tf.cond(tf.size(windows["sentence"]) > 0,
-                            lambda: self.predictions_by_length(windows), lambda: empty)
+        # At least one column: a chunk of windows of no words still has a shape.
+        width = tf.maximum(tf.cast(tf.reduce_max(windows["word_starts"].row_lengths()),
+                                   tf.int32), 1)
+        rows = {key: windows[key] for key in ("piece_ids", "word_starts")}
+        predicted = run_by_length(
+            lambda chunk, longest: (infer or self.infer)(window_features(self.tokenizer, chunk)),
+            rows, windows["piece_ids"].row_lengths() + 2, self.inference_specs(width), chunk_size)
         result = {"tag_ids": answered(predicted.pop("tag_ids"), windows, sentences)}
         for name, values in predicted.items():
             result[name] = tf.math.unsorted_segment_mean(values, windows["sentence"], sentences)
         return result
 
-    def predictions_by_length(self, windows, chunk_size=SERVING_CHUNK):
-        """`window_predictions` of N >= 1 windows, run shortest first in chunks of
-        `chunk_size` windows, each padded to its own longest (a request of short and long
-        sentences pays for padding only within a chunk); rows back in window order.
-        Returns {"tag_ids": int32 [N, W] (W: the most words of a window), ...}."""
-        order = tf.argsort(windows["piece_ids"].row_lengths(), stable=True)  # [N]
-        by_length = {key: tf.gather(windows[key], order) for key in ("piece_ids", "word_starts")}
-        count = tf.shape(order)[0]
-        # At least one column: scatter_nd refuses an empty output (windows of no words).
-        width = tf.maximum(tf.cast(tf.reduce_max(windows["word_starts"].row_lengths()),
-                                   tf.int32), 1)
-        heads = self.empty_head_predictions()  # name -> [0, ...]: the row shapes
-
-        def run_chunk(index, tag_array, head_arrays):
-            start, end = index * chunk_size, tf.minimum(index * chunk_size + chunk_size, count)
-            chunk = {key: value[start:end] for key, value in by_length.items()}
-            predicted = self.window_predictions(window_features(self.tokenizer, chunk))
-            tag_ids = predicted.pop("tag_ids")                                   # [b, w <= W]
-            tag_ids = tf.pad(tag_ids, [[0, 0], [0, width - tf.shape(tag_ids)[1]]])
-            return (index + 1, tag_array.write(index, tag_ids),
-                    {name: array.write(index, predicted[name]) for name, array in head_arrays.items()})
-
-        chunks_ = (count + chunk_size - 1) // chunk_size
-        arrays = lambda shape, dtype: tf.TensorArray(dtype, size=chunks_, infer_shape=False,
-                                                     element_shape=shape)
-        _, tag_array, head_arrays = tf.while_loop(
-            lambda index, *_: index < chunks_, run_chunk,
-            [tf.constant(0), arrays([None, None], tf.int32),
-             {name: arrays([None, *value.shape[1:]], value.dtype) for name, value in heads.items()}])
-        restore = lambda values, row_shape: tf.scatter_nd(order[:, None], values,
-                                                          tf.concat([[count], row_shape], 0))
-        return {"tag_ids": restore(tag_array.concat(), [width]),
-                **{name: restore(array.concat(), tf.shape(heads[name])[1:])
-                   for name, array in head_arrays.items()}}
-
-    def empty_head_predictions(self):
-        return {}
-
-    def serve_text(self, text):
-        """Raw texts tf.string [B] -> the served outputs (byte offsets)."""
-        text = tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace",
+    def named_outputs(self, texts, pairs=None, assets=None, infer=None, chunk_size=CHUNK_SIZE):
+        """Raw texts tf.string [B] -> the served outputs (entities with byte offsets)."""
+        if pairs is not None:
+            raise ValueError("token tagging takes single texts, not text pairs.")
+        text = tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace",
                                             replacement_char=0xFFFD)
         words, begins, ends = self.tokenizer.split_words_with_offsets(text)
         pieces = self.tokenizer.tokenize_words(words)
         # A "word" of characters that tokenization removes is not a word.
         keep = pieces.row_lengths(axis=2) > 0
         begins, ends = tf.ragged.boolean_mask(begins, keep), tf.ragged.boolean_mask(ends, keep)
-        predicted = self.sentence_predictions(tf.ragged.boolean_mask(pieces, keep))
+        predicted = self.sentence_predictions(tf.ragged.boolean_mask(pieces, keep), infer,
+                                              chunk_size)
         types, first, last = entity_spans(predicted.pop("tag_ids"), self.tag_names)
         word_at = lambda offsets, index: tf.gather(offsets.flat_values, tf.cast(
             index.flat_values, tf.int64) + tf.gather(offsets.row_starts(), index.value_rowids()))
@@ -364,20 +341,41 @@ class TokenClassifier(Task):
     def head_outputs_of(self, predicted):
         return {}
 
-    def serve_words(self, words, tag_names):
-        """Pre-split words tf.string [B, W] ("" padding) -> {"tags": tf.string [B, W]}."""
-        words = tf.RaggedTensor.from_tensor(words, padding="")
-        predicted = self.sentence_predictions(word_pieces_of(self.tokenizer, words))
-        tags = tf.gather(tag_names, predicted.pop("tag_ids"))
-        return {"tags": tags.to_tensor(""), **self.head_outputs_of(predicted)}
+    def word_outputs(self, words, infer=None, chunk_size=CHUNK_SIZE):
+        """Sentences already split into words, tf.string ragged [B, (words)] ->
+        {"tags": tf.string ragged [B, (words)]} (+ the joint model's intent)."""
+        predicted = self.sentence_predictions(word_pieces_of(self.tokenizer, words), infer,
+                                              chunk_size)
+        return {"tags": tf.gather(tf.constant(self.tag_names), predicted.pop("tag_ids")),
+                **self.head_outputs_of(predicted)}
 
-    def serving_functions(self, assets):
-        """The served signatures: {name: (function, input specs)}."""
-        return {
-            "serving_default": (self.serve_text, [tf.TensorSpec([None], tf.string, name="text")]),
-            "predict_words": (lambda words: self.serve_words(words, assets()[TAGS_FILE]),
-                              [tf.TensorSpec([None, None], tf.string, name="words")]),
-        }
+    def id_inputs(self):
+        return ["input_ids", "segment_ids", "input_mask", "word_starts", "word_mask"]
+
+    def named_outputs_of_ids(self, features, assets=None, infer=None, chunk_size=CHUNK_SIZE):
+        """Window features a client made itself (`id_inputs`, as
+        `tfbert.data.tagged_pipeline.window_features` makes them) -> {"tags":
+        tf.string [B, W] ("" where word_mask is 0)} (+ the joint model's intent)."""
+        width = tf.shape(features["word_starts"])[1]
+        predicted = run_by_length(
+            lambda chunk, longest: (infer or self.infer)(
+                {name: value[:, :longest] for name, value in chunk.items()}),
+            features, used_lengths(features["input_mask"]), self.inference_specs(width),
+            chunk_size)
+        tags = tf.gather(tf.constant(self.tag_names), predicted.pop("tag_ids"))
+        return {"tags": tf.where(features["word_mask"] > 0, tags, ""),
+                **self.head_outputs_of(predicted)}
+
+    def extra_signatures(self, assets, infer, chunk_size):
+        """predict_words: pre-split words tf.string [B, W] ("" padding) -> {"tags":
+        tf.string [B, W]} ("" past each row's words)."""
+        def predict_words(words):
+            outputs = self.word_outputs(tf.RaggedTensor.from_tensor(words, padding=""), infer,
+                                        chunk_size)
+            return {**outputs, "tags": outputs["tags"].to_tensor("")}
+
+        return {"predict_words": (predict_words,
+                                  [tf.TensorSpec([None, None], tf.string, name="words")])}
 
     def export_assets(self):
         return {TAGS_FILE: self.tag_names}
@@ -387,48 +385,26 @@ class TokenClassifier(Task):
         outputs with offsets as str indices; a `TokenizedWords` (as `evaluate_task`
         makes) -> {"tags": each sentence's predicted tags, a list of lists}."""
         if isinstance(x, TokenizedWords):
-            return self.predict_words(x, batch_size)
+            return self.predict_words(x.examples.words, batch_size)
         texts = list(x.texts) if hasattr(x, "texts") else [str(t) for t in x]
-        serve = _compiled(self, "serve_text")
-        parts = [serve(tf.constant(texts[start:start + batch_size], tf.string))
-                 for start in range(0, len(texts), batch_size)] or [serve(tf.constant([], tf.string))]
-        outputs = _concatenate_padded([{k: as_numpy(v) for k, v in part.items()}
-                                       for part in parts])
-        return with_char_offsets(outputs, texts)
+        return with_char_offsets(self.predict_texts(texts, batch_size=batch_size), texts)
 
-    def predict_words(self, data, batch_size=32):
-        """Each sentence's predicted tags (strings), and the joint model's extras."""
-        windows = {key: value.to_list() if isinstance(value, tf.RaggedTensor) else value.numpy()
-                   for key, value in data.windows.items()}
-        tags = [[None] * len(words) for words in data.examples.words]
-        extras = {}
-        batches = data.plan(batch_size, shuffle=False)
-        run = _compiled(self, "window_predictions")
-        for batch, features in zip(batches, data.dataset(self.tokenizer, batches)):
-            predicted = {k: v.numpy() for k, v in run(features).items()}
-            for row, n in enumerate(batch):
-                sentence = windows["sentence"][n]
-                for k, (word, answers) in enumerate(zip(windows["word_index"][n],
-                                                        windows["answers"][n])):
-                    if answers:
-                        tags[sentence][word] = self.tag_names[predicted["tag_ids"][row, k]]
-                for name, values in predicted.items():
-                    if name != "tag_ids":
-                        extras.setdefault(name, {}).setdefault(sentence, []).append(values[row])
-        result = {"tags": tags}
-        for name, per_sentence in extras.items():
-            result[name] = np.stack([np.mean(per_sentence[s], axis=0) for s in range(len(tags))])
-        return result
+    def predict_words(self, sentences, batch_size=32):
+        """Each sentence's predicted tags (lists of strings), and the joint model's
+        intent outputs (numpy), for sentences given as lists of words."""
+        run = compiled(self, "word_outputs")
+        window = batch_size * PREDICT_WINDOW_BATCHES
+        tags, extras = [], {}
+        for start in range(0, len(sentences), window):
+            words = tf.ragged.constant([list(s) for s in sentences[start:start + window]],
+                                       dtype=tf.string, ragged_rank=1, inner_shape=())
+            outputs = run(words, chunk_size=batch_size)
+            tags += [[tag.decode("utf-8") for tag in row] for row in outputs.pop("tags").to_list()]
+            for name, value in outputs.items():
+                extras.setdefault(name, []).append(as_numpy(value))
+        return {"tags": tags, **{name: np.concatenate(parts) for name, parts in extras.items()}}
 
-    @classmethod
-    def prediction_rows(cls, outputs, config):
-        rows = []
-        for i, count in enumerate(outputs["entity_count"]):
-            rows.append({"entities": [
-                {"text": str(outputs["entity_text"][i][k]), "type": str(outputs["entity_type"][i][k]),
-                 "start": int(outputs["entity_start"][i][k]), "end": int(outputs["entity_end"][i][k])}
-                for k in range(int(count))]})
-        return rows
+    prediction_rows = staticmethod(tagging_rows)
 
     # -------------------------------------------------------------- evaluation
 
@@ -461,18 +437,6 @@ class TokenClassifier(Task):
                 "invalid_sequences": self.invalid_sequences, "dropout": self.dropout}
 
 
-# tf.functions of a task's methods, made once per task (an attribute of the task would be
-# found and traced again by tf.saved_model.save).
-_COMPILED = weakref.WeakKeyDictionary()
-
-
-def _compiled(task, method):
-    functions = _COMPILED.setdefault(task, {})
-    if method not in functions:
-        functions[method] = tf.function(getattr(task, method), reduce_retracing=True)
-    return functions[method]
-
-
 def _read_spans(examples, i, scheme, skip_invalid=False):
     """The entity spans of sentence i in `scheme`; a sequence the scheme forbids names
     its file and line (an error, or with skip_invalid a printed note and None)."""
@@ -485,19 +449,3 @@ def _read_spans(examples, i, scheme, skip_invalid=False):
                              "out)") from None
         print(f"  skipped: {message}")
         return None
-
-
-def _concatenate_padded(parts):
-    """Concatenates batches of outputs whose second axis (entities) differs."""
-    result = {}
-    for key in parts[0]:
-        arrays = [part[key] for part in parts]
-        if arrays[0].ndim == 2 and key.startswith("entity_"):
-            width = max(a.shape[1] for a in arrays)
-            pad = "" if arrays[0].dtype == object else -1
-            arrays = [np.pad(a, [(0, 0), (0, width - a.shape[1])], constant_values=pad)
-                      if a.dtype != object else
-                      np.concatenate([a, np.full([a.shape[0], width - a.shape[1]], pad, object)], 1)
-                      for a in arrays]
-        result[key] = np.concatenate(arrays)
-    return result

@@ -6,7 +6,7 @@ import pathlib
 import keras
 import tensorflow as tf
 
-from tfbert.atomic_files import replacing, write_atomically
+from tfbert.io.atomic_files import replacing, write_atomically
 
 
 class DevEvaluation(keras.callbacks.Callback):

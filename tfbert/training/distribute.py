@@ -81,7 +81,7 @@ if not select.select([sys.stdin], [], [], seconds)[0]:
 def start_watchdog(seconds, message):
     """A process that prints `message` and kills this one after `seconds`, unless its
     stdin is closed first (or this process ends)."""
-    from tfbert.quiet_logs import unfiltered_stderr_fd
+    from tfbert.io.quiet_logs import unfiltered_stderr_fd
 
     stderr = unfiltered_stderr_fd()
     return subprocess.Popen([sys.executable, "-c", WATCHDOG, str(os.getpid()), str(seconds), message],

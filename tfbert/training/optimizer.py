@@ -7,6 +7,22 @@ import tensorflow as tf
 
 from tfbert.training.schedule import LinearWarmupLinearDecay
 
+# Keras versions whose optimizer internals this class overrides (`_apply_weight_decay`,
+# `_clip_gradients`, `_all_reduce_sum_gradients`, `_var_key`, `_momentums`,
+# `_velocities`): they are private and may change in any release.
+WRITTEN_FOR = ("3.15.",)
+
+
+def check_keras_version(written_for, what, where):
+    """RuntimeError unless the installed Keras is one of `written_for` (version
+    prefixes): `what` relies on Keras internals that `where` overrides."""
+    if not keras.__version__.startswith(tuple(written_for)):
+        raise RuntimeError(
+            f"{what} overrides private Keras methods written for Keras "
+            f"{', '.join(v + 'x' for v in written_for)}; this is Keras {keras.__version__}. "
+            f"See {where}: check the overridden methods against this Keras, then add its "
+            "version to WRITTEN_FOR (or install a Keras it was written for).")
+
 
 @keras.saving.register_keras_serializable(package="tfbert")
 class AdamWWithHeadRate(keras.optimizers.AdamW):
@@ -28,6 +44,7 @@ class AdamWWithHeadRate(keras.optimizers.AdamW):
     """
 
     def __init__(self, head_rate_multiplier=1.0, fused=True, **kwargs):
+        check_keras_version(WRITTEN_FOR, "tfbert's AdamWWithHeadRate", "tfbert/training/optimizer.py")
         super().__init__(**kwargs)
         self.fused = bool(fused)
         if not head_rate_multiplier > 0:

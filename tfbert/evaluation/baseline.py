@@ -4,7 +4,7 @@
 
 TF-IDF features with a linear model from scikit-learn, fit on the recipe's training
 file in seconds and scored on its dev and test files with the same metrics as the
-BERT run (tfbert/metrics.py):
+BERT run (tfbert/evaluation/metrics.py):
 - words: TF-IDF of word 1-2-grams (sublinear tf); text where most letters are CJK
   ideographs, which has no spaces between words, gets character 1-3-grams instead;
 - pairs: one vectorizer over both texts, and the features of a pair are
@@ -30,7 +30,7 @@ from sklearn.linear_model import Ridge
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.svm import LinearSVC
 
-from tfbert.cjk import is_cjk_ideograph
+from tfbert.text.cjk import is_cjk_ideograph
 
 KINDS = ("classification", "regression")
 

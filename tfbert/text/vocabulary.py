@@ -11,7 +11,7 @@ Rows of new tokens start at the mean of the checkpoint's trained rows (the slots
 `[unusedN]` held were never trained either, so they are reset too): a new token starts
 as "an average token" rather than as noise, and continued masked-LM pretraining on
 the domain text then gives it its own meaning. The extended tokenizer and encoder are
-ordinary ones: `tfbert.checkpoint_writer.save_hugging_face` writes them, and every
+ordinary ones: `tfbert.models.checkpoint_writer.save_hugging_face` writes them, and every
 export carries the new vocabulary.txt as it carries any other.
 """
 
@@ -21,8 +21,8 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from tfbert.encoder import BertEncoder
-from tfbert.tokenizer import BertTokenizer
+from tfbert.models.encoder import BertEncoder
+from tfbert.text.tokenizer import BertTokenizer
 
 _UNUSED = re.compile(r"^\[unused\d+\]$")
 _BATCH = 1024

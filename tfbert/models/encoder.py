@@ -10,13 +10,13 @@
 
 import keras
 
-from tfbert.checkpoint import assign_checkpoint_weights, read_checkpoint
-from tfbert.config import BertConfig
+from tfbert.models.checkpoint import assign_checkpoint_weights, read_checkpoint
+from tfbert.models.config import BertConfig
 from tfbert.layers.attention import attention_mask_bias
 from tfbert.layers.embeddings import BertEmbeddings
 from tfbert.layers.initializers import truncated_normal, weights_from_checkpoint
 from tfbert.layers.transformer_block import TransformerBlock
-from tfbert.pretrained import resolve_checkpoint_dir
+from tfbert.models.pretrained import resolve_checkpoint_dir
 
 # Keras's own constructor arguments that a saved BertEncoder config carries.
 _KERAS_ARGUMENTS = ("name", "trainable")

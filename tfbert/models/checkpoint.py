@@ -23,7 +23,7 @@ import re
 
 import numpy as np
 
-from tfbert.config import BertConfig
+from tfbert.models.config import BertConfig
 
 logger = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ import unicodedata
 
 import tensorflow as tf
 
-from tfbert.unicode_cache import cached_table
+from tfbert.text.unicode_cache import cached_table
 
 _SIGMA = "\u03a3"
 

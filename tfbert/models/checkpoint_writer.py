@@ -8,7 +8,7 @@
 
 `transformers.BertModel`, `BertForMaskedLM` and `BertForPreTraining` load it as it
 is, and so does a recipe's `checkpoint =`. The names are the inverse of
-`tfbert.checkpoint.encoder_weight_names`: the fused query/key/value kernel is split
+`tfbert.models.checkpoint.encoder_weight_names`: the fused query/key/value kernel is split
 back into three, and dense kernels go back to PyTorch's [out, in].
 """
 
@@ -19,7 +19,7 @@ import tempfile
 
 import numpy as np
 
-from tfbert.checkpoint import encoder_weight_names
+from tfbert.models.checkpoint import encoder_weight_names
 
 WEIGHTS_FILE = "model.safetensors"
 

@@ -23,16 +23,16 @@ import time
 import keras
 import tensorflow as tf
 
-from tfbert.atomic_files import check_writable_directory
-from tfbert.baseline import comparison, run_baseline
-from tfbert.checkpoint_pooling import checkpoint_pooling
-from tfbert.encoder import BertEncoder
-from tfbert.evaluate import evaluate_task
+from tfbert.io.atomic_files import check_writable_directory
+from tfbert.evaluation.baseline import comparison, run_baseline
+from tfbert.models.checkpoint_pooling import checkpoint_pooling
+from tfbert.models.encoder import BertEncoder
+from tfbert.evaluation.evaluate import evaluate_task
 from tfbert.export import export_for_serving
-from tfbert.pretrained import resolve_checkpoint_dir
+from tfbert.models.pretrained import resolve_checkpoint_dir
 from tfbert.recipe import epochs_to_run
 from tfbert.run_directory import RunDirectory
-from tfbert.tokenizer import BertTokenizer
+from tfbert.text.tokenizer import BertTokenizer
 from tfbert.training.callbacks import DevEvaluation, ResumeCheckpoint, resume_manager
 from tfbert.training.distribute import describe as describe_strategy
 from tfbert.training.distribute import make_strategy

@@ -46,10 +46,10 @@ import unicodedata
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from tfbert.cjk import CJK_IDEOGRAPH_RANGES
-from tfbert.lowercase_skew import lowercase_stand_ins
-from tfbert.pretrained import resolve_checkpoint_dir
-from tfbert.unicode_cache import cached_table
+from tfbert.text.cjk import CJK_IDEOGRAPH_RANGES
+from tfbert.text.lowercase_skew import lowercase_stand_ins
+from tfbert.models.pretrained import resolve_checkpoint_dir
+from tfbert.text.unicode_cache import cached_table
 
 # Words longer than this many bytes are [UNK] for FastWordpiece. The reference's
 # limit is in characters (see `max_chars_per_word`), which we apply ourselves; a
@@ -382,6 +382,14 @@ class BertTokenizer(tf.Module):
         first = self._tokenize(texts, "texts")
         second = None if text_pairs is None else self._tokenize(text_pairs, "text_pairs")
         return self.pack(first, second)
+
+    def packed_lengths(self, first, second=None):
+        """int32 [B]: how long each row of `pack(first, second)` is, before padding:
+        its pieces, [CLS] and [SEP](s), at most max_length."""
+        lengths = first.row_lengths() + 2
+        if second is not None:
+            lengths += second.row_lengths() + 1
+        return tf.cast(tf.minimum(lengths, self.max_length), tf.int32)
 
     def pack(self, first, second=None):
         """Packs WordPiece ids (as `tokenize` returns them) into BERT's inputs.

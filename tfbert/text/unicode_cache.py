@@ -1,8 +1,8 @@
 """Tables computed from the whole of Unicode, kept on disk between processes.
 
 The tokenizer needs two tables that take a scan of all 1.1 M code points in Python:
-the character classes of BERT's text cleaning (`tfbert.tokenizer`) and the letters
-whose lowercasing TensorFlow and Python disagree on (`tfbert.lowercase_skew`).
+the character classes of BERT's text cleaning (`tfbert.text.tokenizer`) and the letters
+whose lowercasing TensorFlow and Python disagree on (`tfbert.text.lowercase_skew`).
 Computing them costs ~0.9 s in every process that builds a tokenizer (`tfbert embed`,
 `predict`, `train`, an export): an eighth of a fresh process's first call embedding
 4,000 sentences (7.45 -> 6.51 s; bench/README.md, "Sentence vectors"). They depend only on Python's Unicode data and TensorFlow's
@@ -26,7 +26,7 @@ import unicodedata
 
 import tensorflow as tf
 
-from tfbert.atomic_files import write_atomically
+from tfbert.io.atomic_files import write_atomically
 
 logger = logging.getLogger(__name__)
 

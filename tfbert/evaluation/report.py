@@ -27,7 +27,7 @@ def write_report(output_dir, metrics, predictions):
     """Writes the files of an evaluation into `output_dir` (made if missing).
 
     metrics: a dict of plain values; with "confusion_matrix" and "label_names" (as
-    `tfbert.metrics.classification_metrics` makes them) the matrix is written too.
+    `tfbert.evaluation.metrics.classification_metrics` makes them) the matrix is written too.
     predictions: one dict per example, written as given.
     Returns {"metrics", "predictions"[, "confusion_matrix_json", "confusion_matrix_png"]}
     -> pathlib.Path of each file written.
