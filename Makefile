@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup serving-venv run test bench-setup bench clean
+.PHONY: setup serving-venv run test test-fast bench-setup bench clean
 
 setup: $(VENV)/.installed
 
@@ -34,9 +34,17 @@ $(SERVING_VENV)/.installed:
 
 # Two processes, each test file whole in one of them (module fixtures are built once);
 # most tests wait on subprocesses, TF start-up or Python, so two share two cores well.
+# Tests that need the benchmark datasets (../shared/data) skip without them, saying so;
+# TFBERT_REQUIRE_BENCHMARK_DATA=1 (CI, .ci/run) makes such a skip a failure.
 TEST_PROCESSES ?= 2
+PYTEST := $(BIN)/python -m pytest -q --durations=15 -n $(TEST_PROCESSES) --dist loadfile
 test: setup serving-venv
-	$(BIN)/python -m pytest -q --durations=15 -n $(TEST_PROCESSES) --dist loadfile
+	$(PYTEST)
+
+# The unit tests only: no subprocesses, no training beyond a step, no SavedModel
+# exports, no real MiniLM encoder (the `slow` marker, set in tests/conftest.py).
+test-fast: setup
+	$(PYTEST) -m "not slow"
 
 # Benchmarks compare against PyTorch: the CPU build of torch (never a tfbert dependency).
 bench-setup: setup

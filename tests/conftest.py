@@ -17,12 +17,10 @@ REQUIRE_BENCHMARK_DATA = "TFBERT_REQUIRE_BENCHMARK_DATA"
 # "file::test" for one test of a file that is otherwise fast), so that a file needs no
 # edit to move between tiers. Slow: subprocesses (the CLI, a second Python, TF Serving's
 # runtime), training beyond a step, SavedModel exports, the real MiniLM encoder.
-# tests/test_stranger_test_tiers.py checks that every name here still exists.
+# tests/test_stranger_clone.py checks that every name here still exists.
 SLOW_FILES = {
     "test_baseline.py",          # tfbert.cli in subprocesses
     "test_checkpoint.py",        # the real MiniLM encoder, float32 / bfloat16 / Google layout
-    "test_checkpoint_writer.py", # the real MiniLM encoder written and read back
-    "test_crf.py",               # Keras and SavedModel round trips, XLA, training
     "test_distribute.py",        # training on several devices, in subprocesses
     "test_export.py",            # SavedModel exports
     "test_export_crash.py",      # exports killed in subprocesses
@@ -45,16 +43,17 @@ SLOW_FILES = {
     "test_tokenizer_fuzz.py",    # hypothesis against the Python reference tokenizer
 }
 SLOW_TESTS = {
+    # training runs
     "test_checkpoint_pooling.py::test_training_with_head_auto_uses_the_checkpoint_pooling",
-    "test_config.py::test_config_module_does_not_import_tensorflow",  # a second Python
     "test_early_stopping.py::test_a_run_stops_early_and_is_not_trained_on_when_started_again",
-    "test_metrics_and_report.py::test_metrics_and_report_load_without_tensorflow",  # subprocesses
-}
-# Tests in files outside this conftest's care that read the benchmark data without asking
-# benchmark_data(): {"file::test": [data names]}, checked before each runs. Empty once
-# those files call benchmark_data() themselves (or use committed samples).
-READS_BENCHMARK_DATA = {
-    "test_serving_compat.py::test_exports_run_in_tf_serving_runtime": ["sst2/train.tsv", "sst2/dev.tsv"],
+    # the real MiniLM encoder
+    "test_checkpoint_writer.py::test_minilm_written_back_equals_its_original_weights",
+    # a SavedModel export
+    "test_crf.py::test_saved_model_of_decode_runs_after_loading",
+    # a second Python
+    "test_config.py::test_config_module_does_not_import_tensorflow",
+    "test_layers_of_the_package.py::test_recipes_and_served_rows_load_without_tensorflow",
+    "test_metrics_and_report.py::test_metrics_and_report_load_without_tensorflow",
 }
 
 
@@ -84,21 +83,6 @@ def pytest_collection_modifyitems(config, items):
         if file in SLOW_FILES or f"{file}::{name}" in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
 
-
-def pytest_runtest_setup(item):
-    file, name = item.path.name, getattr(item, "originalname", item.name)
-    for data in READS_BENCHMARK_DATA.get(f"{file}::{name}", ()):
-        benchmark_data(data)
-
-TINY_CONFIG = dict(
-    vocab_size=100,
-    hidden_size=32,
-    num_layers=2,
-    num_heads=4,
-    intermediate_size=64,
-    max_position_embeddings=64,
-    type_vocab_size=2,
-)
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import pytest
 
 from tfbert.models.config import BertConfig
 
-CONFIG_FILE = pathlib.Path(__file__).parents[1] / "tfbert" / "config.py"
+CONFIG_FILE = pathlib.Path(__file__).parents[1] / "tfbert" / "models" / "config.py"
 
 
 def write_json(tmp_path, values, name="config.json"):

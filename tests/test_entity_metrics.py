@@ -3,11 +3,9 @@ import random
 import pytest
 from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
 
-from conftest import DATA
+from conftest import benchmark_data
 from tfbert.data.tag_schemes import chunks, spans_from_tags, tags_from_spans
 from tfbert.evaluation.entity_metrics import entity_scores, token_accuracy
-
-needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"benchmark data not found at {DATA}")
 
 
 def test_entity_scores_by_hand():
@@ -108,11 +106,10 @@ def test_gold_spans_of_valid_tags_equal_their_chunks():
             assert spans_from_tags(tags, scheme) == chunks(tags)
 
 
-@needs_data
 def test_entity_scores_match_seqeval_on_conll_test():
     from tfbert.data.tagged_readers import read_tagged
 
-    gold = read_tagged(DATA / "conll2003" / "test.txt").tags
+    gold = read_tagged(benchmark_data("conll2003/test.txt")).tags  # skipped without ../shared
     rng = random.Random(1)
     predicted = [random_prediction(rng, tags, "BI", ("PER", "LOC", "ORG", "MISC")) for tags in gold]
     assert_same_as_seqeval(gold, predicted)

@@ -1,14 +1,11 @@
-import pathlib
 import re
 
 import numpy as np
 import pytest
 
+from conftest import benchmark_data
 from tfbert.data.labels import LabelVocabulary, parse_scores
 from tfbert.data.readers import TextExamples, read_examples
-
-DATA = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
-needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"benchmark data not found at {DATA}")
 
 
 def raises(error, *fragments):
@@ -191,13 +188,12 @@ def test_parse_scores_without_labels():
         parse_scores(TextExamples(["t"], None, None, "x.tsv", [1]))
 
 
-# The real data ------------------------------------------------------------------------
+# The real data (../shared/data: skipped without it) ----------------------------------
 
 
-@needs_data
 def test_atis_test_labels_unseen_in_train():
-    train = read_examples(DATA / "atis" / "train")
-    test = read_examples(DATA / "atis" / "test")
+    train = read_examples(benchmark_data("atis/train"))
+    test = read_examples(benchmark_data("atis/test"))
 
     # Whole raw labels as classes: 4 test intents never occur in train, on 5 examples
     # (as the data README says). Two of them are only the reversed order of a
@@ -206,7 +202,7 @@ def test_atis_test_labels_unseen_in_train():
     targets, kept, skipped = vocabulary.encode(test, on_unknown="skip")
     assert skipped == 5
     assert len(kept) == len(targets) == 893 - 5
-    with raises(ValueError, str(DATA / "atis" / "test"), "line 35", "'atis_day_name'"):
+    with raises(ValueError, str(benchmark_data("atis/test")), "line 35", "'atis_day_name'"):
         vocabulary.encode(test)
 
     # Multi-label: combinations split into their parts, so only examples with a part
@@ -220,9 +216,8 @@ def test_atis_test_labels_unseen_in_train():
     assert (targets.sum(axis=1) >= 1).all()
 
 
-@needs_data
 def test_stsb_scores():
-    examples = read_examples(DATA / "stsb" / "dev.tsv", text_column="sentence1",
+    examples = read_examples(benchmark_data("stsb/dev.tsv"), text_column="sentence1",
                              text_pair_column="sentence2", label_column="score")
     scores = parse_scores(examples, min_value=0.0, max_value=5.0)
     assert scores.shape == (1500,)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from tfbert import metrics as evaluation
+from tfbert.evaluation import metrics as evaluation
 from tfbert.evaluation import report
 
 approx = pytest.approx

@@ -1,12 +1,9 @@
-import pathlib
 import re
 
 import pytest
 
+from conftest import benchmark_data
 from tfbert.data.readers import TextExamples, read_examples
-
-DATA = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
-needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"benchmark data not found at {DATA}")
 
 
 def write(folder, name, text, encoding="utf-8"):
@@ -20,24 +17,23 @@ def raises(error, *fragments):
     return pytest.raises(error, match="(?s)" + ".*".join(re.escape(f) for f in fragments))
 
 
-# The real benchmark files ------------------------------------------------------------
+# The real benchmark files (../shared/data: skipped without it) -------------------------
 
 
-@needs_data
 def test_sst2_dev():
-    examples = read_examples(DATA / "sst2" / "dev.tsv", text_column="sentence", label_column="label")
+    path = benchmark_data("sst2/dev.tsv")
+    examples = read_examples(path, text_column="sentence", label_column="label")
     assert len(examples) == 872
     assert examples.text_pairs is None
     # SST-2 sentences end with a space before the tab; text fields are stripped.
     assert examples.texts[0] == "it 's a charming and often affecting journey ."
     assert examples.labels[:2] == ["1", "0"]
     assert examples.line_numbers[:2] == [2, 3]
-    assert examples.source == str(DATA / "sst2" / "dev.tsv")
+    assert examples.source == str(path)
 
 
-@needs_data
 def test_stsb_dev_pairs_by_name_and_index():
-    path = DATA / "stsb" / "dev.tsv"
+    path = benchmark_data("stsb/dev.tsv")
     examples = read_examples(path, text_column="sentence1", text_pair_column="sentence2",
                              label_column="score")
     assert len(examples) == 1500
@@ -48,9 +44,8 @@ def test_stsb_dev_pairs_by_name_and_index():
     assert by_index == examples
 
 
-@needs_data
 def test_mrpc_dev_bom_header_and_unbalanced_quotes():
-    examples = read_examples(DATA / "mrpc" / "dev.tsv", text_column="#1 String",
+    examples = read_examples(benchmark_data("mrpc/dev.tsv"), text_column="#1 String",
                              text_pair_column="#2 String", label_column="Quality")
     # 408 rows only if the quote that line 2 never closes is read as a plain character.
     assert len(examples) == 408
@@ -58,30 +53,27 @@ def test_mrpc_dev_bom_header_and_unbalanced_quotes():
     assert examples.labels[:3] == ["1", "0", "0"]
 
 
-@needs_data
 def test_chnsenticorp_dev():
-    examples = read_examples(DATA / "chnsenticorp" / "dev.tsv", text_column="text_a",
+    examples = read_examples(benchmark_data("chnsenticorp/dev.tsv"), text_column="text_a",
                              label_column="label")
     assert len(examples) == 1200
     assert set(examples.labels) == {"0", "1"}
 
 
-@needs_data
 def test_sst2_crlf_file():
-    examples = read_examples(DATA / "sst2" / "test_labeled_unofficial.tsv", text_column="sentence",
+    examples = read_examples(benchmark_data("sst2/test_labeled_unofficial.tsv"), text_column="sentence",
                              label_column="label")
     assert len(examples) == 1821
     assert set(examples.labels) == {"0", "1"}  # no "1\r"
 
 
-@needs_data
 def test_atis_and_snips_folders():
-    atis = read_examples(DATA / "atis" / "test")
+    atis = read_examples(benchmark_data("atis/test"))
     assert len(atis) == 893
     assert atis.texts[0].startswith("i would like to find a flight from charlotte")
     assert atis.line_numbers[:2] == [1, 2]
     assert any("#" in label for label in atis.labels)
-    snips = read_examples(DATA / "snips" / "test", format="seq_in")
+    snips = read_examples(benchmark_data("snips/test"), format="seq_in")
     assert len(snips) == 700
     # SNIPS lines end with spaces.
     assert not any(text != text.strip() for text in snips.texts)

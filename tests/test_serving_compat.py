@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import DATA, FIXTURES, ROOT
+from conftest import FIXTURES, ROOT
 from test_export import example_batch
 from tfbert import BertEncoder, BertTokenizer
 from tfbert.data.readers import read_examples
@@ -28,6 +28,7 @@ from tiny_models import assert_rows_match, spread, tiny
 
 SERVING_PYTHON = os.environ.get("TFBERT_SERVING_PYTHON", str(ROOT / ".venv-tf220" / "bin" / "python"))
 RUNNER = ROOT / "tests" / "serving_compat" / "run_signatures.py"
+SAMPLE = ROOT / "recipes" / "data" / "sentiment"
 BROKEN_UTF8 = [b"\xff\xfe broken", b"caf\xc3", b"\xed\xa0\x80 surrogate"]
 
 
@@ -76,15 +77,15 @@ def fine_tuned_sentiment(minilm_dir):
     model = TextClassifier(BertEncoder.from_pretrained(minilm_dir), BertTokenizer.from_pretrained(minilm_dir),
                            ["negative", "positive"])
     model.compile(optimizer=keras.optimizers.AdamW(5e-5))
-    train = read_examples(DATA / "sst2" / "train.tsv", text_column="sentence", label_column="label")
-    labels = ["positive" if label == "1" else "negative" for label in train.labels[:64]]
-    model.fit(train.texts[:64], labels, batch_size=16, epochs=1, verbose=0)
+    # The committed sample set: the test runs in any clone, with or without ../shared.
+    train = read_examples(SAMPLE / "train.tsv", text_column="sentence", label_column="label")
+    model.fit(train.texts[:64], train.labels[:64], batch_size=16, epochs=1, verbose=0)
     return model
 
 
 def test_exports_run_in_tf_serving_runtime(tmp_path, fine_tuned_sentiment):
     model = fine_tuned_sentiment
-    texts = read_examples(DATA / "sst2" / "dev.tsv", text_column="sentence").texts + hard_strings()
+    texts = read_examples(SAMPLE / "dev.tsv", text_column="sentence").texts + hard_strings()
     texts.sort(key=len)  # requests of similar lengths, as a batching client would send
     classifier_dir = export_for_serving(model, tmp_path / "models", "sentiment")
     features = model.tokenizer(texts[:64])

@@ -3,11 +3,9 @@ import re
 
 import pytest
 
-from conftest import DATA
+from conftest import benchmark_data
 from tfbert.data.tag_schemes import (SCHEMES, TagSequenceError, allowed_transitions, chunks,
                                      model_scheme, spans_from_tags, split_tag, tags_from_spans)
-
-needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"benchmark data not found at {DATA}")
 
 
 def raises(error, *fragments):
@@ -237,7 +235,6 @@ def read_tags(path, **options):
     return read_tagged(path, **options)
 
 
-@needs_data
 @pytest.mark.parametrize("path,scheme", [
     ("conll2003/test.txt", "iob2"),
     ("resume_ner/dev.char.bmes", "bmes"),
@@ -246,23 +243,23 @@ def read_tags(path, **options):
     ("snips/train", "iob2"), ("snips/valid", "iob2"), ("snips/test", "iob2"),
 ])
 def test_real_files_are_valid_in_their_scheme(path, scheme):
-    examples = read_tags(DATA / path)
+    examples = read_tags(benchmark_data(path))  # ../shared/data: skipped without it
     spans = [spans_from_tags(tags, scheme) for tags in examples.tags]
     assert sum(map(len, spans)) > 0
     assert spans == [chunks(tags) for tags in examples.tags]
 
 
-@needs_data
 def test_resume_train_has_two_sentences_split_inside_an_entity():
     """Lines 1836-1837 and 1893-1894 of Resume's train file break one sentence (and one
     ORG entity) across two lines; strict reading names exactly those places."""
-    examples = read_tags(DATA / "resume_ner" / "train.char.bmes")
+    path = benchmark_data("resume_ner/train.char.bmes")
+    examples = read_tags(path)
     broken = []
     for i, tags in enumerate(examples.tags):
         try:
             spans_from_tags(tags, "bmes")
         except TagSequenceError as error:
             broken.append(examples.location(i, error.index))
-    source = str(DATA / "resume_ner" / "train.char.bmes")
+    source = str(path)
     assert broken == [f"{source}, line 1836, word 35", f"{source}, line 1837, word 1",
                       f"{source}, line 1893, word 42", f"{source}, line 1894, word 1"]

@@ -3,10 +3,8 @@ import re
 
 import pytest
 
-from conftest import DATA
+from conftest import benchmark_data
 from tfbert.data.tagged_readers import TAGGED_FORMATS, TaggedExamples, read_tagged
-
-needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"benchmark data not found at {DATA}")
 
 
 def write(folder, name, text, encoding="utf-8"):
@@ -318,12 +316,11 @@ def test_given_checks_every_sentence():
         TaggedExamples.given([["a"], ["b"]], labels=["x"])
 
 
-# The real benchmark files ------------------------------------------------------------
+# The real benchmark files (../shared/data: skipped without it) -------------------------
 
 
-@needs_data
 def test_real_conll_test_file():
-    path = DATA / "conll2003" / "test.txt"
+    path = benchmark_data("conll2003/test.txt")
     examples = read_tagged(path)
     assert len(examples) == 3453
     assert examples.words[0] == ["SOCCER", "-", "JAPAN", "GET", "LUCKY", "WIN", ",", "CHINA",
@@ -332,13 +329,12 @@ def test_real_conll_test_file():
     assert examples.location(0, 2) == f"{path}, line 5"
 
 
-@needs_data
 @pytest.mark.parametrize("path,count,options", [
     ("resume_ner/test.char.bmes", 477, {}),
     ("atis/test", 893, {"label_column": "label"}),
     ("snips/test", 700, {"label_column": "label"}),
 ])
 def test_real_files(path, count, options):
-    examples = read_tagged(DATA / path, **options)
+    examples = read_tagged(benchmark_data(path), **options)
     assert len(examples) == count
     assert all(len(w) == len(t) for w, t in zip(examples.words, examples.tags))

@@ -9,7 +9,7 @@ import json
 
 from tfbert.io.atomic_files import replacing
 from tfbert.run_directory import RunDirectory
-from tfbert.tasks.registry import prediction_rows_of_kind, task_class
+from tfbert.tasks.registry import prediction_rows_of_kind, read_examples_of_kind
 
 
 def predict_file(run_dir, input_path, output_path, batch_size=64, data_overrides=(),
@@ -20,8 +20,8 @@ def predict_file(run_dir, input_path, output_path, batch_size=64, data_overrides
     run = RunDirectory(run_dir)
     recipe = run.recipe(data_overrides)
     kind, config = run.task_description()
-    examples = task_class(kind).read_examples(input_path, recipe.data, labels=False,
-                                               section=recipe.options)
+    examples = read_examples_of_kind(kind, input_path, recipe.data, labels=False,
+                                     section=recipe.options)
     if not len(examples):
         rows = []
     elif server:

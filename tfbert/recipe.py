@@ -19,7 +19,7 @@ import re
 import tomllib
 
 from tfbert.io.names import SAFE_NAME_RULE, is_safe_name
-from tfbert.tasks.registry import task_class, task_names
+from tfbert.tasks.registry import recipe_section_of, task_class, task_names
 
 
 @dataclasses.dataclass
@@ -253,7 +253,7 @@ def _build(where, values):
     if not isinstance(task, str):
         raise RecipeError(f"{where}: task must be a string, got {task!r}.")
     try:
-        section = task_class(task).recipe_section
+        section = recipe_section_of(task)
     except ValueError:
         raise RecipeError(f"{where}: task = {task!r} is not one of: "
                           f"{', '.join(repr(name) for name in task_names())}.") from None
@@ -366,7 +366,8 @@ def load_recipe(path, overrides=()):
     if not recipe.export.name:
         recipe.export.name = recipe.name
     if not recipe.training.eval_metric:
-        recipe.training.eval_metric = recipe.task_class.default_eval_metric
+        recipe.training.eval_metric = (getattr(recipe.options, "default_eval_metric", None)
+                                       or recipe.task_class.default_eval_metric)
     return recipe
 
 

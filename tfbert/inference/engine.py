@@ -55,6 +55,10 @@ def run_by_length(run_chunk, rows, lengths, output_specs, chunk_size=CHUNK_SIZE)
     named = isinstance(output_specs, dict)
     names = sorted(output_specs) if named else [None]
     specs = [output_specs[name] for name in names] if named else [output_specs]
+    for name, (_, row_shape) in zip(names, specs):
+        if any(size is None for size in row_shape):
+            raise ValueError(f"output {name!r}: row shape {list(row_shape)} has an unknown size; "
+                             "chunks are stitched to a known one (an int or a scalar tensor).")
     lengths = tf.cast(lengths, tf.int32)
     count = tf.shape(lengths)[0]
     size = tf.maximum(count, 1) if chunk_size is None else tf.constant(chunk_size, tf.int32)

@@ -20,17 +20,11 @@ import tensorflow as tf
 
 from tfbert.layers.cls_head import ClsPoolingHead
 from tfbert.tasks.registry import register_task
+from tfbert.tasks.sections import IntentAndSlotsSection
 from tfbert.tasks.rows import intent_and_slots_rows
-from tfbert.tasks.token_classifier import TokenClassificationSection, TokenClassifier
+from tfbert.tasks.token_classifier import TokenClassifier
 
 INTENTS_FILE = "intents.txt"
-
-
-@dataclasses.dataclass
-class IntentAndSlotsSection(TokenClassificationSection):
-    """The [intent_and_slots] table of a recipe."""
-
-    intent_column: str = "label"  # seq_in: the intent file; jsonl: the key
 
 
 @register_task("intent_and_slots")
@@ -39,7 +33,7 @@ class IntentAndSlots(TokenClassifier):
     """BERT with a [CLS] intent head and a slot tagger; `intent_names` are the intents."""
 
     recipe_section = IntentAndSlotsSection
-    default_eval_metric = "sentence_accuracy"
+    default_eval_metric = recipe_section.default_eval_metric
     # training.head_learning_rate = "auto": the intent head, the slot tagger and its CRF
     # at 1e-3 (10x the encoder's 1e-4). Measured on both joint sets (bench/README.md,
     # "Token tagging"): test slot F1 ATIS 95.03 -> 95.37, SNIPS 95.34 -> 95.65.
@@ -63,10 +57,6 @@ class IntentAndSlots(TokenClassifier):
         return cls(tag_names=cls.tag_names_of(section, train_examples),
                    intent_names=sorted(set(train_examples.labels)),
                    **cls.tagging_options(section), **common)
-
-    @staticmethod
-    def label_column_of(section):
-        return section.intent_column or None
 
     @property
     def reads_pooled_output(self):

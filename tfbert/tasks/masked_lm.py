@@ -32,41 +32,11 @@ from tfbert.data.pretraining_data import PackedCorpus, pack_corpus
 from tfbert.layers.pretraining_heads import (MaskedLMHead, NextSentenceHead, head_state,
                                              load_head_weights)
 from tfbert.tasks.registry import register_task
+from tfbert.tasks.sections import PretrainingSection
 from tfbert.tasks.task import Task
 from tfbert.text.vocabulary import extend_vocabulary, unknown_words
 
 CHECKPOINT_DIR = "checkpoint"
-
-
-@dataclasses.dataclass
-class PretrainingSection:
-    """The [pretraining] table of a recipe."""
-
-    next_sentence: bool = False  # add next-sentence prediction (BERT's second objective)
-    mask_rate: float = 0.15  # share of each sequence's tokens the model must restore
-    whole_word_masking: bool = False  # select all pieces of a word together
-    documents: str = ""  # .txt corpora: "lines", "blank_lines"; empty: tell from the file
-    text_key: str = "text"  # .jsonl corpora: the key of each document's text
-    extend_vocabulary: bool = False  # add the corpus's [UNK] words (tfbert.text.vocabulary)
-    min_count: int = 2  # ... seen at least this many times
-    # More text whose [UNK] words are added too, without being trained on (a task's
-    # training texts, say); files separated by ",".
-    vocabulary_files: str = ""
-    # The added tokens' embedding rows step at this multiple of the learning rate (the
-    # other rows and weights at the rate itself): they all start from the mean embedding.
-    new_token_learning_rate_multiplier: float = 1.0
-
-    def check(self):
-        if not 0.0 < self.mask_rate < 1.0:
-            raise ValueError(f"mask_rate must be in (0, 1), got {self.mask_rate}.")
-        if self.documents not in ("", "lines", "blank_lines"):
-            raise ValueError(f"documents = {self.documents!r} is not one of: lines, blank_lines "
-                             "(or empty: told from the file).")
-        if self.min_count < 1:
-            raise ValueError(f"min_count must be 1 or more, got {self.min_count}.")
-        if not self.new_token_learning_rate_multiplier > 0:
-            raise ValueError("new_token_learning_rate_multiplier must be > 0, got "
-                             f"{self.new_token_learning_rate_multiplier}.")
 
 
 @register_task("pretraining")
@@ -75,7 +45,7 @@ class MaskedLanguageModel(Task):
     """BERT's pretraining objectives on an encoder: masked LM (+ next sentence)."""
 
     recipe_section = PretrainingSection
-    default_eval_metric = "masked_lm_accuracy"
+    default_eval_metric = recipe_section.default_eval_metric
 
     def __init__(self, encoder, tokenizer, next_sentence=False, mask_rate=0.15,
                  whole_word_masking=False, seed=0, new_token_ids=(),
@@ -235,12 +205,6 @@ class MaskedLanguageModel(Task):
         return metrics
 
     # ------------------------------------------------------------------ data
-
-    @classmethod
-    def read_examples(cls, path, data, labels=True, section=None):
-        section = section or cls.recipe_section()
-        paths = [part.strip() for part in str(path).split(",") if part.strip()]
-        return read_corpus(paths, documents=section.documents or None, text_key=section.text_key)
 
     def tokenize(self, x, y=None, targets=True, on_unknown="error"):
         if isinstance(x, PackedCorpus):

@@ -23,6 +23,15 @@ _BUILT_IN = {
     "embedding": "tfbert.tasks.sentence_embedder",
 }
 _REGISTERED = {}
+# name -> its recipe table in tfbert.tasks.sections (no TensorFlow).
+_SECTIONS = {
+    "classification": "ClassificationSection",
+    "regression": "RegressionSection",
+    "token_classification": "TokenClassificationSection",
+    "intent_and_slots": "IntentAndSlotsSection",
+    "pretraining": "PretrainingSection",
+    "embedding": "EmbeddingSection",
+}
 # name -> its function in tfbert.tasks.rows (answers -> prediction rows, no TensorFlow).
 _ROWS = {
     "classification": "classification_rows",
@@ -72,3 +81,21 @@ def prediction_rows_of_kind(name):
 
         return getattr(rows, _ROWS[name])
     return task_class(name).prediction_rows
+
+
+def recipe_section_of(name):
+    """The dataclass of the kind's recipe table; a built-in kind's without importing
+    TensorFlow. A ValueError lists the known kinds."""
+    if name in _SECTIONS and name not in _REGISTERED:
+        from tfbert.tasks import sections
+
+        return getattr(sections, _SECTIONS[name])
+    return task_class(name).recipe_section
+
+
+def read_examples_of_kind(name, path, data, labels=True, section=None):
+    """The examples of a file as the kind reads them (`Task.read_examples`); a built-in
+    kind's without importing TensorFlow."""
+    if name in _SECTIONS and name not in _REGISTERED:
+        return (section or recipe_section_of(name)()).read_examples(path, data, labels)
+    return task_class(name).read_examples(path, data, labels=labels, section=section)

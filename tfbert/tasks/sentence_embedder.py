@@ -18,22 +18,11 @@ import keras
 import tensorflow as tf
 
 from tfbert.tasks.registry import register_task
+from tfbert.tasks.sections import EmbeddingSection
 from tfbert.tasks.rows import embedding_rows
 from tfbert.tasks.task import Task
 
 POOLINGS = ("mean", "cls")
-
-
-@dataclasses.dataclass
-class EmbeddingSection:
-    """The [embedding] table: how vectors are made (the model is exported, not trained)."""
-
-    pooling: str = "mean"  # mean | cls
-    normalize: bool = True
-
-    def check(self):
-        if self.pooling not in POOLINGS:
-            raise ValueError(f"pooling = {self.pooling!r} is not one of: {', '.join(POOLINGS)}.")
 
 
 @register_task("embedding")

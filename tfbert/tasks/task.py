@@ -38,9 +38,10 @@ import numpy as np
 import tensorflow as tf
 
 from tfbert.data.pipeline import TokenizedExamples, tokenize_examples
-from tfbert.data.readers import TextExamples, read_examples
+from tfbert.data.readers import TextExamples
 from tfbert.inference.engine import CHUNK_SIZE, run_by_length, used_lengths
 from tfbert.models.encoder import BertEncoder
+from tfbert.tasks.sections import read_text_examples
 from tfbert.text.tokenizer import BertTokenizer
 
 # In-process prediction runs this many batches of texts per call of its graph function.
@@ -91,14 +92,12 @@ class Task(keras.Model):
     @classmethod
     def read_examples(cls, path, data, labels=True, section=None):
         """The examples of one split; `data` is the recipe's [data] section, `section`
-        the task's own table (None: its defaults)."""
-        return read_examples(
-            path,
-            text_column=data.text_column or None,
-            text_pair_column=data.text_pair_column or None,
-            label_column=(data.label_column or None) if labels else None,
-            format=data.format or None,
-        )
+        the task's own table (None: its defaults), which knows how its kind reads
+        (`tfbert/tasks/sections.py`); a table without `read_examples` reads texts."""
+        section = section or (cls.recipe_section() if cls.recipe_section else None)
+        if hasattr(section, "read_examples"):
+            return section.read_examples(path, data, labels)
+        return read_text_examples(path, data, labels)
 
     def raw_labels(self, labels):
         """Labels passed in Python -> raw label strings, as a file would spell them."""

@@ -29,62 +29,10 @@ from tfbert.layers.heads import POOLING_HEADS
 from tfbert.evaluation.metrics import classification_metrics, multilabel_metrics, out_of_scope_metrics
 from tfbert.tasks.pooled_task import PooledTask
 from tfbert.tasks.registry import register_task
+from tfbert.tasks.sections import ClassificationSection
 from tfbert.tasks.rows import classification_rows
 
 LABELS_FILE = "labels.txt"
-
-
-@dataclasses.dataclass
-class ClassificationSection:
-    """The [classification] table of a recipe."""
-
-    # auto: the pooling the checkpoint was trained with (mean for all-MiniLM-L6-v2), else cls
-    head: str = "auto"  # cls | attention | mean | auto
-    multi_label: bool = False  # each label an independent yes/no (sigmoid)
-    label_separator: str = "#"  # multi-label: "atis_flight#atis_airfare" names two
-    threshold: float = 0.5  # multi-label: probability over which a label is predicted
-    # "balanced": each class's loss weighted by n / (classes * its count) (scikit-learn's
-    # compute_class_weight), so small classes count as much as large ones; "": none.
-    class_weight: str = ""
-    # Out-of-scope rejection: when the top probability is under reject_below, the answer
-    # is reject_label (in predict, evaluate and the served signature alike). 0: off;
-    # "auto": chosen on the dev set after training, the highest threshold that still
-    # accepts reject_recall of the dev set's in-scope examples. Dev and test rows whose
-    # label is reject_label are the out-of-scope examples the report scores.
-    reject_below: float = dataclasses.field(default=0.0, metadata={"or_strings": ("auto",)})
-    reject_label: str = "oos"
-    reject_recall: float = 0.95  # "auto": the share of in-scope dev examples kept
-
-    def check(self):
-        if self.head not in (*POOLING_HEADS, "auto"):
-            raise ValueError(f"head = {self.head!r} is not one of: {', '.join(POOLING_HEADS)}, auto.")
-        if not 0.0 < self.threshold < 1.0:
-            raise ValueError(f"threshold must be in (0, 1), got {self.threshold}.")
-        if not self.label_separator:
-            raise ValueError("label_separator must not be empty.")
-        if self.class_weight not in ("", "balanced"):
-            raise ValueError(f"class_weight = {self.class_weight!r} is not one of: \"\" (none), balanced.")
-        if self.class_weight and self.multi_label:
-            raise ValueError("class_weight = \"balanced\" is for single-label classification; "
-                             "a multi-label classifier has no single class per example to weigh.")
-        if self.reject_below != "auto" and not 0.0 <= self.reject_below < 1.0:
-            raise ValueError(f"reject_below must be in [0, 1) or \"auto\", got {self.reject_below}.")
-        if self.rejects and self.multi_label:
-            raise ValueError("reject_below is for single-label classification; a multi-label "
-                             "classifier already answers no label over its threshold as none.")
-        if self.rejects and (not self.reject_label.strip() or "\n" in self.reject_label):
-            raise ValueError(f"reject_label = {self.reject_label!r} must be a one-line label name.")
-        if not 0.0 < self.reject_recall <= 1.0:
-            raise ValueError(f"reject_recall must be in (0, 1], got {self.reject_recall}.")
-
-    @property
-    def rejects(self):
-        return self.reject_below == "auto" or self.reject_below > 0
-
-    def requires_dev(self):
-        """Why this section needs data.dev ("" when it does not)."""
-        return ('reject_below = "auto" chooses its threshold on the dev set'
-                if self.reject_below == "auto" else "")
 
 
 @register_task("classification")
@@ -108,7 +56,7 @@ class TextClassifier(PooledTask):
     """
 
     recipe_section = ClassificationSection
-    default_eval_metric = "accuracy"
+    default_eval_metric = recipe_section.default_eval_metric
 
     def __init__(self, encoder, tokenizer, label_names, head="cls", pair=False,
                  multi_label=False, label_separator="#", threshold=0.5, reject_below=0.0,

@@ -19,24 +19,8 @@ from tfbert.layers.heads import POOLING_HEADS
 from tfbert.evaluation.metrics import regression_metrics
 from tfbert.tasks.pooled_task import PooledTask
 from tfbert.tasks.registry import register_task
+from tfbert.tasks.sections import RegressionSection
 from tfbert.tasks.rows import regression_rows
-
-
-@dataclasses.dataclass
-class RegressionSection:
-    """The [regression] table of a recipe."""
-
-    # auto: the pooling the checkpoint was trained with (mean for all-MiniLM-L6-v2), else cls
-    head: str = "auto"  # cls | attention | mean | auto
-    min_score: float = -math.inf  # predictions are clipped to [min_score, max_score]
-    max_score: float = math.inf
-
-    def check(self):
-        if self.head not in (*POOLING_HEADS, "auto"):
-            raise ValueError(f"head = {self.head!r} is not one of: {', '.join(POOLING_HEADS)}, auto.")
-        if not self.min_score < self.max_score:
-            raise ValueError(f"min_score ({self.min_score}) must be below max_score "
-                             f"({self.max_score}).")
 
 
 @register_task("regression")
@@ -49,7 +33,7 @@ class TextRegressor(PooledTask):
     """
 
     recipe_section = RegressionSection
-    default_eval_metric = "spearman"
+    default_eval_metric = recipe_section.default_eval_metric
 
     def __init__(self, encoder, tokenizer, head="cls", pair=True, min_score=None,
                  max_score=None, dropout=0.1, **kwargs):

@@ -42,40 +42,13 @@ from tfbert.evaluation.entity_metrics import entity_scores, token_accuracy
 from tfbert.layers.crf import CRF, CRFLoss
 from tfbert.inference.engine import CHUNK_SIZE, run_by_length, used_lengths
 from tfbert.tasks.registry import register_task
+from tfbert.tasks.sections import TokenClassificationSection
 from tfbert.tasks.rows import tagging_rows
 from tfbert.tasks.task import PREDICT_WINDOW_BATCHES, Task, as_numpy, compiled
 from tfbert.text.offsets import with_char_offsets
 
 TAGS_FILE = "tags.txt"
 _PREFIXES = {"iob2": ("B", "I"), "bioes": ("B", "I", "E", "S"), "bmes": ("B", "M", "E", "S")}
-
-
-@dataclasses.dataclass
-class TokenClassificationSection:
-    """The [token_classification] table of a recipe."""
-
-    scheme: str = "iob2"  # how the data's tags are read: iob1 | iob2 | bioes | bmes
-    crf: bool = True  # a CRF over the tag scores (else a softmax per word)
-    constrain: bool = True  # CRF: forbid transitions the scheme does not allow
-    # The CRF's weights learn this many times faster than the encoder (see layers/crf.py):
-    # at BERT's learning rate alone its transitions barely move.
-    crf_learning_rate_multiplier: float = 100.0
-    # A sentence whose tags the scheme forbids: "error" names its file and line; "skip"
-    # leaves it out of training (counted and named; Resume's train splits 2 sentences
-    # across lines, mid-entity).
-    invalid_sequences: str = "error"
-    words_column: str = ""  # seq_in: the words file (seq.in); jsonl: the key (tokens)
-    tags_column: str = ""  # conll: the column index (-1); seq_in: the file (seq.out); jsonl: key
-
-    def check(self):
-        if self.scheme not in SCHEMES:
-            raise ValueError(f"scheme = {self.scheme!r} is not one of: {', '.join(SCHEMES)}.")
-        if self.invalid_sequences not in ("error", "skip"):
-            raise ValueError(f"invalid_sequences = {self.invalid_sequences!r} is not one of: "
-                             "error, skip.")
-        if not self.crf_learning_rate_multiplier > 0:
-            raise ValueError("crf_learning_rate_multiplier must be positive, got "
-                             f"{self.crf_learning_rate_multiplier}.")
 
 
 def tag_names_for(spans_types, scheme):
@@ -190,22 +163,6 @@ class TokenClassifier(Task):
         return features, {"tag_logits": targets["tag_ids"]}
 
     # ------------------------------------------------------------------ data
-
-    @classmethod
-    def read_examples(cls, path, data, labels=True, section=None):
-        section = section or cls.recipe_section()
-        if data.text_column != "text" or data.label_column != "label" or data.text_pair_column:
-            raise ValueError(f"[data] text_column / label_column / text_pair_column are for text "
-                             f"tasks; token tagging reads [{cls.task_name}] words_column, "
-                             "tags_column (and intent_column).")
-        return read_tagged(path, format=data.format or None, tags=labels,
-                           text_column=section.words_column or None,
-                           tag_column=section.tags_column or None,
-                           label_column=cls.label_column_of(section) if labels else None)
-
-    @staticmethod
-    def label_column_of(section):
-        return None
 
     def as_examples(self, x, y=None):
         if isinstance(x, TaggedExamples):
