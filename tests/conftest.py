@@ -84,6 +84,16 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.slow)
 
 
+TINY_CONFIG = dict(
+    vocab_size=100,
+    hidden_size=32,
+    num_layers=2,
+    num_heads=4,
+    intermediate_size=64,
+    max_position_embeddings=64,
+    type_vocab_size=2,
+)
+
 
 @pytest.fixture(scope="session")
 def minilm_dir():

@@ -35,6 +35,10 @@ def test_registry_names_every_head():
         "cls": ClsPoolingHead, "attention": AttentionPoolingHead, "mean": MeanPoolingHead
     }
     assert all(issubclass(head, PoolingHead) for head in POOLING_HEADS.values())
+    # The recipe tables check head names without importing Keras: the same names.
+    from tfbert.tasks import sections
+
+    assert sections.POOLING_HEADS == tuple(POOLING_HEADS)
 
 
 @pytest.mark.parametrize("head_class", ALL_HEADS)

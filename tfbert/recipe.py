@@ -15,7 +15,6 @@ with `--set` on the command line are relative to the current directory.
 import dataclasses
 import math
 import pathlib
-import re
 import tomllib
 
 from tfbert.io.names import SAFE_NAME_RULE, is_safe_name

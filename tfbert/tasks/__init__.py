@@ -1,7 +1,14 @@
 """Task kinds: each is one module here, registered under the name recipes use.
 
-    classification  TextClassifier   (text_classifier.py)
-    regression      TextRegressor    (text_regressor.py)
+    classification        TextClassifier        (text_classifier.py)
+    regression            TextRegressor         (text_regressor.py)
+    token_classification  TokenClassifier       (token_classifier.py)
+    intent_and_slots      IntentAndSlots        (intent_and_slots.py)
+    pretraining           MaskedLanguageModel   (masked_lm.py)
+    embedding             SentenceEmbedder      (sentence_embedder.py)
+
+Their recipe tables are in sections.py and their answer rows in rows.py, both free of
+TensorFlow, so that recipes load and served answers become rows without it.
 
 `tfbert.tasks.registry.task_class(name)` looks a kind up; see task.py for the
 contract a new kind fills in. The classes are imported on first use (they import
@@ -16,6 +23,10 @@ _LAZY = {
     "Task": "tfbert.tasks.task",
     "TextClassifier": "tfbert.tasks.text_classifier",
     "TextRegressor": "tfbert.tasks.text_regressor",
+    "TokenClassifier": "tfbert.tasks.token_classifier",
+    "IntentAndSlots": "tfbert.tasks.intent_and_slots",
+    "MaskedLanguageModel": "tfbert.tasks.masked_lm",
+    "SentenceEmbedder": "tfbert.tasks.sentence_embedder",
 }
 
 
@@ -25,4 +36,5 @@ def __getattr__(name):
     raise AttributeError(f"module 'tfbert.tasks' has no attribute {name!r}")
 
 
-__all__ = ["Task", "TextClassifier", "TextRegressor", "register_task", "task_class", "task_names"]
+__all__ = ["IntentAndSlots", "MaskedLanguageModel", "SentenceEmbedder", "Task", "TextClassifier",
+           "TextRegressor", "TokenClassifier", "register_task", "task_class", "task_names"]

@@ -16,7 +16,6 @@ is written as a Hugging Face checkpoint (`save_artifacts`: <run>/checkpoint) tha
 recipe's `checkpoint =` and transformers' BertForPreTraining load.
 """
 
-import dataclasses
 import weakref
 
 import keras

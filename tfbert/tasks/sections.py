@@ -21,6 +21,11 @@ POOLING_HEADS = ("cls", "attention", "mean")
 POOLINGS = ("mean", "cls")
 
 
+def check_head(head):
+    if head not in (*POOLING_HEADS, "auto"):
+        raise ValueError(f"head = {head!r} is not one of: {', '.join(POOLING_HEADS)}, auto.")
+
+
 def read_text_examples(path, data, labels=True):
     """The texts (pairs) and labels of one split, read with the recipe's [data] columns."""
     return read_examples(path, text_column=data.text_column or None,
@@ -54,8 +59,7 @@ class ClassificationSection:
     reject_recall: float = 0.95  # "auto": the share of in-scope dev examples kept
 
     def check(self):
-        if self.head not in (*POOLING_HEADS, "auto"):
-            raise ValueError(f"head = {self.head!r} is not one of: {', '.join(POOLING_HEADS)}, auto.")
+        check_head(self.head)
         if not 0.0 < self.threshold < 1.0:
             raise ValueError(f"threshold must be in (0, 1), got {self.threshold}.")
         if not self.label_separator:
@@ -101,8 +105,7 @@ class RegressionSection:
     max_score: float = math.inf
 
     def check(self):
-        if self.head not in (*POOLING_HEADS, "auto"):
-            raise ValueError(f"head = {self.head!r} is not one of: {', '.join(POOLING_HEADS)}, auto.")
+        check_head(self.head)
         if not self.min_score < self.max_score:
             raise ValueError(f"min_score ({self.min_score}) must be below max_score "
                              f"({self.max_score}).")

@@ -12,8 +12,6 @@ Nothing is trained: `SentenceEmbedder.from_pretrained(checkpoint)` and
 exactly this (mean pooling, normalised), which is why those are the defaults.
 """
 
-import dataclasses
-
 import keras
 import tensorflow as tf
 

@@ -12,23 +12,32 @@ with keys "text" and "text_pair", or a `TextExamples` as the readers return it
 
 The contract. A task kind subclasses `Task` in one module under `tfbert/tasks/`,
 registers itself (`tfbert.tasks.registry.register_task`) and says, here and nowhere
-else:
-  recipe_section         the dataclass of its recipe table, [<task name>]
-  from_recipe            how a recipe builds it
-  encode_targets         examples -> numpy targets (ids, scores, ...), in Python
-  preprocess             (features, targets) -> (x, y[, sample_weight]) in tf.data
-  default_loss / default_metrics
-  initialize_from_targets  e.g. output biases at the label priors
-  choose_on_dev          settings chosen on the dev set once training is done
-  postprocess            model outputs -> named outputs, in TF ops: in-process
-                         `predict` and the serving signature both call it
-  export_assets          files the export ships (label names) and postprocess reads
-  load_pretrained_heads  heads a checkpoint may carry (masked-LM, next sentence)
-  save_artifacts         what a run writes besides the model (a pretrained checkpoint)
-  example_signature      TF Serving's Classify / Regress API, if it has one
-  score_outputs, metric_summary  metrics (scikit-learn) and the report's rows
-  baseline_plan          the bag-of-words baseline's targets and metrics, if it has one
-  prediction_rows        outputs -> one JSON-able dict per example
+else, in three parts:
+
+  the Keras model
+    __init__ / call       the heads on the encoder, and the forward pass
+    default_loss / default_metrics
+    initialize_from_targets  e.g. output biases at the label priors
+  preprocessing (examples -> what Keras fits on)
+    recipe_section        the dataclass of its recipe table, [<task name>], which also
+                          reads the kind's files (tasks/sections.py, no TensorFlow)
+    from_recipe           how a recipe builds it
+    encode_targets        examples -> numpy targets (ids, scores, ...), in Python
+    preprocess            (features, targets) -> (x, y[, sample_weight]) in tf.data
+  outputs (model outputs -> answers, rows, scores)
+    infer                 one chunk of token features -> what postprocess reads; the
+                          inference engine (tfbert/inference) runs it, sorted by length
+    postprocess           -> named outputs, in TF ops: `named_outputs` (text in) is the
+                          function both `predict` and the served signature run
+    export_assets         files the export ships (label names) and postprocess reads
+    example_signature     TF Serving's Classify / Regress API, if it has one
+    prediction_rows       outputs -> one JSON-able dict per example (tasks/rows.py, no
+                          TensorFlow: answers from TF Serving become rows without it)
+    score_outputs, metric_summary  metrics (scikit-learn) and the report's rows
+    baseline_plan         the bag-of-words baseline's targets and metrics, if it has one
+    choose_on_dev         settings chosen on the dev set once training is done
+  and, where a kind has them: load_pretrained_heads (heads a checkpoint may carry),
+  save_artifacts (what a run writes besides the model), extra_signatures.
 """
 
 import weakref

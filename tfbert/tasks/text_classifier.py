@@ -17,15 +17,12 @@ Served outputs (`serving_default`, and in-process `predict`, from one `postproce
     over_threshold bool    [B, C]
 """
 
-import dataclasses
-
 import keras
 import numpy as np
 import tensorflow as tf
 
 from tfbert.evaluation.baseline import BaselinePlan
 from tfbert.data.labels import LabelVocabulary
-from tfbert.layers.heads import POOLING_HEADS
 from tfbert.evaluation.metrics import classification_metrics, multilabel_metrics, out_of_scope_metrics
 from tfbert.tasks.pooled_task import PooledTask
 from tfbert.tasks.registry import register_task

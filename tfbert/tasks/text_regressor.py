@@ -6,7 +6,6 @@ Served outputs (`serving_default`, and in-process `predict`, from one `postproce
     score   float32 [B]   clipped to [min_score, max_score]
 """
 
-import dataclasses
 import math
 
 import keras
@@ -15,7 +14,6 @@ import tensorflow as tf
 
 from tfbert.evaluation.baseline import BaselinePlan
 from tfbert.data.labels import parse_scores
-from tfbert.layers.heads import POOLING_HEADS
 from tfbert.evaluation.metrics import regression_metrics
 from tfbert.tasks.pooled_task import PooledTask
 from tfbert.tasks.registry import register_task

@@ -25,8 +25,6 @@ same, with offsets as str indices):
 returns `tags` tf.string [B, W] ("" past each row's words).
 """
 
-import dataclasses
-
 import keras
 import numpy as np
 import tensorflow as tf
@@ -36,9 +34,10 @@ from tfbert.data.tag_schemes import (SCHEMES, TagSequenceError, allowed_transiti
                                      model_scheme, spans_from_tags, split_tag, tags_from_spans)
 from tfbert.data.tagged_pipeline import (TokenizedWords, tokenize_tagged, window_features,
                                          word_pieces_of)
-from tfbert.data.tagged_readers import TaggedExamples, read_tagged
+from tfbert.data.tagged_readers import TaggedExamples
 from tfbert.data.word_windows import answered, word_windows
 from tfbert.evaluation.entity_metrics import entity_scores, token_accuracy
+from tfbert.layers.cls_head import ClsPoolingHead
 from tfbert.layers.crf import CRF, CRFLoss
 from tfbert.inference.engine import CHUNK_SIZE, run_by_length, used_lengths
 from tfbert.tasks.registry import register_task
@@ -68,6 +67,9 @@ class TokenClassifier(Task):
       scheme: how training/evaluation data spells its tags (iob1, iob2, bioes, bmes).
       crf: decode with a CRF; constrain: the CRF never predicts a transition the
         scheme forbids; crf_learning_rate_multiplier: see `tfbert.layers.CRF`.
+      intent_names: with them, one more head: a [CLS] intent per sentence, trained
+        beside the tags (the joint model, `IntentAndSlots`, whose examples carry an
+        intent label each).
     """
 
     recipe_section = TokenClassificationSection
@@ -75,7 +77,7 @@ class TokenClassifier(Task):
 
     def __init__(self, encoder, tokenizer, tag_names, scheme="iob2", crf=True, constrain=True,
                  crf_learning_rate_multiplier=100.0, invalid_sequences="error", dropout=0.1,
-                 pair=False, **kwargs):
+                 pair=False, intent_names=None, **kwargs):
         if pair:
             raise ValueError("token tagging takes single sentences, not text pairs.")
         super().__init__(encoder, tokenizer, pair=False, **kwargs)
@@ -100,11 +102,14 @@ class TokenClassifier(Task):
                        else (None, None, None))
             self.crf = CRF(len(self.tag_names), *allowed,
                            learning_rate_multiplier=self.crf_learning_rate_multiplier, name="crf")
-        self.build_heads()
+        self.intent_names = None if intent_names is None else [str(name) for name in intent_names]
+        self.intent_head = None
+        if self.intent_names is not None:
+            if len(set(self.intent_names)) != len(self.intent_names) or not self.intent_names:
+                raise ValueError(f"intent_names must be distinct and not empty; got {intent_names}.")
+            self.intent_head = ClsPoolingHead(len(self.intent_names), dropout=dropout,
+                                              dtype=self.encoder.dtype_policy, name="intent_head")
         self.build_from_tokens()
-
-    def build_heads(self):
-        """Where a subclass adds heads (the joint model's intent head)."""
 
     @classmethod
     def from_recipe(cls, section, train_examples, **common):
@@ -139,17 +144,23 @@ class TokenClassifier(Task):
         starts = tf.cast(inputs["word_starts"], tf.int32)
         words = tf.gather(sequence, starts, batch_dims=1)                      # [b, W, H]
         words = self.dropout_layer(tf.cast(words, tf.float32), training=training)
-        return {"tag_logits": self.tag_dense(words), **self.head_outputs(encoder_outputs, inputs,
-                                                                         training)}
+        outputs = {"tag_logits": self.tag_dense(words)}                        # [b, W, C]
+        if self.intent_head is not None:
+            outputs["intent_logits"] = self.intent_head(encoder_outputs, inputs["input_mask"],
+                                                        training=training)    # [b, K]
+        return outputs
 
-    def head_outputs(self, encoder_outputs, inputs, training):
-        return {}
+    @property
+    def reads_pooled_output(self):
+        return self.intent_head is not None  # the intent head reads the pooled [CLS]
 
     def default_loss(self):
-        if self.crf is not None:
-            return {"tag_logits": CRFLoss(self.crf)}
-        return {"tag_logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True,
-                                                                         ignore_class=-1)}
+        losses = {"tag_logits": CRFLoss(self.crf) if self.crf is not None else
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=-1)}
+        if self.intent_head is not None:
+            losses["intent_logits"] = keras.losses.SparseCategoricalCrossentropy(
+                from_logits=True, ignore_class=-1)
+        return losses
 
     def compile(self, optimizer="adamw", **kwargs):
         optimizer = keras.optimizers.get(optimizer)
@@ -160,7 +171,10 @@ class TokenClassifier(Task):
         super().compile(optimizer=optimizer, **kwargs)
 
     def preprocess(self, features, targets):
-        return features, {"tag_logits": targets["tag_ids"]}
+        y = {"tag_logits": targets["tag_ids"]}
+        if self.intent_head is not None:
+            y["intent_logits"] = targets["label_ids"]
+        return features, y
 
     # ------------------------------------------------------------------ data
 
@@ -187,9 +201,36 @@ class TokenClassifier(Task):
     def encode_targets(self, examples, on_unknown="error"):
         """{"tag_ids": int32 ragged [n, (words)] (-1 for a tag the model does not know
         under on_unknown="keep"), "gold_tags": the model-scheme tags}; a sequence the
-        scheme forbids, or (on_unknown="error") an unknown tag, names file and line."""
+        scheme forbids, or (on_unknown="error") an unknown tag, names file and line.
+        With an intent head also "label_ids" int32 [n] (-1: an intent the model does
+        not know, kept under on_unknown="keep") and "gold_intents"."""
         if on_unknown not in ("error", "skip", "keep"):
             raise ValueError(f"on_unknown must be error, skip or keep; got {on_unknown!r}.")
+        if self.intent_head is None:
+            return self.encode_tags(examples, on_unknown)
+        if examples.labels is None:
+            raise ValueError(f"{examples.source}: no intents were read; set "
+                             "intent_and_slots.intent_column.")
+        index = {name: i for i, name in enumerate(self.intent_names)}
+        unknown_intent = [i for i, label in enumerate(examples.labels) if label not in index]
+        if unknown_intent and on_unknown == "error":
+            i = unknown_intent[0]
+            raise ValueError(f"{examples.location(i)}: intent {examples.labels[i]!r} is not one "
+                             f"the model knows ({len(self.intent_names)} intents). Set "
+                             "data.on_unknown_label to 'keep' (scored as wrong) or 'skip'.")
+        if unknown_intent and on_unknown == "skip":
+            keep = sorted(set(range(len(examples))) - set(unknown_intent))
+            targets, kept, skipped = self.encode_tags(examples.select(keep), on_unknown)
+            kept = np.asarray(keep, np.int64)[kept]
+            skipped += len(unknown_intent)
+        else:
+            targets, kept, skipped = self.encode_tags(examples, on_unknown)
+        targets["label_ids"] = np.array([index.get(examples.labels[i], -1) for i in kept], np.int32)
+        targets["gold_intents"] = [examples.labels[i] for i in kept]
+        return targets, kept, skipped
+
+    def encode_tags(self, examples, on_unknown):
+        """encode_targets' tags alone."""
         index = {name: i for i, name in enumerate(self.tag_names)}
         target_scheme = model_scheme(self.scheme)
         kept, tag_ids, gold = [], [], []
@@ -237,10 +278,10 @@ class TokenClassifier(Task):
             tag_ids = self.crf.decode(logits, lengths)[0]
         else:
             tag_ids = tf.argmax(logits, axis=-1, output_type=tf.int32)
-        return {"tag_ids": tag_ids, **self.head_predictions(outputs)}
-
-    def head_predictions(self, outputs):
-        return {}
+        if self.intent_head is None:
+            return {"tag_ids": tag_ids}
+        return {"tag_ids": tag_ids,
+                "intent_probabilities": tf.nn.softmax(tf.cast(outputs["intent_logits"], tf.float32))}
 
     def inference_specs(self, width):
         """The engine's output specs: tag ids of `width` words, and each head's."""
@@ -293,10 +334,17 @@ class TokenClassifier(Task):
         return {"entity_text": as_rows(entity_text, ""), "entity_type": types.to_tensor(""),
                 "entity_start": as_rows(start, -1), "entity_end": as_rows(end, -1),
                 "entity_count": tf.cast(first.row_lengths(), tf.int32),
-                **self.head_outputs_of(predicted)}
+                **self.intent_outputs(predicted)}
 
-    def head_outputs_of(self, predicted):
-        return {}
+    def intent_outputs(self, predicted):
+        """The intent head's served outputs from its averaged probabilities [B, K]:
+        intent string [B], intent_id int32 [B], intent_probabilities; none without it."""
+        if self.intent_head is None:
+            return {}
+        probabilities = predicted["intent_probabilities"]                        # [B, K]
+        intent_id = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+        return {"intent": tf.gather(tf.constant(self.intent_names), intent_id),
+                "intent_id": intent_id, "intent_probabilities": probabilities}
 
     def word_outputs(self, words, infer=None, chunk_size=CHUNK_SIZE):
         """Sentences already split into words, tf.string ragged [B, (words)] ->
@@ -304,7 +352,7 @@ class TokenClassifier(Task):
         predicted = self.sentence_predictions(word_pieces_of(self.tokenizer, words), infer,
                                               chunk_size)
         return {"tags": tf.gather(tf.constant(self.tag_names), predicted.pop("tag_ids")),
-                **self.head_outputs_of(predicted)}
+                **self.intent_outputs(predicted)}
 
     def id_inputs(self):
         return ["input_ids", "segment_ids", "input_mask", "word_starts", "word_mask"]
@@ -321,7 +369,7 @@ class TokenClassifier(Task):
             chunk_size)
         tags = tf.gather(tf.constant(self.tag_names), predicted.pop("tag_ids"))
         return {"tags": tf.where(features["word_mask"] > 0, tags, ""),
-                **self.head_outputs_of(predicted)}
+                **self.intent_outputs(predicted)}
 
     def extra_signatures(self, assets, infer, chunk_size):
         """predict_words: pre-split words tf.string [B, W] ("" padding) -> {"tags":
@@ -366,6 +414,20 @@ class TokenClassifier(Task):
     # -------------------------------------------------------------- evaluation
 
     def score_outputs(self, targets, outputs):
+        metrics, rows = self.score_tags(targets, outputs)
+        if self.intent_head is None:
+            return metrics, rows
+        predicted = [self.intent_names[i] for i in np.argmax(outputs["intent_probabilities"], -1)]
+        right = [p == g for p, g in zip(predicted, targets["gold_intents"])]
+        metrics["intent_accuracy"] = float(np.mean(right)) if right else 0.0
+        frames = [ok and row["correct"] for ok, row in zip(right, rows)]
+        metrics["sentence_accuracy"] = float(np.mean(frames)) if frames else 0.0
+        for row, gold, intent, frame in zip(rows, targets["gold_intents"], predicted, frames):
+            row.update(intent=gold, predicted_intent=intent, correct=frame)
+        return metrics, rows
+
+    def score_tags(self, targets, outputs):
+        """Entity scores (conlleval) and each sentence's row."""
         gold_tags, predicted_tags = targets["gold_tags"], outputs["tags"]
         gold = [chunks(tags) for tags in gold_tags]
         predicted = [chunks(tags) for tags in predicted_tags]
@@ -381,7 +443,11 @@ class TokenClassifier(Task):
         return metrics, rows
 
     def metric_summary(self, metrics):
-        summary = [("entity F1", metrics["f1"]), ("precision", metrics["precision"]),
+        summary = []
+        if "intent_accuracy" in metrics:
+            summary += [("intent accuracy", metrics["intent_accuracy"]),
+                        ("sentence accuracy", metrics["sentence_accuracy"])]
+        summary += [("entity F1", metrics["f1"]), ("precision", metrics["precision"]),
                    ("recall", metrics["recall"]), ("token accuracy", metrics["token_accuracy"])]
         for type_, scores in sorted(metrics["per_type"].items()):
             summary.append((f"F1 of {type_}", scores["f1"]))
@@ -391,7 +457,8 @@ class TokenClassifier(Task):
         return {**super().get_config(), "tag_names": self.tag_names, "scheme": self.scheme,
                 "crf": self.use_crf, "constrain": self.constrain,
                 "crf_learning_rate_multiplier": self.crf_learning_rate_multiplier,
-                "invalid_sequences": self.invalid_sequences, "dropout": self.dropout}
+                "invalid_sequences": self.invalid_sequences, "dropout": self.dropout,
+                "intent_names": self.intent_names}
 
 
 def _read_spans(examples, i, scheme, skip_invalid=False):
