@@ -228,3 +228,56 @@ def test_char_offsets():
     with pytest.raises(ValueError, match="byte offset 2 is not at a character boundary"):
         char_offsets(text, [2])
     assert char_offsets("", [0, -1]) == [0, -1]
+
+
+# Entities' offsets when their word occurs more than once in a text ---------------------
+
+from tfbert.tasks import TokenClassifier  # noqa: E402
+from tiny_models import VOCAB, tiny  # noqa: E402
+
+# The word "film" (and "好") inside and outside entities: an offset found by searching
+# the text for the entity (its first occurrence) would be wrong for all but the first.
+REPEATED = [
+    "film 😀 is the film, é was the film!",  # the 2nd and 3rd "film" are entities
+    "好 the 好好",                            # the 2nd "好" is one, the 1st and 3rd are not
+    "the film",
+]
+# (entity_text, char start, char end, byte start, byte end), worked out by hand:
+# "😀" is 4 bytes, "é" 2, "好" 3.
+REPEATED_ENTITIES = [
+    [("film", 14, 18, 17, 21), ("film", 30, 34, 34, 38)],
+    [("好", 6, 7, 8, 11)],
+    [("film", 4, 8, 4, 8)],
+]
+
+
+def tags_after_the(features):
+    """A stand-in for the model's `infer`: a word right after "the" is B-ENT, every
+    other word O (whatever the word), so that the same word is tagged both ways."""
+    first_pieces = tf.gather(features["input_ids"], tf.cast(features["word_starts"], tf.int32),
+                             batch_dims=1)                                     # [b, W]
+    previous = tf.pad(first_pieces[:, :-1], [[0, 0], [1, 0]])
+    return {"tag_ids": tf.where(previous == VOCAB.index("the"), 1, 0)}
+
+
+def as_str(values):
+    return [value.decode() if isinstance(value, bytes) else str(value) for value in values]
+
+
+def test_offsets_of_an_entity_whose_word_occurs_twice():
+    encoder, tokenizer = tiny()
+    tagger = TokenClassifier(encoder, tokenizer, ["O", "B-ENT", "I-ENT"], crf=False)
+    tagger.infer = tags_after_the
+    by_bytes = tagger.predict_texts(REPEATED)  # what the served graph answers: UTF-8 bytes
+    by_chars = tagger.predict(REPEATED)        # in process: str indices
+    for i, (text, entities) in enumerate(zip(REPEATED, REPEATED_ENTITIES)):
+        count = len(entities)
+        for outputs, (start_at, end_at) in ((by_chars, (1, 2)), (by_bytes, (3, 4))):
+            assert outputs["entity_count"][i] == count, text
+            assert as_str(outputs["entity_type"][i][:count]) == ["ENT"] * count
+            assert as_str(outputs["entity_text"][i][:count]) == [e[0] for e in entities]
+            assert outputs["entity_start"][i][:count].tolist() == [e[start_at] for e in entities], text
+            assert outputs["entity_end"][i][:count].tolist() == [e[end_at] for e in entities], text
+            assert set(outputs["entity_start"][i][count:].tolist()) <= {-1}
+        for _, start, end, byte_start, byte_end in entities:
+            assert text.encode()[byte_start:byte_end].decode() == text[start:end]

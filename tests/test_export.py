@@ -1,5 +1,6 @@
 """The SavedModel export: raw strings in, labels out, written atomically."""
 
+import collections
 import os
 import pathlib
 import subprocess
@@ -8,8 +9,10 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorflow.core.framework import types_pb2
+from tensorflow.core.protobuf import saved_model_pb2
 
-from tfbert.export import export_for_serving
+from tfbert.export import export_for_serving, serving_copy
 from tfbert.tasks import TextClassifier, TextRegressor
 from tiny_models import assert_rows_match, spread, tiny
 
@@ -84,6 +87,9 @@ def test_classifier_export_serves_raw_text(tmp_path):
     model = spread(TextClassifier(*tiny(), ["neg", "pos", "mixed"]))
     path = export_for_serving(model, tmp_path, "sentiment")
     assert path == tmp_path / "sentiment" / "1"
+    # float32 (the default) computes in float32: what the float16/bfloat16 checks tell apart.
+    assert serving_copy(model, "float32").encoder.compute_dtype == "float32"
+    assert {dtype for _, dtype in matmul_dtypes(path)} == {"DT_FLOAT"}
     assert [p.name for p in (tmp_path / "sentiment").iterdir()] == ["1"]  # no temp dir left
     serve = tf.saved_model.load(str(path)).signatures["serving_default"]
     texts = ["good movie", "", "the plot was very very bad " * 40]
@@ -213,19 +219,56 @@ def test_label_names_are_read_from_the_asset(tmp_path):
     assert labels.numpy().tolist() == [[b"negative", b"positive"]]
 
 
+MATMULS = ("MatMul", "BatchMatMulV2", "BatchMatMulV3")
+
+
+def matmul_dtypes(path):
+    """How many matrix products of each (op, dtype) the SavedModel's graph holds (its
+    functions included): {("MatMul", "DT_HALF"): n, ...}."""
+    saved_model = saved_model_pb2.SavedModel.FromString((path / "saved_model.pb").read_bytes())
+    counts = collections.Counter()
+    for meta_graph in saved_model.meta_graphs:
+        graph = meta_graph.graph_def
+        for node in [*graph.node, *(node for f in graph.library.function for node in f.node_def)]:
+            if node.op in MATMULS:
+                counts[node.op, types_pb2.DataType.Name(node.attr["T"].type)] += 1
+    return counts
+
+
+def check_computes_in(path, dtype):
+    """The served graph's attention products are all in `dtype` (DT_HALF, DT_BFLOAT16),
+    and so are its dense layers', but for the task's own float32 output layer."""
+    counts = matmul_dtypes(path)
+    assert counts["BatchMatMulV2", dtype] > 0, counts
+    assert counts["BatchMatMulV2", "DT_FLOAT"] == 0, counts
+    # Per signature: 9 dense products of the encoder (Q, K, V, output, two FFN per
+    # block, the pooler) in `dtype`, one float32 product (the classifier's output).
+    assert counts["MatMul", dtype] >= 8 * counts["MatMul", "DT_FLOAT"] > 0, counts
+    assert set(counts) <= {(op, dt) for op in MATMULS for dt in (dtype, "DT_FLOAT")}, counts
+
+
 def test_float16_export_keeps_float32_interface(tmp_path):
     model = spread(TextClassifier(*tiny(), ["neg", "pos", "mixed"]))
+    copy = serving_copy(model, "float16")
+    assert copy.encoder.dtype_policy.name == "mixed_float16" and copy.encoder.compute_dtype == "float16"
     path = export_for_serving(model, tmp_path, "gpu", compute_dtype="float16")
+    check_computes_in(path, "DT_HALF")  # not float32 products with float16 only in the name
     outputs = served(path, TEXTS)
-    assert outputs["probabilities"].dtype == np.float32
-    assert_rows_match(outputs["probabilities"], model.predict(TEXTS)["probabilities"], atol=5e-3)
+    assert outputs["probabilities"].dtype == outputs["logits"].dtype == np.float32
+    expected = model.predict(TEXTS)
+    assert_rows_match(outputs["probabilities"], expected["probabilities"], atol=5e-3)
+    # Close to float32's answers, but not float32's: float16 rounding shows in them.
+    assert np.abs(outputs["logits"] - expected["logits"]).max() > 1e-5
     with pytest.raises(ValueError, match="compute_dtype 'int8'"):
         export_for_serving(model, tmp_path, "gpu", compute_dtype="int8")
 
 
 def test_bfloat16_export_stores_bfloat16_weights_and_keeps_float32_interface(tmp_path):
     model = spread(TextClassifier(*tiny(), ["neg", "pos", "mixed"]))
+    copy = serving_copy(model, "bfloat16")
+    assert copy.encoder.dtype_policy.name == "bfloat16" and copy.encoder.compute_dtype == "bfloat16"
     path = export_for_serving(model, tmp_path, "cpu", compute_dtype="bfloat16")
+    check_computes_in(path, "DT_BFLOAT16")
     loaded = tf.saved_model.load(str(path))
     # Weights stored in bf16: no per-request casts of float32 variables, half the size.
     # (The task's own output layer, kernel [H, 3] and bias [3], stays float32 as the
@@ -238,7 +281,10 @@ def test_bfloat16_export_stores_bfloat16_weights_and_keeps_float32_interface(tmp
     assert outputs["probabilities"].dtype == tf.float32
     # bfloat16 keeps 8 bits of mantissa: logits of a few units move by up to ~0.07 here;
     # the texts' logits are further apart than twice that, so a mix-up still shows.
-    assert_rows_match(outputs["logits"].numpy(), model.predict(TEXTS)["logits"], atol=0.1)
+    expected = model.predict(TEXTS)["logits"]
+    assert_rows_match(outputs["logits"].numpy(), expected, atol=0.1)
+    assert outputs["logits"].dtype == tf.float32
+    assert np.abs(outputs["logits"].numpy() - expected).max() > 1e-4  # bfloat16's rounding shows
 
 
 def test_length_sorted_chunks_answer_as_one_padded_batch(tmp_path):

@@ -10,8 +10,11 @@ time; tokenized in batches of 100) from every Unicode general category, stacked 
 marks, control and zero-width characters, CJK, emoji sequences, many scripts mixed, runs
 of whitespace, very long words and texts far longer than max_length. Each example is
 tokenized by tfbert in one batch and compared with the reference string by string: the
-ids without truncation (`tokenize`), and the packed, truncated inputs of each batch as
-single texts at max_length 512 and as pairs at max_length 64.
+ids without truncation (`tokenize`); then each batch is packed as single texts at
+max_length 512 and as pairs at max_length 64 (every text first, the next one second),
+and the whole packed output is compared with the reference's packing padded to the
+batch's longest row: input_ids (pad_id on padding), segment_ids, input_mask, and the
+batch's width.
 
 Strings that ever made the two differ are kept in
 tests/fixtures/tokenizer_fuzz_regressions.json and checked by the regression test below.
@@ -25,6 +28,7 @@ import string
 import unicodedata
 
 import pytest
+import tensorflow as tf
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 import transformers
@@ -87,23 +91,43 @@ def compare(texts, reference, minilm, minilm_short):
             )
     if problems:
         return problems
-    # Packing and truncation of the same ids: single texts at 512, pairs at 64.
-    single = minilm.pack(tokens)
-    even = len(texts) // 2 * 2
-    pairs = minilm_short.pack(tokens[0:even:2], tokens[1:even:2])
-    checks = [(single, [(ids, None) for ids in expected], minilm.max_length)]
-    checks.append((pairs, list(zip(expected[0:even:2], expected[1:even:2])), PAIR_MAX_LENGTH))
-    for packed, cases, max_length in checks:
-        input_ids = packed["input_ids"].numpy().tolist()
-        segment_ids = packed["segment_ids"].numpy().tolist()
-        for row, (a, b) in enumerate(cases):
-            want = reference.prepare_for_model(
-                a, b, truncation="longest_first", max_length=max_length, return_token_type_ids=True
-            )
-            n = len(want["input_ids"])
-            if input_ids[row][:n] != want["input_ids"] or segment_ids[row][:n] != want["token_type_ids"]:
-                problems.append(f"packing at max_length {max_length}, row {row} of {texts!r}")
+    # Packing and truncation of the same ids, the whole padded batch compared: single
+    # texts at 512, and pairs at 64, each text first with the next one second.
+    following = [(row + 1) % len(texts) for row in range(len(texts))]
+    checks = [
+        ("single", minilm.pack(tokens), [(ids, None) for ids in expected], minilm),
+        ("pairs", minilm_short.pack(tokens, tf.gather(tokens, following)),
+         [(expected[row], expected[next_row]) for row, next_row in enumerate(following)], minilm_short),
+    ]
+    for name, packed, cases, tokenizer in checks:
+        want = reference_packed(reference, cases, tokenizer.max_length)
+        for key, value in want.items():
+            got = packed[key].numpy().tolist()
+            if len(got) != len(value) or {len(row) for row in got} != {len(value[0])}:
+                problems.append(f"{name} at max_length {tokenizer.max_length}: {key} is "
+                                f"{packed[key].shape}, not [{len(value)}, {len(value[0])}]")
+                continue
+            for row, (got_row, want_row) in enumerate(zip(got, value)):
+                if got_row != want_row:
+                    problems.append(f"{name} at max_length {tokenizer.max_length}, row {row}: {key} "
+                                    f"{got_row[:40]} != {want_row[:40]} ({texts[row]!r})")
     return problems
+
+
+def reference_packed(reference, cases, max_length):
+    """The reference's packing and longest_first truncation of [(ids, ids or None)],
+    padded as one batch to its longest row (with the reference's [PAD] id):
+    {input_ids, segment_ids, input_mask}."""
+    pad_id = reference.pad_token_id
+    rows = [reference.prepare_for_model(a, b, truncation="longest_first", max_length=max_length,
+                                        return_token_type_ids=True) for a, b in cases]
+    width = max(len(row["input_ids"]) for row in rows)
+    padding = [width - len(row["input_ids"]) for row in rows]
+    return {
+        "input_ids": [row["input_ids"] + [pad_id] * pad for row, pad in zip(rows, padding)],
+        "segment_ids": [row["token_type_ids"] + [0] * pad for row, pad in zip(rows, padding)],
+        "input_mask": [[1] * len(row["input_ids"]) + [0] * pad for row, pad in zip(rows, padding)],
+    }
 
 
 # --- What the strings are made of -----------------------------------------------------
@@ -310,3 +334,13 @@ def regression_strings():
 @pytest.mark.parametrize("entry", regression_strings(), ids=lambda entry: entry["note"][:40])
 def test_fuzz_regressions(entry, reference, minilm, minilm_short):
     assert compare([entry["text"]], reference, minilm, minilm_short) == []
+
+
+def test_fuzz_regressions_packed_as_one_batch(reference, minilm, minilm_short):
+    """The regression strings and a few short texts in one batch, single and as pairs:
+    rows of very different lengths, so that padding (ids, segments, mask) is compared
+    as well as the tokens."""
+    texts = [entry["text"] for entry in regression_strings()] + ["", "a", "hello , world", "[CLS] x"]
+    lengths = minilm.packed_lengths(minilm.tokenize(utf8(texts))).numpy()
+    assert lengths.min() == 2 and lengths.max() == minilm.max_length  # padding and truncation
+    assert compare(texts, reference, minilm, minilm_short) == []

@@ -22,10 +22,13 @@ Two fixtures:
     Toyhom/Chinese-medical-dialogue-data @ 26724a4, MIT license (its copyright notice
     and permission notice are copied into the fixture).
   The fixture names each source, its license and the rows taken.
-- tests/fixtures/tokenizer_reference.json.gz: ids only, for whole benchmark files
-  (SST-2 dev, 2,000 SST-2 train sentences, ChnSentiCorp dev, whose licenses do not allow
-  redistribution: the tests read those texts from ../shared/data and skip without it)
-  and for tests/fixtures/hard_strings.json.
+- tests/fixtures/tokenizer_reference.json.gz: ids of tests/fixtures/hard_strings.json
+  (the project's own strings) and packing cases on them; nothing drawn from the
+  benchmark data. The whole benchmark files (SST-2 dev and train, ChnSentiCorp dev)
+  are compared with Hugging Face at test time instead (tests/test_tokenizer.py reads
+  them from ../shared/data and runs the same reference call): ChnSentiCorp's license
+  is non-commercial and not for redistribution, SST-2's states none, so the project
+  commits no text or token ids derived from them.
 
 Literal special tokens: we want "[CLS]" in a text to be plain text, as in Google's
 original. `tokenizer.tokenize(text, split_special_tokens=True)` does not quite give
@@ -36,9 +39,9 @@ split_special_tokens=True)` turns that off, so that is the reference used here. 
 script checks that the public call agrees everywhere else and records where it
 differs.
 
-Both need ../shared/data (the sample is drawn from it). This is the only file of the
-project that imports transformers outside tests/test_tokenizer_fuzz.py. Run from the
-repository root:
+The sample needs ../shared/data (it is drawn from it); the reference fixture does not.
+Besides this file, transformers is imported by tests/test_tokenizer_fuzz.py and by the
+benchmark parity tests of tests/test_tokenizer.py. Run from the repository root:
     python tools/make_tokenizer_fixture.py              # both fixtures
     python tools/make_tokenizer_fixture.py --sample     # only tokenizer_sample.json.gz
     python tools/make_tokenizer_fixture.py --reference  # only tokenizer_reference.json.gz
@@ -68,13 +71,6 @@ CHECKPOINT = "all-minilm-l6-v2"
 REFERENCE = ("transformers BertTokenizerLegacy(vocab_file, do_lower_case=True)"
              "._tokenize(text, split_special_tokens=True), then convert_tokens_to_ids")
 
-# (name, file under ../shared/data, column, number of rows or None for all)
-SOURCES = [
-    ("sst2_dev", "sst2/dev.tsv", "sentence", None),
-    ("sst2_train", "sst2/train.tsv", "sentence", 2000),
-    ("chnsenticorp_dev", "chnsenticorp/dev.tsv", "text_a", None),
-]
-
 # The sample: STS-B dev pairs from the caption files (CC BY-SA), evenly spread over
 # each file's rows, and Chinese Q&A documents (MIT), evenly spread plus the longest.
 STSB_FILE = "stsb/dev.tsv"
@@ -83,14 +79,6 @@ CHINESE_FILE = "medical_corpus/toyhom_neike_qa.txt"
 CHINESE_LICENSE_FILE = "medical_corpus/LICENSE.Toyhom-Chinese-medical-dialogue-data.txt"
 CHINESE_SPREAD, CHINESE_LONGEST = 150, 4
 MAX_LENGTHS = [3, 4, 5, 6, 7, 8, 9, 10, 12, 16, 20, 24, 32, 48, 64, 128]
-
-
-def read_tsv_column(path, column, num_rows=None):
-    """One column of a TSV file with a header line (same reader as the tests)."""
-    lines = pathlib.Path(path).read_text(encoding="utf-8").split("\n")
-    index = lines[0].split("\t").index(column)
-    texts = [line.split("\t")[index] for line in lines[1:] if line]
-    return texts if num_rows is None else texts[:num_rows]
 
 
 def hard_strings():
@@ -188,26 +176,15 @@ def write(path, fixture, ensure_ascii=True):
 
 
 def make_reference():
-    """tokenizer_reference.json.gz: ids of whole benchmark files (texts not stored)."""
+    """tokenizer_reference.json.gz: ids and packing of the hard strings (no benchmark
+    data: tests/test_tokenizer.py computes the benchmark files' reference at test time)."""
     reference = Reference()
-    ids, packed = reference.ids, reference.packed
+    ids = reference.ids
     fixture = reference.header(
-        "Writes tests/fixtures/tokenizer_reference.json.gz: reference token ids from Hugging Face.")
+        "Token ids and packing from Hugging Face's reference tokenizer for "
+        "tests/fixtures/hard_strings.json (texts in that file). Holds nothing derived from "
+        "the benchmark data: the tests compute that reference from ../shared/data.")
     fixture.update({"sources": {}, "packed": []})
-
-    texts_by_source = {}
-    for name, file, column, num_rows in SOURCES:
-        texts = read_tsv_column(DATA / file, column, num_rows)
-        texts_by_source[name] = texts
-        fixture["sources"][name] = {
-            "file": file,
-            "file_sha256": sha256(DATA / file),
-            "column": column,
-            "rows": len(texts),  # rows 0..rows-1 after the header
-            "ids": [ids(text) for text in texts],
-        }
-        for row, text in enumerate(texts):
-            reference.check_public_api(text, fixture["sources"][name]["ids"][row], [name, row])
 
     entries = hard_strings()
     fixture["sources"]["hard_strings"] = {
@@ -222,33 +199,8 @@ def make_reference():
         reference.check_public_api(entry["text"], fixture["sources"]["hard_strings"]["ids"][row],
                                    ["hard_strings", row])
 
-    # Packing: hard strings with a pair or a max_length ...
+    # Packing: hard strings with a pair or a max_length.
     fixture["packed"] += reference.hard_string_cases(entries)
-    # ... and truncation of real sentences: consecutive SST-2 dev sentences as pairs
-    # and singles at several max_length, and the longest Chinese reviews at 512.
-    sst2 = texts_by_source["sst2_dev"]
-    for i, max_length in enumerate(MAX_LENGTHS):
-        for row in (2 * i, 100 + 3 * i):
-            case = {"text": ["sst2_dev", row, "sentence"], "text_pair": ["sst2_dev", row + 1, "sentence"],
-                    "max_length": max_length}
-            case.update(packed(sst2[row], sst2[row + 1], max_length, case))
-            fixture["packed"].append(case)
-        if max_length >= 2:
-            row = 200 + i
-            case = {"text": ["sst2_dev", row, "sentence"], "text_pair": None, "max_length": max_length}
-            case.update(packed(sst2[row], None, max_length, case))
-            fixture["packed"].append(case)
-    chinese = texts_by_source["chnsenticorp_dev"]
-    longest = sorted(range(len(chinese)), key=lambda row: -len(fixture["sources"]["chnsenticorp_dev"]["ids"][row]))
-    for row in longest[:3]:
-        case = {"text": ["chnsenticorp_dev", row, "text_a"], "text_pair": None, "max_length": 512}
-        case.update(packed(chinese[row], None, 512, case))
-        fixture["packed"].append(case)
-    row_a, row_b = longest[3], longest[4]
-    case = {"text": ["chnsenticorp_dev", row_a, "text_a"], "text_pair": ["chnsenticorp_dev", row_b, "text_a"],
-            "max_length": 512}
-    case.update(packed(chinese[row_a], chinese[row_b], 512, case))
-    fixture["packed"].append(case)
 
     fixture["public_api_differences"] = reference.public_api_differences
     write(OUTPUT, fixture)
@@ -366,8 +318,8 @@ def main(argv=None):
     which.add_argument("--reference", action="store_true", help=f"only {OUTPUT.name}")
     args = parser.parse_args(argv)
     transformers.logging.set_verbosity_error()  # "overflowing tokens are not returned", per pair
-    if not DATA.is_dir():
-        parser.error(f"needs the benchmark datasets at {DATA}")
+    if not args.reference and not DATA.is_dir():
+        parser.error(f"the sample needs the benchmark datasets at {DATA}")
     if not args.sample:
         make_reference()
     if not args.reference:

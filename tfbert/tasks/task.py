@@ -40,6 +40,7 @@ else, in three parts:
   save_artifacts (what a run writes besides the model), extra_signatures.
 """
 
+import json
 import weakref
 
 import keras
@@ -482,8 +483,11 @@ _COMPILED = weakref.WeakKeyDictionary()
 
 
 def compiled(task, method):
-    """`tf.function(task.<method>)`, made once per task and method."""
+    """`tf.function(task.<method>)`, made once per task, method and settings. A trace
+    bakes the task's Python settings into its graph (a classifier's reject_below), so a
+    changed setting (`choose_reject_below`) gets a function of its own."""
+    settings = json.dumps(task.plain_config(), sort_keys=True, default=str)
     functions = _COMPILED.setdefault(task, {})
-    if method not in functions:
-        functions[method] = tf.function(getattr(task, method), reduce_retracing=True)
-    return functions[method]
+    if (method, settings) not in functions:
+        functions[method, settings] = tf.function(getattr(task, method), reduce_retracing=True)
+    return functions[method, settings]
