@@ -14,12 +14,22 @@ kill every all-digit directory (what TF Serving loads) is a whole SavedModel and
 server files are whole; at the end one more export succeeds, leaves no staging
 directory behind, and every version loads and runs with the v1 loader TF Serving uses.
 
+Where each kill landed is seen, not assumed: the export is frozen (SIGSTOP) at its
+moment, its staging directory listed, then it is killed. Most of the window is tracing
+(the staging directory still empty); the files are written in its last ~0.2 s, which
+a kill at a random moment seldom hits. So two more exports are killed mid-write on
+purpose: frozen the moment the kernel reports (inotify) the first entry of the staging
+directory, and its saved_model.pb; the test asserts that each was caught with the
+staging directory holding part of a SavedModel (some files, not all of a version's),
+and that what it left is never served and is cleaned up by the next export.
+
     TFBERT_CRASH_KILLS=10 pytest -s tests/test_export_crash.py   # prints each kill
 """
 
 import os
 import random
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -29,6 +39,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import ROOT
+from test_resume import CreatedNames
 from tfbert.export import deployment, export_for_serving
 from tfbert.recipe import load_recipe
 from tfbert.run_directory import RunDirectory
@@ -69,13 +80,42 @@ def start_export(run_dir, log):
 
 
 def wait_for_staging(process, model_dir, seen):
-    """Polls until the export makes a staging directory it had not seen; returns the time."""
+    """Polls until the export makes a staging directory it had not seen; returns (the
+    time, its name)."""
     deadline = time.monotonic() + 300
     while not staging_names(model_dir) - seen:
         assert process.poll() is None, f"the export ended (rc {process.returncode}) before writing"
         assert time.monotonic() < deadline, "the export never started writing"
         time.sleep(0.001)
-    return time.monotonic()
+    return time.monotonic(), min(staging_names(model_dir) - seen)
+
+
+def files_under(directory):
+    """The relative paths of everything under `directory`, folders ending in "/" (None
+    if it does not exist)."""
+    try:
+        return sorted(str(p.relative_to(directory)) + ("/" if p.is_dir() else "")
+                      for p in directory.rglob("*"))
+    except FileNotFoundError:
+        return None
+
+
+def freeze_look_kill(process, staging, whole):
+    """Freezes the export, looks at its staging directory, kills it. Returns where the
+    kill landed: "exited", "tracing" (staging empty), "mid-write" (part of a SavedModel:
+    some entries, not all of `whole`), "written" (all of them, not yet renamed) or
+    "renamed"; and what the staging directory held."""
+    if process.poll() is not None:
+        return "exited", None
+    process.send_signal(signal.SIGSTOP)
+    files = files_under(staging)
+    process.kill()
+    process.wait(timeout=60)
+    if files is None:
+        return "renamed", None
+    if not files:
+        return "tracing", files
+    return ("written" if set(whole) <= set(files) else "mid-write"), files
 
 
 def check_whole(base_dir, model_dir):
@@ -114,10 +154,11 @@ def test_killed_exports_leave_no_partial_version(run_dir, tmp_path):
 
     # The export's duration, measured: from its staging directory's appearance to its exit.
     process = start_export(run_dir, log)
-    began = wait_for_staging(process, model_dir, set())
+    began, _ = wait_for_staging(process, model_dir, set())
     assert process.wait(timeout=300) == 0, (tmp_path / "exports.log").read_text()[-3000:]
     duration = time.monotonic() - began
     assert (model_dir / "1" / "saved_model.pb").exists()
+    whole = files_under(model_dir / "1")  # what a version holds once written
 
     rng = random.Random(SEED)
     moments = [(i + rng.random()) * duration / KILLS for i in range(KILLS)]
@@ -125,18 +166,45 @@ def test_killed_exports_leave_no_partial_version(run_dir, tmp_path):
     print(f"\nexport writes for {duration:.2f} s; kill moments (s after its staging "
           f"directory appears): {', '.join(f'{m:.2f}' for m in moments)}")
     seen = staging_names(model_dir)
+    landed = []
     for moment in moments:
         process = start_export(run_dir, log)
-        began = wait_for_staging(process, model_dir, seen)
+        began, staging = wait_for_staging(process, model_dir, seen)
         seen |= staging_names(model_dir)
         time.sleep(max(0.0, began + moment - time.monotonic()))
-        if process.poll() is None:
-            process.kill()
-        code = process.wait(timeout=60)
+        where, files = freeze_look_kill(process, model_dir / staging, whole)
+        landed.append(where)
         check_whole(base_dir, model_dir)
-        print(f"  kill at {moment:.2f} s: {'killed' if code == -9 else f'had exited ({code})'}; "
+        print(f"  kill at {moment:.2f} s: {where}{f' ({len(files)} entries)' if files else ''}; "
               f"versions {sorted(int(p.name) for p in model_dir.iterdir() if p.name.isdigit())}; "
               f"left: {leftovers(base_dir, model_dir)}")
+    assert landed.count("exited") < len(landed), landed  # the random kills hit running exports
+
+    # Killed mid-write on purpose: frozen when the kernel reports the staging directory's
+    # first entry, then its saved_model.pb (renamed into place by TensorFlow).
+    for trigger in ("first entry", "saved_model.pb"):
+        for attempt in range(3):  # the write may finish before the freeze lands: again
+            process = start_export(run_dir, log)
+            _, staging = wait_for_staging(process, model_dir, seen)
+            seen |= staging_names(model_dir)
+            created = CreatedNames(model_dir / staging)
+            try:
+                while process.poll() is None:
+                    names = created.next(1.0)
+                    if names and (trigger == "first entry" or "saved_model.pb" in names):
+                        break
+                where, files = freeze_look_kill(process, model_dir / staging, whole)
+            finally:
+                created.close()
+            check_whole(base_dir, model_dir)
+            print(f"  kill at {trigger} (try {attempt + 1}): {where}; staging held {files}; "
+                  f"left: {leftovers(base_dir, model_dir)}")
+            if where == "mid-write":
+                break
+        # Caught with part of a SavedModel on disk (some entries, not all of a version's).
+        assert where == "mid-write", f"never killed mid-write at {trigger}: {where}, {files}"
+        assert files and not set(whole) <= set(files)
+        assert staging in leftovers(base_dir, model_dir)  # what the kill left; never served
 
     completed = subprocess.run([sys.executable, "-m", "tfbert.cli", "export", str(run_dir)],
                                capture_output=True, text=True, timeout=300, cwd=run_dir.parent)

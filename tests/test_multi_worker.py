@@ -5,7 +5,10 @@
   chief's weights equal a one-process run with the same global batch and seed within
   1e-6 (measured: ~1e-8; only float32 summation order differs), and only the chief
   wrote files (the workers' temporary directory is empty afterwards).
-- One worker killed with SIGKILL mid-epoch: the launcher stops the other and says so;
+- One SGD step on two workers moves every weight as one process does, within 1e-6:
+  the scale of the gradient summed across workers (tests/test_distribute.py, ONE_STEP).
+- One worker killed with SIGKILL mid-epoch (once the chief announces its checkpoint of
+  step 4: a line read from its output, not a timer): the launcher stops the other and says so;
   the same command again resumes from the chief's last checkpoint, finishes, and ends
   with the same weights as the run that was never interrupted; the dead worker's
   scratch directory is removed by the next one.
@@ -30,7 +33,10 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, write_dropout_free_sentiment_checkpoint
+from test_distribute import ONE_STEP, check_one_step
+from test_resume import Output, checkpoint_announced, committed_step
 from tfbert.training.cluster import check_port_free, read_tf_config
+from tfbert.training.launcher import free_ports, tf_config
 
 SETTINGS = ["training.epochs=1", "training.batch_size=16", "data.max_train_examples=240",
             "training.learning_rate=1e-3", "training.dropout=0.0", "training.patience=0",
@@ -149,18 +155,21 @@ def test_killed_worker_then_same_command_resumes(checkpoint, one_process, tmp_pa
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     process = launch(checkpoint, tmp_path, scratch)
-    lines, worker = [], None
-    deadline = time.monotonic() + 300
-    os.set_blocking(process.stdout.fileno(), False)
-    while not list((tmp_path / "run" / "resume").glob("ckpt-*.index")):
-        assert process.poll() is None, "".join(lines)[-3000:]
-        assert time.monotonic() < deadline, "no checkpoint was written"
-        lines += process.stdout.readlines()
-        time.sleep(0.05)
-    pid = int(re.search(r"started worker 1 \(pid (\d+)\)", "".join(lines)).group(1))
-    os.kill(pid, signal.SIGKILL)
-    output, _ = process.communicate(timeout=120)
-    output = "".join(lines) + output
+    output = Output(process)
+    try:
+        pid = int(output.wait_for(lambda line: re.search(r"started worker 1 \(pid (\d+)\)", line),
+                                  "worker 1's pid", timeout=60).group(1))
+        announced = output.wait_for(checkpoint_announced(tmp_path / "run" / "resume", 4),
+                                    "the chief's checkpoint of step 4", timeout=300)
+        os.kill(pid, signal.SIGKILL)
+        output = output.rest(timeout=120)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    last = committed_step(tmp_path / "run" / "resume")  # a later one may have been written
+    assert 4 <= announced <= last < STEPS
     assert process.returncode != 0
     assert f"worker 1 (pid {pid}) exited with code -9; stopped the others" in output
     assert not (tmp_path / "run" / "finished.json").exists()
@@ -172,11 +181,41 @@ def test_killed_worker_then_same_command_resumes(checkpoint, one_process, tmp_pa
     output, _ = again.communicate(timeout=420)
     assert again.returncode == 0, output[-4000:]
     step = int(re.search(rf"resuming from step (\d+)/{STEPS}", output).group(1))
-    assert 4 <= step < STEPS
+    assert step == last
     found = digests(output)
     assert set(found) == {"0", "1"} and found["0"] == found["1"]
     assert max_difference(weights(tmp_path / "run"), one_process) < 1e-6
     assert list(scratch.glob("tfbert-*")) == []  # the dead worker's scratch was removed too
+
+
+def test_one_sgd_step_on_two_workers_equals_one_process(tmp_path):
+    """Two workers (MultiWorkerMirroredStrategy, 127.0.0.1) take one SGD step on a global
+    batch of 16; each then takes it alone: every weight moved alike within 1e-6, by
+    steps a wrong gradient scale across the workers would change by far more."""
+    ports = free_ports(2)
+    logs = [tmp_path / f"worker{index}.log" for index in range(2)]
+    workers = []
+    try:
+        for index, log in enumerate(logs):
+            env = dict(os.environ, TF_CONFIG=tf_config(ports, index), TF_NUM_INTRAOP_THREADS="1",
+                       TF_NUM_INTEROP_THREADS="1", TMPDIR=str(tmp_path))
+            with open(log, "w") as out:
+                workers.append(subprocess.Popen([sys.executable, "-c", ONE_STEP, "multi_worker"],
+                                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT))
+        codes = [worker.wait(timeout=420) for worker in workers]
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+    outputs = [log.read_text() for log in logs]
+    assert codes == [0, 0], "\n".join(output[-3000:] for output in outputs)
+    reports = [json.loads([line for line in output.splitlines() if line.startswith("{")][-1])
+               for output in outputs]
+    for report in reports:
+        assert report["replicas"] == [1, 2], report
+        check_one_step(report)
+    assert reports[0]["moved"] == reports[1]["moved"]  # both workers hold the same weights
 
 
 def test_a_worker_that_never_comes_is_an_error_not_a_hang(tmp_path):

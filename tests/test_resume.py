@@ -1,12 +1,17 @@
 """Kill a training run mid-epoch, start it again: it continues where it stopped."""
 
+import ctypes
 import io
 import json
 import os
+import queue
 import re
+import select
 import signal
+import struct
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 
@@ -56,21 +61,105 @@ def straight_run(tiny_checkpoint, tmp_path_factory):
 ENV = dict(os.environ, PYTHONUNBUFFERED="1")
 
 
-def kill_when(process, ready, what, timeout=240):
-    """Polls `ready()` as fast as it can and kill -9s the process the moment it is true;
-    returns what `ready()` returned."""
-    deadline = time.time() + timeout
-    try:
-        while time.time() < deadline:
-            found = ready()
+# What ResumeCheckpoint prints once a checkpoint is written whole (callbacks.py).
+CHECKPOINT_LINE = re.compile(r"resume checkpoint: step (\d+) \((.+)\)")
+
+
+class Output:
+    """A process's output (stderr merged into stdout), read line by line by a thread as
+    it comes: the test waits for a line the process prints at a known moment, never for
+    a timer, and the pipe never fills while it waits."""
+
+    def __init__(self, process):
+        self.process, self.lines, self._queue = process, [], queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self):
+        end = "" if isinstance(self.process.stdout, io.TextIOBase) else b""
+        for line in iter(self.process.stdout.readline, end):
+            self._queue.put(line.decode(errors="replace") if isinstance(line, bytes) else line)
+        self._queue.put(None)  # end of output
+
+    @property
+    def text(self):
+        return "".join(self.lines)
+
+    def wait_for(self, matches, what, timeout=240):
+        """Reads lines until `matches(line)` is truthy; returns what it returned."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no line announced {what} within {timeout} s:\n"
+                                     + self.text[-3000:]) from None
+            if line is None:
+                self._queue.put(None)
+                raise AssertionError(f"the process ended (rc {self.process.wait()}) before it "
+                                     f"announced {what}:\n" + self.text[-3000:])
+            self.lines.append(line)
+            found = matches(line)
             if found:
                 return found
-            assert process.poll() is None, f"it ended before {what}: " + process.stdout.read().decode()[-3000:]
-            time.sleep(0.0005)  # a tight poll, but one that leaves the trainer a core
-        raise AssertionError(f"never saw {what}")
-    finally:
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+
+    def rest(self, timeout=120):
+        """Reads until the process closes its output; returns the whole text."""
+        deadline = time.monotonic() + timeout
+        while True:
+            line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            if line is None:
+                self._queue.put(None)
+                return self.text
+            self.lines.append(line)
+
+
+def checkpoint_announced(directory, at_least=0):
+    """matches() for Output.wait_for: the step of a checkpoint of `directory` at
+    `at_least` or later, written whole."""
+    def matches(line):
+        found = CHECKPOINT_LINE.search(line)
+        if (found and os.path.realpath(found.group(2)) == os.path.realpath(directory)
+                and int(found.group(1)) >= at_least):
+            return int(found.group(1))
+        return None
+    return matches
+
+
+def killed(process):
+    process.send_signal(signal.SIGKILL)
+    return process.wait()
+
+
+class CreatedNames:
+    """Linux inotify on a directory: the names created (or renamed) into it, reported by
+    the kernel as each appears, so a writer can be frozen the moment it starts a file."""
+
+    IN_MOVED_TO, IN_CREATE = 0x80, 0x100
+    HEADER = struct.Struct("iIII")  # struct inotify_event: wd, mask, cookie, len; then the name
+
+    def __init__(self, directory):
+        libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if self.fd < 0 or libc.inotify_add_watch(self.fd, os.fsencode(directory),
+                                                 self.IN_CREATE | self.IN_MOVED_TO) < 0:
+            raise OSError(ctypes.get_errno(), f"inotify on {directory}")
+
+    def next(self, timeout):
+        """The names created since the last call, waiting up to `timeout` s for one."""
+        if not select.select([self.fd], [], [], timeout)[0]:
+            return []
+        data, names, offset = os.read(self.fd, 1 << 16), [], 0
+        while offset < len(data):
+            _, mask, _, length = self.HEADER.unpack_from(data, offset)
+            start = offset + self.HEADER.size
+            name = data[start:start + length].rstrip(b"\0").decode()
+            if mask & (self.IN_CREATE | self.IN_MOVED_TO) and name:  # not IN_IGNORED etc.
+                names.append(name)
+            offset = start + length
+        return names
+
+    def close(self):
+        os.close(self.fd)
 
 
 def resume_and_compare(command, run_dir, straight_dir, killed_after):
@@ -91,7 +180,7 @@ def resume_and_compare(command, run_dir, straight_dir, killed_after):
     resumed_run, straight_run = RunDirectory(run_dir), RunDirectory(straight_dir)
     for weight, other in zip(resumed_run.load_task().get_weights(),
                              straight_run.load_task().get_weights()):
-        np.testing.assert_allclose(weight, other, atol=1e-5)
+        np.testing.assert_allclose(weight, other, atol=1e-5, err_msg=f"resumed from step {step}")
     metrics = [json.loads((run.evaluation_dir("dev") / "metrics.json").read_text())
                for run in (resumed_run, straight_run)]
     assert metrics[0]["accuracy"] == metrics[1]["accuracy"]
@@ -112,48 +201,61 @@ def committed_step(resume_dir):
 
 
 def test_killed_run_resumes_exactly_where_it_stopped(tmp_path, tiny_checkpoint, straight_run):
-    """kill -9 mid-epoch, run the same command again: it trains only the remaining
-    steps, on the same batches with the same dropout, and ends where a run that was
-    never interrupted ends (same weights, same dev metric)."""
+    """kill -9 mid-epoch (once the run prints that its checkpoint of step 60 is written),
+    run the same command again: it resumes from the last checkpoint written before the
+    kill, trains only the remaining steps, on the same batches with the same dropout,
+    and ends where a run that was never interrupted ends (same weights, same dev metric)."""
     run_dir = tmp_path / "run"
     command = train_command(tiny_checkpoint, run_dir)
     first = subprocess.Popen(command, cwd=tmp_path, env=ENV, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT)
-    # A checkpoint past step 60 (mid second epoch), then kill -9.
-    committed = kill_when(first, lambda: 60 <= committed_step(run_dir / "resume") < TOTAL_STEPS
-                          and committed_step(run_dir / "resume"), "a mid-run checkpoint")
-    step = resume_and_compare(command, run_dir, straight_run, committed + 10)
-    assert committed <= step < TOTAL_STEPS
+    output = Output(first)
+    try:  # the run announces its checkpoint of step 60 (mid second epoch): kill -9 then
+        announced = output.wait_for(checkpoint_announced(run_dir / "resume", 60), "step 60's checkpoint")
+    finally:
+        killed(first)
+    last = committed_step(run_dir / "resume")  # a later one may have been written before the kill
+    print(f"\nkilled after the checkpoint of step {announced}; last whole checkpoint: step {last}")
+    assert 60 <= announced <= last < TOTAL_STEPS
+    step = resume_and_compare(command, run_dir, straight_run, last)
+    assert step == last
 
 
 def test_killed_while_writing_a_resume_checkpoint(tmp_path, tiny_checkpoint, straight_run):
-    """kill -9 while TensorFlow writes a resume checkpoint: the process is frozen
-    (SIGSTOP) the moment a half-written one is on disk (`ckpt-N_temp/` shards or the
-    `checkpoint.tmp*` state file), and killed if it still is. The half-written
-    checkpoint is not read: the run resumes from the last whole one and ends as the
-    straight run does."""
+    """kill -9 while TensorFlow writes a resume checkpoint: once the run has announced
+    its checkpoint of step 20, the process is frozen (SIGSTOP) the moment the kernel
+    reports a half-written one created (`ckpt-N_temp/` shards or the `checkpoint.tmp*`
+    state file: inotify, no polling), and killed if it is still on disk. The
+    half-written checkpoint is not read: the run resumes from the last whole one and
+    ends as the straight run does."""
     run_dir = tmp_path / "run"
     resume_dir = run_dir / "resume"
     command = train_command(tiny_checkpoint, run_dir) + ["--set", "training.checkpoint_every=1"]
     first = subprocess.Popen(command, cwd=tmp_path, env=ENV, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT)
+    output = Output(first)
 
     def half_written():
-        if committed_step(resume_dir) < 20:  # mid-run: past the first epoch's start
-            return None
         names = [entry.name for entry in os.scandir(resume_dir)]
         return [n for n in names if n.endswith("_temp") or n.startswith("checkpoint.tmp")]
 
-    def frozen_mid_write():
-        if not half_written():
-            return None
-        first.send_signal(signal.SIGSTOP)
-        partial = half_written()
-        if not partial:  # the write finished between the two looks: go on
-            first.send_signal(signal.SIGCONT)
-        return partial
-
-    partial = kill_when(first, frozen_mid_write, "a checkpoint being written")
+    partial, deadline = [], time.monotonic() + 240
+    try:  # mid-run: past the first epoch's start; then the next half-written one
+        output.wait_for(checkpoint_announced(resume_dir, 20), "step 20's checkpoint")
+        created = CreatedNames(resume_dir)
+        try:
+            while not partial:
+                assert first.poll() is None, "it ended before a checkpoint was caught half-written"
+                assert time.monotonic() < deadline, "no checkpoint was caught half-written"
+                if any(n.endswith("_temp") or n.startswith("checkpoint.tmp") for n in created.next(1.0)):
+                    first.send_signal(signal.SIGSTOP)
+                    partial = half_written()
+                    if not partial:  # the write finished before the freeze: go on
+                        first.send_signal(signal.SIGCONT)
+        finally:
+            created.close()
+    finally:
+        killed(first)
     assert partial and set(partial) <= {entry.name for entry in os.scandir(resume_dir)}
     last_whole = committed_step(resume_dir)
     print(f"\nkilled while writing: {sorted(partial)}; last whole checkpoint: step {last_whole}")

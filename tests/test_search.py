@@ -11,15 +11,14 @@ by its index), an empty [search], a head for a task without one, no dev set, and
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 
 from conftest import ROOT, write_tiny_checkpoint
+from test_resume import Output, checkpoint_announced, committed_step, killed
 from tfbert.recipe import RecipeError, load_recipe
 from tfbert.run_directory import RunDirectory
 from tfbert.search import run_search, trial_recipes
@@ -67,13 +66,13 @@ def test_search_resumes_after_a_kill_and_keeps_the_better_trial(tmp_path):
     env = {**os.environ, "TF_NUM_INTEROP_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1"}
     process = subprocess.Popen(search_command(checkpoint, tmp_path), cwd=ROOT, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 240
-    while not any((trials / "1" / "resume").glob("ckpt-*.index")):
-        assert process.poll() is None, f"the search ended before it was killed:\n{process.stdout.read()}"
-        assert time.monotonic() < deadline, "trial 1 wrote no checkpoint in time"
-        time.sleep(0.2)
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
+    try:  # trial 1 announces its first checkpoint (step 2 of 16): kill -9 then
+        step = Output(process).wait_for(checkpoint_announced(trials / "1" / "resume"),
+                                        "trial 1's first checkpoint")
+    finally:
+        killed(process)
+    last = committed_step(trials / "1" / "resume")  # a later one may have been written before the kill
+    assert 2 <= step <= last < 16
     first_finished = (trials / "0" / "finished.json").stat().st_mtime_ns
     assert not (trials / "1" / "finished.json").exists()
 
@@ -85,7 +84,8 @@ def test_search_resumes_after_a_kill_and_keeps_the_better_trial(tmp_path):
     again = subprocess.run(search_command(checkpoint, tmp_path), cwd=ROOT, env=env,
                            capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
-    assert re.search(r"resuming from step \d+/16", again.stdout)  # trial 1, where it was killed
+    resumed = re.search(r"resuming from step (\d+)/16", again.stdout)  # trial 1, where it was killed
+    assert resumed and int(resumed.group(1)) == last, again.stdout[-3000:]
     assert (trials / "0" / "finished.json").stat().st_mtime_ns == first_finished  # not again
 
     rows = json.loads((tmp_path / "run" / "search" / "trials.json").read_text())

@@ -72,6 +72,10 @@ class ResumeCheckpoint(keras.callbacks.Callback):
 
     The optimizer's `iterations` is the global step: the learning-rate schedule and
     the batch plan both resume from it.
+
+    Each checkpoint, once written whole, is announced on stdout ("resume checkpoint:
+    step N (directory)"): from then on a killed run resumes from step N. (Tests that
+    kill a run wait for this line, not for a timer.)
     """
 
     def __init__(self, manager, every):
@@ -82,10 +86,14 @@ class ResumeCheckpoint(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         step = int(self.model.optimizer.iterations.numpy())
         if step % self.every == 0:
-            self.manager.save(checkpoint_number=step)
+            self._save(step)
 
     def on_epoch_end(self, epoch, logs=None):
-        self.manager.save(checkpoint_number=int(self.model.optimizer.iterations.numpy()))
+        self._save(int(self.model.optimizer.iterations.numpy()))
+
+    def _save(self, step):
+        self.manager.save(checkpoint_number=step)
+        print(f"\n  resume checkpoint: step {step} ({self.manager.directory})", flush=True)
 
 
 def resume_manager(model, directory):
