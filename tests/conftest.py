@@ -77,11 +77,20 @@ def pytest_configure(config):
         "MiniLM encoder; `make test-fast` leaves these out (-m \"not slow\")")
 
 
+# The longest files (minutes each on two cores), run first: `make test` hands whole
+# files to two processes, and one of these started last would leave the other idle.
+LONGEST_FILES = ["test_tokenizer_fuzz.py", "test_export_crash.py", "test_serving_compat.py",
+                 "test_multi_worker.py", "test_token_classifier.py", "test_search.py",
+                 "test_resume.py", "test_distribute.py", "test_export.py", "test_recipe_run.py"]
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         file, name = item.path.name, getattr(item, "originalname", item.name)
         if file in SLOW_FILES or f"{file}::{name}" in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
+    rank = {name: i for i, name in enumerate(LONGEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: in-file order kept
 
 
 TINY_CONFIG = dict(

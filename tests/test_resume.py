@@ -221,6 +221,25 @@ def test_killed_run_resumes_exactly_where_it_stopped(tmp_path, tiny_checkpoint, 
     assert step == last
 
 
+def test_killed_at_an_epoch_end_checkpoint_the_epoch_is_evaluated(tmp_path, tiny_checkpoint,
+                                                                   straight_run):
+    """kill -9 the moment the checkpoint of the first epoch's last step (50) is written:
+    that checkpoint comes after the epoch's dev evaluation, so the evaluation is on disk
+    and the resumed run ends as the straight one (same best epoch, same weights). Saved
+    before the evaluation, the resumed run would start in epoch 2 and never score epoch 1."""
+    run_dir = tmp_path / "run"
+    command = train_command(tiny_checkpoint, run_dir) + ["--set", "training.checkpoint_every=1"]
+    first = subprocess.Popen(command, cwd=tmp_path, env=ENV, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT)
+    output = Output(first)
+    try:
+        output.wait_for(checkpoint_announced(run_dir / "resume", 50), "step 50's checkpoint")
+    finally:
+        killed(first)
+    assert json.loads(RunDirectory(run_dir).dev_state_file.read_text())["epoch"] == 1
+    resume_and_compare(command, run_dir, straight_run, committed_step(run_dir / "resume"))
+
+
 def test_killed_while_writing_a_resume_checkpoint(tmp_path, tiny_checkpoint, straight_run):
     """kill -9 while TensorFlow writes a resume checkpoint: once the run has announced
     its checkpoint of step 20, the process is frozen (SIGSTOP) the moment the kernel

@@ -114,7 +114,7 @@ def source_texts(name):
         return [entry["text"] for entry in hard_strings()]
     file, column, rows = BENCHMARK_SOURCES[name]
     texts = read_tsv_column(benchmark_data(file), column)
-    assert len(texts) == rows, f"../shared/data/{file}: {len(texts)} rows, not the {rows} of the split"
+    assert len(texts) == rows, f"benchmark file {file}: {len(texts)} rows, not the {rows} of the split"
     return texts
 
 

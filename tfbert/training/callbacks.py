@@ -67,8 +67,9 @@ class DevEvaluation(keras.callbacks.Callback):
 
 
 class ResumeCheckpoint(keras.callbacks.Callback):
-    """Saves model and optimizer state every `every` steps (and at each epoch end)
-    with `tf.train.CheckpointManager`, so a killed run restarts where it stopped.
+    """Saves model and optimizer state every `every` steps (and at each epoch end, after
+    the dev evaluation: put it after DevEvaluation in the callbacks) with
+    `tf.train.CheckpointManager`, so a killed run restarts where it stopped.
 
     The optimizer's `iterations` is the global step: the learning-rate schedule and
     the batch plan both resume from it.
@@ -85,7 +86,10 @@ class ResumeCheckpoint(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         step = int(self.model.optimizer.iterations.numpy())
-        if step % self.every == 0:
+        # Not at an epoch's last batch: `on_epoch_end` saves that step once the dev set
+        # is evaluated (DevEvaluation runs first). Saved here, a run killed before the
+        # evaluation would resume in the next epoch and never evaluate this one.
+        if step % self.every == 0 and batch + 1 != (self.params or {}).get("steps"):
             self._save(step)
 
     def on_epoch_end(self, epoch, logs=None):
