@@ -38,7 +38,7 @@ class DataSection:
 
 @dataclasses.dataclass
 class TrainingSection:
-    # The defaults of every task kind, chosen on evidence (bench/README.md, "Defaults"):
+    # The defaults of every task kind, chosen on evidence (bench/RESULTS.md, "Defaults"):
     # MiniLM-sized encoders fine-tune best near 1e-4; up to 5 epochs, stopped early on
     # the dev metric (patience) with the best epoch kept.
     epochs: int = 5
@@ -49,7 +49,7 @@ class TrainingSection:
     learning_rate: float = 1e-4
     # The head's peak rate (same schedule); 0: learning_rate; "auto": the task kind's own
     # (Task.default_head_learning_rate: 1e-3 for classification and regression heads,
-    # chosen on evidence in bench/README.md "Defaults"; learning_rate for the others).
+    # chosen on evidence in bench/RESULTS.md "Defaults"; learning_rate for the others).
     head_learning_rate: float = dataclasses.field(
         default="auto", metadata={"or_strings": ("auto",), "type": float})
     warmup_ratio: float = 0.1
@@ -57,7 +57,7 @@ class TrainingSection:
     clip_norm: float = 1.0
     # Batches are padded to their own longest row, so a cap above the text's length costs
     # nothing: 256 changes only long texts (30 % of ChnSentiCorp's reviews are over 128
-    # tokens, +0.83 dev at 256; no row of the English sets here reaches 128; bench/README.md
+    # tokens, +0.83 dev at 256; no row of the English sets here reaches 128; bench/RESULTS.md
     # "Defaults"). Cut at the checkpoint's positions if it has fewer.
     max_length: int = 256
     dropout: float = 0.1
@@ -100,7 +100,7 @@ class ExportSection:
     enabled: bool = True
     compute_dtype: str = "float32"  # float16 for GPU serving (inputs, outputs stay float32)
     # The encoder XLA-compiled on bucketed shapes: faster one-sentence requests on CPU
-    # (bench/README.md); TF Serving then needs --xla_cpu_compilation_enabled=true.
+    # (bench/RESULTS.md); TF Serving then needs --xla_cpu_compilation_enabled=true.
     xla: bool = False
 
 

@@ -33,7 +33,7 @@ class ServingModule(tf.Module):
 
     asset_files: {file name: path} of the files to ship as assets: "vocab.txt" and
     each file of `task.export_assets()`.
-    chunk_size: rows per length-sorted chunk (see length_sorted.py); None runs each
+    chunk_size: rows per length-sorted chunk (tfbert/inference/engine.py); None runs each
     request as one batch padded to its longest row.
     jit_compile: run one-row chunks XLA-compiled, padded to a length bucket (see
     xla_buckets.py).

@@ -63,7 +63,7 @@ class BertSelfAttention(keras.layers.Layer):
         batch_size, seq_length = ops.shape(hidden_states)[0], ops.shape(hidden_states)[1]
 
         # The projections run on [B*T, H] rows: a 2-D matmul lets oneDNN fuse the bias
-        # add into it, which a reshape between the two prevents (bench/README.md).
+        # add into it, which a reshape between the two prevents (bench/RESULTS.md).
         rows = ops.reshape(hidden_states, (-1, self.hidden_size))       # [B*T, H]
         qkv = self.query_key_value(rows)                                # [B*T, 3H]
         qkv = ops.reshape(

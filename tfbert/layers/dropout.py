@@ -13,7 +13,7 @@ class BertDropout(keras.layers.Dropout):
     bfloat16 that draw is slower than float32's) and multiplies by a cast mask; here the
     noise is float32 and one select keeps or zeros each value (a throwaway probe on
     [32, 12, 40, 40] bfloat16 attention weights: 2.57 -> 1.94 ms; the training speed it
-    gives is in bench/README.md, "Token tagging"). The random stream is Keras' seed
+    gives is in bench/RESULTS.md, "Token tagging"). The random stream is Keras' seed
     generator's, so `seed=` still makes runs repeatable.
     """
 

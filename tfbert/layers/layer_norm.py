@@ -10,7 +10,7 @@ def _normalize_with_gradient(x, gamma, beta, epsilon):
     Differentiated op by op (moments, rsqrt, broadcasts) the backward pass is some
     fifteen elementwise passes; written out it is the textbook formula below, which
     reuses the forward pass's normalized x and 1/std. A training step of the tagging
-    bench measured it (bench/README.md, "Token tagging").
+    bench measured it (bench/RESULTS.md, "Token tagging").
     """
 
     @tf.custom_gradient

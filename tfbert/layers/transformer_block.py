@@ -14,7 +14,7 @@ from tfbert.layers.layer_norm import BertLayerNorm
 
 def _in_float32(function, x):
     # erf has no vectorized bfloat16/float16 kernel on CPU: in half precision it ran
-    # 1.6x slower than casting to float32 and back (bench/README.md), and float32 is
+    # 1.6x slower than casting to float32 and back (bench/RESULTS.md), and float32 is
     # the more exact of the two.
     if x.dtype == "float32":
         return function(x)
@@ -29,7 +29,7 @@ def _exact_gelu(x):
     float32 accumulator, so half precision loses nothing here. A cast to float32
     between the two stops the fusion: in bfloat16 the fused form ran a [512, 384] x
     [384, 1536] layer 2.2x faster than the matmul then the float32 GELU, and the MiniLM
-    encoder on a [32, 24] batch 1.3x faster (bench/README.md, "Sentence vectors").
+    encoder on a [32, 24] batch 1.3x faster (bench/RESULTS.md, "Sentence vectors").
     """
     return ops.gelu(x, approximate=False)
 
@@ -42,7 +42,7 @@ def _exact_gelu_float32(x):
     op by op costs about a dozen elementwise passes over [tokens, intermediate] in the
     backward pass; the formula below costs six and reuses Phi(x) from the forward pass
     (a training step 1.5 ms faster per layer at [1280, 1536] on two cores:
-    bench/README.md, "Token tagging").
+    bench/RESULTS.md, "Token tagging").
     """
     cdf = 0.5 * tf.math.erfc(x * -(1.0 / math.sqrt(2.0)))          # Phi(x)
 

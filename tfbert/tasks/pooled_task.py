@@ -13,7 +13,7 @@ from tfbert.tasks.task import Task
 
 class PooledTask(Task):
     # A fresh dense head on a pretrained encoder learns at 1e-3 while the encoder stays at
-    # 1e-4: ATIS 93.3 -> 97.7, MRPC F1 86.7 -> 85.8 (bench/README.md, "Defaults").
+    # 1e-4: ATIS 93.3 -> 97.7, MRPC F1 86.7 -> 85.8 (bench/RESULTS.md, "Defaults").
     default_head_learning_rate = 1e-3
 
     def __init__(self, encoder, tokenizer, num_outputs, head="cls", pair=False, dropout=0.1,

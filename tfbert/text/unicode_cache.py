@@ -5,7 +5,7 @@ the character classes of BERT's text cleaning (`tfbert.text.tokenizer`) and the 
 whose lowercasing TensorFlow and Python disagree on (`tfbert.text.lowercase_skew`).
 Computing them costs ~0.9 s in every process that builds a tokenizer (`tfbert embed`,
 `predict`, `train`, an export): an eighth of a fresh process's first call embedding
-4,000 sentences (7.45 -> 6.51 s; bench/README.md, "Sentence vectors"). They depend only on Python's Unicode data and TensorFlow's
+4,000 sentences (7.45 -> 6.51 s; bench/RESULTS.md, "Sentence vectors"). They depend only on Python's Unicode data and TensorFlow's
 built-in ICU, so they are computed once per (Unicode version, TensorFlow version,
 source of the module that computes them: an edit to it is a new table) and read back
 after that, from $TFBERT_CACHE_DIR (default: $XDG_CACHE_HOME/tfbert,

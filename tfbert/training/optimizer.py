@@ -118,7 +118,7 @@ class AdamWWithHeadRate(keras.optimizers.AdamW):
         Why: Keras runs it as about ten separate ops, each a pass over the weight; on
         the 30,522 x 384 word-embedding table (dense gradient: several replicas, or row
         multipliers; otherwise `_fused_sparse_adam_step`) that is most of the optimizer's
-        time. Fused, CoNLL fine-tuning ran 1.19x faster on two cores (bench/README.md,
+        time. Fused, CoNLL fine-tuning ran 1.19x faster on two cores (bench/RESULTS.md,
         "Token tagging").
         """
         index = self._get_variable_index(variable)
@@ -139,7 +139,7 @@ class AdamWWithHeadRate(keras.optimizers.AdamW):
         their gradient's share, and every row takes its Adam step and weight decay:
         exactly dense AdamW with zeros in the other rows, without building that dense
         gradient or passing over the table three times (densify, decay, Adam kernel).
-        Measured on two cores (bench/README.md, "Token tagging").
+        Measured on two cores (bench/RESULTS.md, "Token tagging").
         """
         index = self._get_variable_index(variable)
         dtype = variable.dtype
@@ -184,7 +184,7 @@ class AdamWWithHeadRate(keras.optimizers.AdamW):
         """On one replica, the fused optimizer keeps an embedding's gradient as one
         summed row per looked-up token until its Adam step: its norm and clipping then
         cost a few hundred rows, not passes over the 30,522-row table (+5 % CoNLL
-        fine-tuning speed, bench/README.md). Rows summed first, it is the same gradient."""
+        fine-tuning speed, bench/RESULTS.md). Rows summed first, it is the same gradient."""
         return (self.fused and _replicas() <= 1 and not self.gradient_accumulation_steps
                 and not self.clipnorm and not self.clipvalue)
 
