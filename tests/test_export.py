@@ -296,7 +296,7 @@ def test_length_sorted_chunks_answer_as_one_padded_batch(tmp_path):
         path = export_for_serving(model, tmp_path, f"chunks{chunk_size}", chunk_size=chunk_size,
                                   deployment_files=False)
         answers[chunk_size] = serving_signatures(path)["serving_default"](text=texts)
-    # 8 texts in chunks of 3: two full chunks and a short one (other sizes: test_length_sorted.py).
+    # 8 texts in chunks of 3: two full chunks and a short one (other sizes: test_inference_engine.py).
     assert_rows_match(answers[3]["logits"].numpy(), answers[None]["logits"].numpy())
     assert answers[3]["label"].numpy().tolist() == answers[None]["label"].numpy().tolist()
     for bad in (0, -2, 2.5, "16", True):

@@ -26,6 +26,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 
 from tfbert.export.deployment import write_deployment_files, write_warmup_requests
 from tfbert.export.serving_module import ServingModule
+from tfbert.inference.engine import check_chunk_size
 from tfbert.io.names import SAFE_NAME_RULE, is_safe_name
 
 _STAGING = re.compile(r"^\.\d+\.tmp-")  # the staging directories' names (tempfile prefix)
@@ -114,9 +115,7 @@ def export_for_serving(task, base_dir="saved_models", name="model", version=None
     (xla_buckets.py): faster single-sentence requests on CPU; TF Serving then needs
     `--xla_cpu_compilation_enabled=true` (the deployment files pass it).
     """
-    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int)
-                                   or chunk_size < 1):
-        raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size!r}.")
+    check_chunk_size(chunk_size)  # before the export's slow work
     check_export_name(name)
     model_dir = pathlib.Path(base_dir) / name
     version = next_version(model_dir) if version is None else int(version)

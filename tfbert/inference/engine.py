@@ -24,6 +24,13 @@ import tensorflow as tf
 CHUNK_SIZE = 16
 
 
+def check_chunk_size(chunk_size):
+    """ValueError unless chunk_size is a positive integer or None (one chunk)."""
+    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int)
+                                   or chunk_size < 1):
+        raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size!r}.")
+
+
 def used_lengths(input_mask):
     """int32 [B]: one past each row's last unmasked position.
 
@@ -49,9 +56,7 @@ def run_by_length(run_chunk, rows, lengths, output_specs, chunk_size=CHUNK_SIZE)
     chunk_size: rows per chunk; None runs the rows as one chunk.
     Returns the output(s) [N, *row_shape], row i that of rows' row i.
     """
-    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int)
-                                   or chunk_size < 1):
-        raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size!r}.")
+    check_chunk_size(chunk_size)
     named = isinstance(output_specs, dict)
     names = sorted(output_specs) if named else [None]
     specs = [output_specs[name] for name in names] if named else [output_specs]
