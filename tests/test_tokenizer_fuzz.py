@@ -185,14 +185,17 @@ def vocabulary_words():
     return words, suffixes
 
 
-WORDS, SUFFIXES = vocabulary_words()
+# Made once: a strategy over a 30,000-word list computes its label from the whole list,
+# which made per draw was a third of this file's time.
+WORD, SUFFIX = (st.sampled_from(tokens) for tokens in vocabulary_words())
+CASING = st.sampled_from([str, str, str.upper, str.title, str.capitalize])
 
 
 @st.composite
 def vocabulary_word(draw):
     """A word WordPiece can piece: a vocabulary word and suffixes, in some casing."""
-    word = draw(st.sampled_from(WORDS)) + "".join(draw(st.lists(st.sampled_from(SUFFIXES), max_size=3)))
-    return draw(st.sampled_from([str, str, str.upper, str.title, str.capitalize]))(word)
+    word = draw(WORD) + "".join(draw(st.lists(SUFFIX, max_size=3)))
+    return draw(CASING)(word)
 
 
 @st.composite
@@ -271,7 +274,7 @@ def short_text(draw):
 def long_text(draw):
     """A text of hundreds to thousands of tokens, far beyond max_length."""
     pieces = draw(st.lists(short_text(), min_size=1, max_size=4))
-    return " ".join(pieces * draw(st.integers(20, 200)))
+    return " ".join(pieces * draw(st.integers(20, 60)))
 
 
 one_string = st.one_of(short_text(), short_text(), short_text(), short_text(), short_text(), short_text(),

@@ -123,10 +123,10 @@ def command_tokenize(args):
 
 def command_train(args):
     from tfbert.recipe import load_recipe
-    from tfbert.train import train
 
     recipe = load_recipe(args.recipe, args.set or ())  # a bad recipe fails here, once
     if getattr(args, "workers", None):
+        # The launcher only starts and watches the workers: it never imports TensorFlow.
         from tfbert.training.launcher import launch
 
         arguments = [args.command, args.recipe, *(f"--set={item}" for item in args.set or ()),
@@ -135,6 +135,8 @@ def command_train(args):
         if code:
             sys.exit(code)
         return
+    from tfbert.train import train
+
     result = train(recipe, force=args.force)
     if result.get("train_examples_per_second"):
         print(f"trained {result['steps_run']} steps (of {result['steps']}) in "

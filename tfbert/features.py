@@ -143,7 +143,7 @@ def _token_rows(texts, tokenizer, encoder, batch_size, window_batches=8):
 
     hidden = encoder.bert_config.hidden_size
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True, autograph=False)
     def sequence_outputs(ids, width):                        # [w, (tokens)] -> [w, width, H]
         return run_by_length(
             lambda chunk, longest: encoder(tokenizer.pack(chunk), training=False)["sequence_output"],

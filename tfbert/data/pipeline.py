@@ -26,7 +26,8 @@ def tokenize_texts(tokenizer, texts):
     dataset = (
         tf.data.Dataset.from_tensor_slices(tf.constant(list(texts), tf.string))
         .batch(TOKENIZE_BATCH)
-        .map(tokenizer.tokenize, num_parallel_calls=tf.data.AUTOTUNE)
+        .map(tf.autograph.experimental.do_not_convert(tokenizer.tokenize),
+             num_parallel_calls=tf.data.AUTOTUNE)
     )
     return tf.concat(list(dataset), axis=0)
 
@@ -159,6 +160,7 @@ def make_dataset(tokenizer, first_ids, second_ids, targets, batches, preprocess=
 
     return shared_by_replicas(
         tf.data.Dataset.from_tensor_slices(index)
-        .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        .map(tf.autograph.experimental.do_not_convert(load), num_parallel_calls=tf.data.AUTOTUNE,
+             deterministic=True)
         .prefetch(tf.data.AUTOTUNE)
     )

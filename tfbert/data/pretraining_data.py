@@ -159,7 +159,8 @@ class PackedCorpus(PlannedBatches):
                                          "batch_number": number + first_step})
 
         return shared_by_replicas(tf.data.Dataset.from_tensor_slices(index).enumerate()
-                .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+                .map(tf.autograph.experimental.do_not_convert(load),
+                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
                 .prefetch(tf.data.AUTOTUNE))
 
 

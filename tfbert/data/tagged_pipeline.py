@@ -96,7 +96,8 @@ class TokenizedWords(PlannedBatches):
             return preprocess(features, targets)
 
         return shared_by_replicas(tf.data.Dataset.from_tensor_slices(index)
-                .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+                .map(tf.autograph.experimental.do_not_convert(load),
+                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
                 .prefetch(tf.data.AUTOTUNE))
 
 

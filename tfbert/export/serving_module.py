@@ -70,7 +70,7 @@ class ServingModule(tf.Module):
             self.max_positions = task.encoder.bert_config.max_position_embeddings
             self.length_buckets = length_buckets(min(task.tokenizer.max_length,
                                                      self.max_positions))
-            self.compiled_infer = tf.function(task.infer, jit_compile=True)
+            self.compiled_infer = tf.function(task.infer, jit_compile=True, autograph=False)
 
     @property
     def task(self):
@@ -119,15 +119,16 @@ class ServingModule(tf.Module):
         text = tf.TensorSpec([None], tf.string, name="text")
         text_pair = tf.TensorSpec([None], tf.string, name="text_pair")
         if self.pair:
-            serve = tf.function(lambda text, text_pair: self.text_outputs(text, text_pair))
+            serve = tf.function(lambda text, text_pair: self.text_outputs(text, text_pair),
+                                autograph=False)
             signatures = {"serving_default": serve.get_concrete_function(text, text_pair)}
         else:
-            serve = tf.function(lambda text: self.text_outputs(text))
+            serve = tf.function(lambda text: self.text_outputs(text), autograph=False)
             signatures = {"serving_default": serve.get_concrete_function(text)}
 
         names = self.task.id_inputs()
         predict_ids = tf.function(lambda *ids: self.task.named_outputs_of_ids(
-            dict(zip(names, ids)), self.assets(), self.infer, self.chunk_size))
+            dict(zip(names, ids)), self.assets(), self.infer, self.chunk_size), autograph=False)
         signatures["predict_ids"] = predict_ids.get_concrete_function(
             *[tf.TensorSpec([None, None], tf.int32, name=name) for name in names])
 
@@ -138,10 +139,10 @@ class ServingModule(tf.Module):
             def from_examples(inputs):
                 return select(self.text_outputs(*self.parse_examples(inputs)), self.assets())
 
-            signatures[name] = tf.function(from_examples).get_concrete_function(
+            signatures[name] = tf.function(from_examples, autograph=False).get_concrete_function(
                 tf.TensorSpec([None], tf.string, name="inputs"))
             self.method_names[name] = method_name
         extra = self.task.extra_signatures(self.assets, self.infer, self.chunk_size)
         for name, (function, specs) in extra.items():
-            signatures[name] = tf.function(function).get_concrete_function(*specs)
+            signatures[name] = tf.function(function, autograph=False).get_concrete_function(*specs)
         return signatures

@@ -242,7 +242,8 @@ class MaskedLanguageModel(Task):
         run = _SCORERS.get(self)
         if run is None:  # one tf.function per task (as an attribute, saving would trace it)
             run = _SCORERS[self] = tf.function(
-                lambda x, y: _sequence_scores(self(x, training=False), y), reduce_retracing=True)
+                lambda x, y: _sequence_scores(self(x, training=False), y), reduce_retracing=True,
+                autograph=False)
         parts = {}
         for x_batch, y_batch in data.dataset(self.tokenizer, batches, self.preprocess):
             for key, value in run(x_batch, y_batch).items():

@@ -489,5 +489,6 @@ def compiled(task, method):
     settings = json.dumps(task.plain_config(), sort_keys=True, default=str)
     functions = _COMPILED.setdefault(task, {})
     if (method, settings) not in functions:
-        functions[method, settings] = tf.function(getattr(task, method), reduce_retracing=True)
+        functions[method, settings] = tf.function(getattr(task, method), reduce_retracing=True,
+                                                 autograph=False)
     return functions[method, settings]

@@ -236,7 +236,7 @@ def _rows_padded_to_bucket(slices):
     return rows[:, None], values
 
 
-@tf.function(jit_compile=True)
+@tf.function(jit_compile=True, autograph=False)
 def _sparse_adamw_update(variable, m, v, rows, values, alpha, decay, beta_1, beta_2, epsilon):
     # variable, m, v: [V, H]; rows [n, 1]; values [n, H]: the looked-up rows' gradients.
     m_new = tf.tensor_scatter_nd_add(m * beta_1, rows, values * (1.0 - beta_1))
