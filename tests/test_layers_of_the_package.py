@@ -92,14 +92,20 @@ def imported_modules(code):
 
 def test_recipes_and_served_rows_load_without_tensorflow():
     """Loading a recipe, the command line's parser and turning TF Serving's answers into
-    rows (what `tfbert predict --server` does) import no TensorFlow or Keras."""
+    rows (what `tfbert predict --server` does) import no TensorFlow or Keras; nor do the
+    bag-of-words baselines (`tfbert baseline`), the serving errors every command catches,
+    or the multi-worker launcher's refusal of --workers 1."""
     modules = imported_modules(
-        "import tfbert.recipe, tfbert.cli, tfbert.run_directory, tfbert.predict\n"
+        "import tfbert.recipe, tfbert.cli, tfbert.run_directory, tfbert.predict, tfbert.serving\n"
         "from tfbert.tasks.registry import prediction_rows_of_kind\n"
+        "from tfbert.evaluation.baseline import run_baseline\n"
         "for kind in ('classification', 'regression', 'token_classification',\n"
         "             'intent_and_slots', 'embedding'):\n"
         "    prediction_rows_of_kind(kind)\n"
-        "tfbert.recipe.load_recipe('recipes/sentiment.toml')")
+        "tfbert.recipe.load_recipe('recipes/sentiment.toml')\n"
+        "for name in ('sentiment', 'pair_similarity'):\n"
+        "    assert run_baseline(tfbert.recipe.load_recipe(f'recipes/{name}.toml'))['dev']\n"
+        "assert tfbert.cli.main(['train', 'recipes/sentiment.toml', '--workers', '1']) == 1")
     heavy = sorted(m for m in modules if m.split(".")[0] in ("tensorflow", "keras", "tensorflow_text"))
     assert not heavy, f"imported: {heavy[:5]}"
 

@@ -18,7 +18,8 @@ import pathlib
 import tomllib
 
 from tfbert.io.names import SAFE_NAME_RULE, is_safe_name
-from tfbert.tasks.registry import recipe_section_of, task_class, task_names
+from tfbert.tasks.registry import (baseline_plan_of_kind, read_examples_of_kind, recipe_section_of,
+                                   task_class, task_names)
 
 
 @dataclasses.dataclass
@@ -151,6 +152,14 @@ class Recipe:
     @property
     def task_class(self):
         return task_class(self.task)
+
+    def read_examples(self, path, labels=True):
+        """The examples of a file as this recipe's task kind reads them."""
+        return read_examples_of_kind(self.task, path, self.data, labels, section=self.options)
+
+    def baseline_plan(self, read_train):
+        """The task kind's bag-of-words baseline plan, or None (see evaluation/baseline.py)."""
+        return baseline_plan_of_kind(self.task, self.options, read_train, self.data.on_unknown_label)
 
 
 _CHOICES = {

@@ -13,8 +13,10 @@ BERT run (tfbert/evaluation/metrics.py):
   label when none is predicted, as the BERT classifier answers);
   regression: ridge regression, clipped to the task's [min_score, max_score].
 
-Which targets and metrics a task kind's baseline has is the task's to say
-(`Task.baseline_plan`, a `BaselinePlan`); token tagging and pretraining have none.
+Which targets and metrics a task kind's baseline has is the task's to say (a
+`BaselinePlan`: a built-in kind's recipe section makes it, so that `tfbert baseline`
+never imports TensorFlow; a registered kind's `Task.baseline_plan`); token tagging and
+pretraining have none.
 """
 
 import dataclasses
@@ -127,8 +129,7 @@ def run_baseline(recipe, output_dir=None, read_splits=None):
     read_splits = read_splits or {}
     paths = {"train": recipe.data.train, "dev": recipe.data.dev, "test": recipe.data.test}
     read = lambda split: (read_splits[split] if read_splits.get(split) is not None  # noqa: E731
-                          else recipe.task_class.read_examples(paths[split], recipe.data,
-                                                               section=recipe.options))
+                          else recipe.read_examples(paths[split]))
     train = None
 
     def read_train():
@@ -136,7 +137,7 @@ def run_baseline(recipe, output_dir=None, read_splits=None):
         train = read("train")
         return train
 
-    plan = recipe.task_class.baseline_plan(recipe.options, read_train, recipe.data.on_unknown_label)
+    plan = recipe.baseline_plan(read_train)
     if plan is None:
         return None
     baseline = Baseline(plan.kind, multi_label=plan.multi_label, min_score=plan.min_score,

@@ -99,3 +99,12 @@ def read_examples_of_kind(name, path, data, labels=True, section=None):
     if name in _SECTIONS and name not in _REGISTERED:
         return (section or recipe_section_of(name)()).read_examples(path, data, labels)
     return task_class(name).read_examples(path, data, labels=labels, section=section)
+
+
+def baseline_plan_of_kind(name, section, read_train, on_unknown="error"):
+    """The kind's bag-of-words baseline plan (`Task.baseline_plan`), or None; a built-in
+    kind's without importing TensorFlow."""
+    if name in _SECTIONS and name not in _REGISTERED:
+        plan = getattr(section, "baseline_plan", None)
+        return plan(read_train, on_unknown) if plan else None
+    return task_class(name).baseline_plan(section, read_train, on_unknown)

@@ -21,7 +21,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfbert.evaluation.baseline import BaselinePlan
 from tfbert.data.labels import LabelVocabulary
 from tfbert.evaluation.metrics import classification_metrics, multilabel_metrics, out_of_scope_metrics
 from tfbert.tasks.pooled_task import PooledTask
@@ -269,25 +268,7 @@ class TextClassifier(PooledTask):
 
     @classmethod
     def baseline_plan(cls, section, read_train, on_unknown="error"):
-        """Label ids (multi-hot for multi-label) with the training labels' vocabulary;
-        dev and test rows of the reject label are one more class, which a linear model
-        that cannot reject never predicts (scored as the BERT run scores them)."""
-        train_examples = read_train()
-        vocabulary = LabelVocabulary.from_labels(train_examples.labels, multi_label=section.multi_label,
-                                                 separator=section.label_separator)
-        train_targets = vocabulary.encode(train_examples)[0]
-        if section.rejects and section.reject_label not in vocabulary.names:
-            vocabulary = LabelVocabulary(vocabulary.names + [section.reject_label])
-        names = vocabulary.names
-        if section.multi_label:
-            score = lambda targets, predicted: multilabel_metrics(  # noqa: E731
-                targets > 0.5, predicted > 0.5, names)
-        else:
-            score = lambda targets, predicted: classification_metrics(targets, predicted, names)  # noqa: E731
-        return BaselinePlan(
-            "classification", train_targets, multi_label=section.multi_label, score=score,
-            encode=lambda examples: vocabulary.encode(
-                examples, on_unknown="skip" if on_unknown != "error" else "error")[:2])
+        return section.baseline_plan(read_train, on_unknown)
 
     def metric_summary(self, metrics):
         summary = [("exact match" if self.multi_label else "accuracy", metrics["accuracy"])]

@@ -12,7 +12,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfbert.evaluation.baseline import BaselinePlan
 from tfbert.data.labels import parse_scores
 from tfbert.evaluation.metrics import regression_metrics
 from tfbert.tasks.pooled_task import PooledTask
@@ -51,11 +50,7 @@ class TextRegressor(PooledTask):
 
     @classmethod
     def baseline_plan(cls, section, read_train, on_unknown="error"):
-        """Scores, ridge regression clipped to [min_score, max_score]."""
-        return BaselinePlan(
-            "regression", parse_scores(read_train()), score=regression_metrics,
-            encode=lambda examples: (parse_scores(examples), np.arange(len(examples))),
-            min_score=section.min_score, max_score=section.max_score)
+        return section.baseline_plan(read_train, on_unknown)
 
     def default_loss(self):
         return keras.losses.MeanSquaredError()
