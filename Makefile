@@ -34,10 +34,12 @@ $(SERVING_VENV)/.installed:
 
 # Two processes, each test file whole in one of them (module fixtures are built once);
 # most tests wait on subprocesses, TF start-up or Python, so two share two cores well.
+# Files are handed out in the order tests/conftest.py gives (the longest first), not
+# xdist's default of the most tests first, which left a long file for the end.
 # Tests that need the benchmark datasets (../shared/data) skip without them, saying so;
 # TFBERT_REQUIRE_BENCHMARK_DATA=1 (CI, .ci/run) makes such a skip a failure.
 TEST_PROCESSES ?= 2
-PYTEST := $(BIN)/python -m pytest -q --durations=15 -n $(TEST_PROCESSES) --dist loadfile
+PYTEST := $(BIN)/python -m pytest -q --durations=15 -n $(TEST_PROCESSES) --dist loadfile --no-loadscope-reorder
 test: setup serving-venv
 	TFBERT_SERVING_PYTHON=$(abspath $(SERVING_VENV))/bin/python $(PYTEST)
 

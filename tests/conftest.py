@@ -79,10 +79,14 @@ def pytest_configure(config):
 
 # The longest files (minutes each on two cores), run first: `make test` hands whole
 # files to two processes, and one of these started last would leave the other idle.
-LONGEST_FILES = ["test_tokenizer_fuzz.py", "test_export_crash.py", "test_serving_compat.py",
-                 "test_serving_soak.py",
-                 "test_multi_worker.py", "test_token_classifier.py", "test_search.py",
-                 "test_resume.py", "test_distribute.py", "test_export.py", "test_recipe_run.py"]
+# (Measured with --junitxml on two cores; `make test` passes --no-loadscope-reorder so
+# that xdist keeps this order.)
+LONGEST_FILES = ["test_serving_compat.py", "test_multi_worker.py", "test_resume.py", "test_tasks.py",
+                 "test_export.py", "test_export_crash.py", "test_token_classifier.py",
+                 "test_export_xla.py", "test_recipe_run.py", "test_search.py",
+                 "test_tokenizer_fuzz.py", "test_distribute.py", "test_quiet_logs.py",
+                 "test_pretraining.py", "test_features.py", "test_serving_client.py",
+                 "test_serving_soak.py", "test_reject_below.py", "test_tokenizer.py"]
 
 
 def pytest_collection_modifyitems(config, items):

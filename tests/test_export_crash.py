@@ -6,7 +6,7 @@ model.keras: what `tfbert train` leaves; no training needed). One `tfbert export
 is timed first: the export's duration runs from the moment it first writes into
 saved_models/<name>/ (its staging directory appears) until the process exits. Before
 that moment the command has written nothing, so a kill there cannot leave anything.
-Then TFBERT_CRASH_KILLS (default 3) more `tfbert export` processes, each a fresh
+Then TFBERT_CRASH_KILLS (default 2) more `tfbert export` processes, each a fresh
 interpreter as a user starts it, are killed with SIGKILL at moments of that window:
 one drawn at random in each of as many equal slices of it (seeded: TFBERT_CRASH_SEED),
 so the kills spread over the whole export, its last milliseconds included. After each
@@ -46,7 +46,7 @@ from tfbert.run_directory import RunDirectory
 from tfbert.tasks import TextClassifier
 from tiny_models import spread, tiny
 
-KILLS = int(os.environ.get("TFBERT_CRASH_KILLS", "3"))
+KILLS = int(os.environ.get("TFBERT_CRASH_KILLS", "2"))
 SEED = int(os.environ.get("TFBERT_CRASH_SEED", "14"))
 STAGING = re.compile(r"^\.\d+\.tmp-")  # export_for_serving's staging directories
 SERVER_FILES = {"models.config": None, "batching_parameters.txt": deployment.BATCHING_PARAMETERS,
