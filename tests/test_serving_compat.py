@@ -197,8 +197,10 @@ def tagging_words():
 
 
 def test_tagger_exports_run_in_tf_serving_runtime(tmp_path):
-    """A CRF tagger and a joint intent + slots model answer raw text with entities and
-    pre-split words with tags in TF Serving's runtime, as they do in this process."""
+    """A CRF tagger and a joint intent + slots model answer raw text with entities,
+    pre-split words and a client's window ids with tags in TF Serving's runtime, as they
+    do in this process; one-row requests to the tagger run XLA-compiled (CRF included)."""
+    from tfbert.data.tagged_pipeline import window_features
     from tfbert.data.tagged_readers import TaggedExamples
     from tfbert.tasks.intent_and_slots import IntentAndSlots
     from tfbert.tasks.token_classifier import TokenClassifier
@@ -218,14 +220,22 @@ def test_tagger_exports_run_in_tf_serving_runtime(tmp_path):
              "JOHN  lives\tin Paris, a b c a b c a b c a b c john"]
     words = np.array([["john", "lives", "in", "paris", "", ""],
                       ["a", "b", "c", "a", "b", "john"]], dtype=object)
-    tagger_dir = export_for_serving(tagger, tmp_path / "models", "ner")
+    # The tagger with the classifiers' levers: one-row requests run XLA-compiled.
+    tagger_dir = export_for_serving(tagger, tmp_path / "models", "ner", jit_compile=True)
     joint_dir = export_for_serving(joint, tmp_path / "models", "slots")
+    # What a client that tokenizes itself sends to predict_ids: the windows' features.
+    windows = tagger.tokenize([list(filter(None, row)) for row in words], targets=False)
+    ids = window_features(tokenizer, windows.windows)
     inputs = {"texts": as_bytes(texts), "broken": as_bytes(BROKEN_UTF8), "none": as_bytes([]),
-              "words": {**as_bytes(words.ravel().tolist()), "shape": list(words.shape)}}
+              "words": {**as_bytes(words.ravel().tolist()), "shape": list(words.shape)},
+              **{name: as_ints(ids[name]) for name in tagger.id_inputs()}}
     calls = [{"signature": "serving_default", "inputs": {"text": "texts"}, "batch_size": 100},
-             {"signature": "predict_words", "inputs": {"words": "words"}, "batch_size": 100}]
+             {"signature": "predict_words", "inputs": {"words": "words"}, "batch_size": 100},
+             {"signature": "predict_ids", "inputs": {name: name for name in tagger.id_inputs()}}]
     result = run_in_serving_runtime(tmp_path, [
         {"key": "ner", "dir": str(tagger_dir), "calls": calls},
+        {"key": "ner_one_row", "dir": str(tagger_dir), "calls": [
+            {**call, "batch_size": 1} for call in calls]},
         {"key": "slots", "dir": str(joint_dir), "calls": calls},
         {"key": "broken", "dir": str(tagger_dir), "calls": [
             {"signature": "serving_default", "inputs": {"text": "broken"}}]},
@@ -246,10 +256,17 @@ def test_tagger_exports_run_in_tf_serving_runtime(tmp_path):
                 assert entity == expected["entity_text"][i, k]
                 assert entity == text[expected["entity_start"][i, k]:expected["entity_end"][i, k]]
                 assert result[served + "entity_type"][i, k].decode() == expected["entity_type"][i, k]
-        words_tags = result[f"{key}/predict_words/tags"]
         in_process = model.predict(model.tokenize([list(filter(None, row)) for row in words],
                                                   targets=False))["tags"]
-        assert [[t.decode() for t in row if t] for row in words_tags] == in_process
+        served = [f"{key}/predict_words/tags", f"{key}/predict_ids/tags"]
+        if key == "ner":
+            served += ["ner_one_row/predict_words/tags", "ner_one_row/predict_ids/tags"]
+            for name in ("entity_count", "entity_text", "entity_type"):
+                np.testing.assert_array_equal(result[f"ner_one_row/serving_default/{name}"],
+                                              result[f"ner/serving_default/{name}"])
+        for name in served:  # each sentence fits one window: a window's tags are its words'
+            assert [[t.decode() for t in row if t] for row in result[name]] == in_process, name
+    assert "Compiled cluster using XLA" in result["log"]  # the one-row requests
     assert [x.decode() for x in result["slots/serving_default/intent"]] == \
         joint.predict(texts)["intent"].tolist()
     assert result["broken/serving_default/entity_count"].shape == (3,)

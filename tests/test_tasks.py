@@ -233,3 +233,29 @@ def test_only_weights_a_head_reads_are_trained(head):
     after = {v.path: np.array(v) for v in model.weights if v.path.startswith("pooler/")}
     moved = any(not np.array_equal(after[path], pooler[path]) for path in pooler)
     assert moved == (head == "cls")
+
+
+def traces_of(model, step):
+    """A counter of the traces of `model.<step>` (Keras calls it once per trace)."""
+    count, original = [0], getattr(model, step)
+
+    def counted(data):
+        count[0] += 1
+        return original(data)
+    setattr(model, step, counted)
+    return count
+
+
+def test_fit_and_evaluate_trace_their_step_once():
+    """The optimizer's and the metrics' variables exist before Keras traces its step:
+    created inside the first trace, they make TensorFlow trace the whole step again."""
+    model = TextClassifier(*tiny(), ["neg", "pos"])
+    model.compile(optimizer=keras.optimizers.AdamW(1e-3))
+    train = traces_of(model, "train_step")
+    model.fit(TEXTS, LABELS, batch_size=8, epochs=2, verbose=0)
+    assert train == [1]
+    fresh = TextClassifier(*tiny(), ["neg", "pos"])
+    fresh.compile()
+    test = traces_of(fresh, "test_step")
+    fresh.evaluate(TEXTS, LABELS, batch_size=8, verbose=0)
+    assert test == [1]

@@ -85,12 +85,23 @@ def run_signatures(model, inputs):
                         for name, array in arrays.items()}
                 batches.append(session.run(fetch, feed_dict=feed))
             for key in fetch:
-                value = np.concatenate([batch[key] for batch in batches])
+                value = np.concatenate(padded([batch[key] for batch in batches]))
                 if value.dtype == object:  # label names: plain bytes arrays load without pickle
                     value = value.astype(bytes)
                 outputs[f"{model['key']}/{call['signature']}/{key}"] = value
             outputs[f"{model['key']}/{call['signature']}/method_name"] = np.array(signature.method_name)
     return outputs
+
+
+def padded(arrays):
+    """Requests' outputs made one width: a tagger's entity columns are as many as the
+    request's most entities. Padded as the signatures pad: b"" for strings, -1 else."""
+    if len(arrays) < 2 or arrays[0].ndim < 2:
+        return arrays
+    width = max(array.shape[1] for array in arrays)
+    fill = b"" if arrays[0].dtype == object else -1
+    return [np.concatenate([array, np.full((array.shape[0], width - array.shape[1], *array.shape[2:]),
+                                           fill, array.dtype)], axis=1) for array in arrays]
 
 
 def main(job_path, result_path):

@@ -90,14 +90,20 @@ def word_windows(word_pieces, window, stride):
     word_range = tf.searchsorted(first_dense, bounds_of_window, side="left")
     word_range = tf.cast(word_range, tf.int32)
     word_index = tf.ragged.range(word_range[:, 0], word_range[:, 1])       # [N, (words)]
+    # Per-window values meet per-word ones on the flat values (window of each word
+    # gathered): ragged-by-dense broadcasting would build the same in many more ops,
+    # seconds of every trace.
+    window_of = tf.cast(word_index.value_rowids(), tf.int32)               # [NWW]
     flat_word = tf.gather(sentence_words[:-1], sentence)                   # [N] sentence's first word
-    word_first = tf.gather(first_piece, word_index + flat_word[:, None])   # [N, (words)]
-    answers = (word_first >= answer_from[:, None]) & (word_first < answer_to[:, None])
+    word_first = tf.gather(first_piece, word_index.flat_values
+                           + tf.gather(flat_word, window_of))              # [NWW]
+    answers = ((word_first >= tf.gather(answer_from, window_of))
+               & (word_first < tf.gather(answer_to, window_of)))           # [NWW]
     return {
         "piece_ids": piece_ids,
-        "word_starts": word_first - start[:, None],
+        "word_starts": word_index.with_flat_values(word_first - tf.gather(start, window_of)),
         "word_index": word_index,
-        "answers": answers,
+        "answers": word_index.with_flat_values(answers),
         "sentence": sentence,
     }
 

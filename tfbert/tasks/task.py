@@ -311,6 +311,8 @@ class Task(keras.Model):
         in the first stops the second too. Returns the last History.
         """
         if not self.is_text_input(x):
+            if isinstance(x, tf.data.Dataset):
+                self.build_training_state(x)
             return super().fit(x, y, batch_size=None if isinstance(x, tf.data.Dataset) else batch_size,
                                epochs=epochs, validation_data=validation_data, shuffle=shuffle,
                                **kwargs)
@@ -328,9 +330,11 @@ class Task(keras.Model):
         history = None
 
         def run(batches, first_epoch, last_epoch, steps_per_epoch, first_step):
+            dataset = data.dataset(self.tokenizer, batches, self.preprocess, first_step=first_step)
+            self.build_training_state(dataset)
             # shuffle=False: the plan is already shuffled, per epoch and seed.
             return super(Task, self).fit(
-                data.dataset(self.tokenizer, batches, self.preprocess, first_step=first_step),
+                dataset,
                 epochs=last_epoch,
                 initial_epoch=first_epoch, steps_per_epoch=steps_per_epoch, shuffle=False,
                 validation_data=validation_data, **kwargs)
@@ -343,13 +347,34 @@ class Task(keras.Model):
                           epochs, steps, epoch * steps)
         return history
 
+    def build_training_state(self, dataset):
+        """Creates the optimizer's and the compiled loss' and metrics' variables, from
+        one batch of `dataset` run eagerly, before Keras traces its train or test step.
+
+        Without a distribution strategy Keras creates them inside the step's first
+        trace, and a tf.function that creates variables is traced a second time: every
+        fit() traced the whole train step twice. Under a strategy Keras builds them
+        first itself, in the strategy's scope (and this leaves them to it)."""
+        if self.optimizer is None or tf.distribute.has_strategy() or \
+                self.distribute_strategy is not tf.distribute.get_strategy():
+            return
+        if not self.optimizer.built:
+            self.optimizer.build(self.trainable_variables)
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(next(iter(dataset.take(1))))
+        y_pred = self(x, training=False)
+        self.compute_loss(x, y, y_pred, sample_weight, training=False)
+        self.compute_metrics(x, y, y_pred, sample_weight)  # Keras resets them per epoch
+        self.reset_metrics()
+
     def evaluate(self, x=None, y=None, batch_size=32, **kwargs):
         if not self.is_text_input(x):
+            if isinstance(x, tf.data.Dataset):
+                self.build_training_state(x)
             return super().evaluate(x, y, **kwargs)
         data = self.tokenize(x, y)
-        return super().evaluate(
-            data.dataset(self.tokenizer, data.plan(batch_size, shuffle=False), self.preprocess),
-            **kwargs)
+        dataset = data.dataset(self.tokenizer, data.plan(batch_size, shuffle=False), self.preprocess)
+        self.build_training_state(dataset)
+        return super().evaluate(dataset, **kwargs)
 
     def predict(self, x, batch_size=32, **kwargs):
         """Raw inputs -> the task's named outputs as numpy arrays (strings as str):
