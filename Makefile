@@ -47,7 +47,9 @@ $(SERVING_VENV)/.installed:
 # TFBERT_REQUIRE_BENCHMARK_DATA=1 (CI, .ci/run) makes such a skip a failure.
 TEST_PROCESSES ?= 2
 PYTEST := $(BIN)/python -m pytest -q --durations=15 -n $(TEST_PROCESSES) --dist loadfile --no-loadscope-reorder
-test: setup serving-venv
+# The two environments are installed side by side (neither needs the other).
+test:
+	$(MAKE) --no-print-directory -j2 setup serving-venv
 	TFBERT_SERVING_PYTHON=$(abspath $(SERVING_VENV))/bin/python $(PYTEST)
 
 # The unit tests only: no subprocesses, no training beyond a step, no SavedModel

@@ -3,6 +3,7 @@
 import collections
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -43,21 +44,30 @@ def assert_same_answers(served_outputs, predicted):
             assert_rows_match(got, expected)
 
 
-def models_of_every_kind():
-    return {
-        "single": spread(TextClassifier(*tiny(0), ["neg", "pos", "mixed"])),
-        "pair": spread(TextClassifier(*tiny(1), ["different", "same", "related"], pair=True,
-                                      head="attention")),
-        "multi_label": spread(TextClassifier(*tiny(2), ["fare", "flight", "meal", "city"],
-                                             multi_label=True, head="mean", threshold=0.3)),
-        "regression": spread(TextRegressor(*tiny(3), pair=True)),
-    }
+def model_of_kind(kind):
+    return spread({
+        "single": lambda: TextClassifier(*tiny(0), ["neg", "pos", "mixed"]),
+        "pair": lambda: TextClassifier(*tiny(1), ["different", "same", "related"], pair=True,
+                                       head="attention"),
+        "multi_label": lambda: TextClassifier(*tiny(2), ["fare", "flight", "meal", "city"],
+                                              multi_label=True, head="mean", threshold=0.3),
+        "regression": lambda: TextRegressor(*tiny(3), pair=True),
+    }[kind]())
+
+
+@pytest.fixture(scope="module")
+def sentiment(tmp_path_factory):
+    """(model, path): the single-text classifier, exported once with the defaults, for
+    the tests that only read an export."""
+    model = model_of_kind("single")
+    return model, export_for_serving(model, tmp_path_factory.mktemp("models"), "sentiment")
 
 
 @pytest.mark.parametrize("kind", ["single", "pair", "multi_label", "regression"])
-def test_predict_and_the_served_signature_give_the_same_answers(tmp_path, kind):
-    model = models_of_every_kind()[kind]
-    path = export_for_serving(model, tmp_path, kind, deployment_files=False)
+def test_predict_and_the_served_signature_give_the_same_answers(tmp_path, kind, sentiment):
+    model = model_of_kind(kind) if kind != "single" else sentiment[0]
+    path = (export_for_serving(model, tmp_path, kind, deployment_files=False) if kind != "single"
+            else sentiment[1])
     pairs = PAIRS if model.pair else None
     predicted = model.predict(TEXTS if pairs is None else (TEXTS, pairs))
     assert_same_answers(served(path, TEXTS, pairs), predicted)
@@ -65,11 +75,10 @@ def test_predict_and_the_served_signature_give_the_same_answers(tmp_path, kind):
         assert len({tuple(row) for row in predicted["labels"].tolist()}) > 1
 
 
-def test_the_comparison_fails_for_swapped_rows_and_constant_answers(tmp_path):
+def test_the_comparison_fails_for_swapped_rows_and_constant_answers(sentiment):
     """The property the export tests rely on: with spread weights, an export that
     answered one row with another's answer, or everything alike, would be caught."""
-    model = models_of_every_kind()["single"]
-    path = export_for_serving(model, tmp_path, "s", deployment_files=False)
+    model, path = sentiment
     answers = served(path, TEXTS)
     expected = model.predict(TEXTS)["probabilities"]
     assert_rows_match(answers["probabilities"], expected)
@@ -83,14 +92,13 @@ def test_the_comparison_fails_for_swapped_rows_and_constant_answers(tmp_path):
         assert_rows_match(expected, TextClassifier(*tiny(0), ["a", "b"]).predict(TEXTS)["probabilities"])
 
 
-def test_classifier_export_serves_raw_text(tmp_path):
-    model = spread(TextClassifier(*tiny(), ["neg", "pos", "mixed"]))
-    path = export_for_serving(model, tmp_path, "sentiment")
-    assert path == tmp_path / "sentiment" / "1"
+def test_classifier_export_serves_raw_text(sentiment):
+    model, path = sentiment
+    assert path == path.parent.parent / "sentiment" / "1"
     # float32 (the default) computes in float32: what the float16/bfloat16 checks tell apart.
     assert serving_copy(model, "float32").encoder.compute_dtype == "float32"
     assert {dtype for _, dtype in matmul_dtypes(path)} == {"DT_FLOAT"}
-    assert [p.name for p in (tmp_path / "sentiment").iterdir()] == ["1"]  # no temp dir left
+    assert [p.name for p in path.parent.iterdir()] == ["1"]  # no temp dir left
     serve = tf.saved_model.load(str(path)).signatures["serving_default"]
     texts = ["good movie", "", "the plot was very very bad " * 40]
     # Invalid UTF-8 is read as what is valid in it (bad bytes become U+FFFD, then dropped).
@@ -139,10 +147,9 @@ def example_batch(texts, pairs=None):
     return tf.constant(serialized, tf.string)
 
 
-def test_every_signature_agrees_with_the_model(tmp_path):
-    encoder, tokenizer = tiny()
-    model = spread(TextClassifier(encoder, tokenizer, ["neg", "pos", "mixed"]))
-    path = export_for_serving(model, tmp_path, "sentiment")
+def test_every_signature_agrees_with_the_model(sentiment):
+    model, path = sentiment
+    tokenizer = model.tokenizer
     signatures = serving_signatures(path)
     assert sorted(signatures) == ["classify", "predict_ids", "serving_default"]
     texts = ["good movie", "bad", "a rather long sentence about nothing much at all"]
@@ -207,16 +214,15 @@ def test_multi_label_outputs(tmp_path):
     assert outputs["over_threshold"].tolist() == [[False, False, False]]
 
 
-def test_label_names_are_read_from_the_asset(tmp_path):
-    encoder, tokenizer = tiny()
-    model = TextClassifier(encoder, tokenizer, ["neg", "pos"])
-    path = export_for_serving(model, tmp_path, "sentiment")
-    assert (path / "assets" / "labels.txt").read_text() == "neg\npos\n"
-    assert (path / "assets" / "vocab.txt").read_text().splitlines() == tokenizer.vocabulary
+def test_label_names_are_read_from_the_asset(tmp_path, sentiment):
+    model, exported = sentiment
+    path = pathlib.Path(shutil.copytree(exported, tmp_path / "sentiment" / "1"))
+    assert (path / "assets" / "labels.txt").read_text() == "neg\npos\nmixed\n"
+    assert (path / "assets" / "vocab.txt").read_text().splitlines() == model.tokenizer.vocabulary
     # A renamed label in the asset file is what the graph answers with.
-    (path / "assets" / "labels.txt").write_text("negative\npositive\n")
+    (path / "assets" / "labels.txt").write_text("negative\npositive\nmixed up\n")
     labels = serving_signatures(path)["classify"](inputs=example_batch(["x"]))["classes"]
-    assert labels.numpy().tolist() == [[b"negative", b"positive"]]
+    assert labels.numpy().tolist() == [[b"negative", b"positive", b"mixed up"]]
 
 
 MATMULS = ("MatMul", "BatchMatMulV2", "BatchMatMulV3")
@@ -333,9 +339,8 @@ def test_deployment_files(tmp_path):
     assert sizes == [1, 8]
 
 
-def test_saved_model_cli_lists_signatures(tmp_path):
-    encoder, tokenizer = tiny()
-    path = export_for_serving(TextClassifier(encoder, tokenizer, ["neg", "pos"]), tmp_path, "s")
+def test_saved_model_cli_lists_signatures(sentiment):
+    path = sentiment[1]
     cli = pathlib.Path(sys.executable).parent / "saved_model_cli"
     shown = subprocess.run([str(cli), "show", "--dir", str(path), "--all"], capture_output=True,
                            text=True, check=True).stdout
@@ -345,7 +350,7 @@ def test_saved_model_cli_lists_signatures(tmp_path):
     default = shown.split("signature_def['serving_default']")[1].split("signature_def[")[0]
     assert "inputs['text'] tensor_info:\n        dtype: DT_STRING\n        shape: (-1)" in default
     assert "outputs['label_id'] tensor_info:\n        dtype: DT_INT32" in default
-    assert "outputs['probabilities'] tensor_info:\n        dtype: DT_FLOAT\n        shape: (-1, 2)" in default
+    assert "outputs['probabilities'] tensor_info:\n        dtype: DT_FLOAT\n        shape: (-1, 3)" in default
     ids = shown.split("signature_def['predict_ids']")[1].split("signature_def[")[0]
     assert "inputs['input_ids'] tensor_info:\n        dtype: DT_INT32\n        shape: (-1, -1)" in ids
 
