@@ -100,7 +100,12 @@ def test_make_targets_and_ci():
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     test_fast = re.search(r"^test-fast:.*\n((?:\t.*\n)+)", makefile, re.M)
     assert test_fast and '-m "not slow"' in test_fast.group(1)
-    assert re.search(r"^test: .*\n\t(TFBERT_SERVING_PYTHON=[^\n]*? )?\$\(PYTEST\)\n", makefile, re.M)  # the whole suite, unfiltered
+    # Both environments set up, then the whole suite, unfiltered.
+    test = re.search(r"^test:.*\n((?:\t.*\n)+)", makefile, re.M)
+    assert test, makefile
+    lines = test.group(1).splitlines()
+    assert re.fullmatch(r"\t\$\(MAKE\) .*\bsetup serving-venv", lines[0]), lines
+    assert re.fullmatch(r"\t(TFBERT_SERVING_PYTHON=[^\n]*? )?\$\(PYTEST\)", lines[-1]), lines
     ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
           if line.strip() and not line.lstrip().startswith("#")]
     assert "export TFBERT_REQUIRE_BENCHMARK_DATA=1" in ci
