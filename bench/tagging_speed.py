@@ -1,7 +1,7 @@
 """Token tagging speed on CoNLL-2003: tfbert TokenClassifier against transformers.
 
     python bench/tagging_speed.py [--quick] [--examples 960] [--sentences N] [--passes 1]
-        [--rounds 1] [--only training serving] [--threads 2] [--json F]
+        [--rounds 1] [--only training serving] [--request 64] [--threads 2] [--json F]
 
 all-MiniLM-L6-v2 everywhere (random tag heads: speed only); CoNLL-2003 read in place
 (`read_tagged`) by this parent and handed to the children as JSON; the same --threads
@@ -21,8 +21,11 @@ in every child, each row in a fresh process (common.Children).
    plan rebuilt (same algorithm and seed: the same batches, as the equal padded
    tokens show), each batch padded to its longest row in the loop.
 2. Serving raw text to entities: CoNLL test sentences (words joined by spaces) in
-   requests of 64, file order, 2 warm-up requests, --passes timed passes; sent/s and
-   p50/p99 per request. tfbert crf / softmax: an `export_for_serving` SavedModel's
+   requests of --request sentences (64), file order, 2 warm-up requests, --passes timed
+   passes; sent/s and p50/p99 per request. "tfbert crf xla" is the CRF tagger exported
+   with jit_compile=True: one-row requests (--request 1) run XLA-compiled; its
+   process first replays the export's warm-up records (assets.extra), as TF Serving
+   does at load, so that no XLA compilation is timed. tfbert crf / softmax: an `export_for_serving` SavedModel's
    `serving_default` in a process importing only tensorflow and tensorflow_text
    (split, WordPiece, windows, encoder, Viterbi or argmax, spans: all in the graph);
    softmax / crf is the cost of CRF decoding. transformers: `pipeline(
@@ -40,6 +43,7 @@ import common
 from train_speed import length_grouped_batches, padded_tokens, step_timer
 
 ROWS = ["tfbert crf", "tfbert softmax", "transformers"]  # training rows and serving paths
+SERVE_PATHS = ROWS + ["tfbert crf xla"]
 # Training also in bf16: on a CPU with bf16 units (AVX512_BF16, AMX) it is each side's
 # faster precision; the ratios compare the fastest row of each side.
 # "unfused": tfbert's optimizer with Keras' own Adam step instead of the fused kernel
@@ -200,6 +204,8 @@ def export_tfbert(args):
     for name, task in tasks.items():
         export_for_serving(task, workdir / "saved_models", f"conll-{name}", version=1,
                            overwrite=True, deployment_files=False)
+    export_for_serving(tasks["crf"], workdir / "saved_models", "conll-crf-xla", version=1,
+                       overwrite=True, deployment_files=False, jit_compile=True)
     np.save(workdir / "head_kernel.npy", tasks["softmax"].tag_dense.kernel.numpy())
     np.save(workdir / "head_bias.npy", tasks["softmax"].tag_dense.bias.numpy())
     common.write_child_result(args, {})
@@ -210,8 +216,15 @@ def tfbert_server(args, path):
     import tensorflow_text  # noqa: F401 (registers the tokenizer ops the graph uses)
 
     common.tf_threads(tf, args.threads)
-    export = pathlib.Path(args.workdir) / "saved_models" / f"conll-{path.split()[1]}" / "1"
+    export = pathlib.Path(args.workdir) / "saved_models" / f"conll-{'-'.join(path.split()[1:])}" / "1"
     serve = tf.saved_model.load(str(export)).signatures["serving_default"]
+    warmup = export / "assets.extra" / "tf_serving_warmup_requests"
+    if warmup.exists():  # what TF Serving runs at load: every compiled shape, once
+        from tensorflow_serving.apis import prediction_log_pb2
+
+        for record in tf.data.TFRecordDataset(str(warmup)):
+            request = prediction_log_pb2.PredictionLog.FromString(record.numpy()).predict_log.request
+            serve(**{key: tf.constant(tf.make_ndarray(value)) for key, value in request.inputs.items()})
 
     def predict(texts):  # what a client gets: every output as numpy
         outputs = {key: value.numpy() for key, value in serve(text=tf.constant(texts)).items()}
@@ -238,7 +251,7 @@ def transformers_server(args, path):
                       aggregation_strategy="simple", device="cpu")
 
     def predict(texts):
-        return sum(len(entities) for entities in tagger(texts, batch_size=REQUEST))
+        return sum(len(entities) for entities in tagger(texts, batch_size=args.request))
 
     return predict
 
@@ -246,7 +259,7 @@ def transformers_server(args, path):
 def serve_child(path, args, data):
     texts = data["test_texts"]
     predict = (transformers_server if path == "transformers" else tfbert_server)(args, path)
-    requests = [texts[i:i + REQUEST] for i in range(0, len(texts), REQUEST)]
+    requests = [texts[i:i + args.request] for i in range(0, len(texts), args.request)]
     for request in requests[:2]:  # warm-up, not timed
         predict(request)
     latencies, entities = [], 0
@@ -298,12 +311,15 @@ def main():
     parser.add_argument("--sentences", type=int, help="the first N test sentences (default all)")
     parser.add_argument("--passes", type=int, default=1, help="timed passes over the sentences")
     parser.add_argument("--only", nargs="+", choices=["training", "serving"])
+    parser.add_argument("--request", type=int, default=REQUEST, help="sentences per serving request")
     parser.add_argument("--rounds", type=int, default=1,
                         help="run the training rows this many times, interleaved; each row "
                              "keeps its fastest round (all are in the JSON)")
     args = parser.parse_args()
     if args.rounds < 1:
         parser.error(f"--rounds must be at least 1, got {args.rounds}")
+    if args.request < 1:
+        parser.error(f"--request must be at least 1, got {args.request}")
     if args.quick:
         args.examples, args.sentences, args.passes = 64, args.sentences or 128, 1
     common.limit_threads(args.threads)
@@ -312,9 +328,10 @@ def main():
 
     parts, machine = args.only or ["training", "serving"], common.machine()
     train_steps = [f"train {row}" for row in TRAIN_ROWS] if "training" in parts else []
-    serve_steps = (["export-tfbert"] + [f"serve {path}" for path in ROWS]
+    serve_steps = (["export-tfbert"] + [f"serve {path}" for path in SERVE_PATHS]
                    if "serving" in parts else [])
-    options = common.flags(args, "threads", "examples", "batch_size", "warmup_steps", "passes")
+    options = common.flags(args, "threads", "examples", "batch_size", "warmup_steps", "passes",
+                           "request")
     with common.Children(__file__, options, checkpoint=True) as children:
         count = write_data(children.workdir, args)
         rounds = [children.run_all(train_steps) for _ in range(args.rounds if train_steps else 0)]
@@ -336,7 +353,7 @@ def main():
                   f"{result['peak_rss_mib']:10.0f}  {every}")
     if serve:
         print(f"\nServing raw text -> entities, CoNLL-2003 test ({count} sentences), requests of "
-              f"{REQUEST}, {args.passes} pass(es)")
+              f"{args.request}, {args.passes} pass(es)")
         print(f"{'path':<18}{'sent/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'entities':>10}{'peak MiB':>10}")
         for path, r in serve.items():
             print(f"{path:<18}{r['sentences_per_s']:9.1f}{r['p50_ms']:9.1f}{r['p99_ms']:9.1f}"
@@ -353,8 +370,11 @@ def main():
                    ratio(train, "examples_per_s", crf_row, peer_row), 1.2)]
                + [(f"fine-tuning, same model class: {softmax_row} / {peer_row}",
                    ratio(train, "examples_per_s", softmax_row, peer_row), 1.2)]
-               + [(f"serving 64: {h} / transformers", ratio(serve, "sentences_per_s", h, "transformers"),
-                   1.5) for h in heads]
+               + [(f"serving {args.request}: {h} / transformers",
+                   ratio(serve, "sentences_per_s", h, "transformers"), 1.5 if args.request == REQUEST
+                   else None) for h in heads]
+               + [(f"serving {args.request}: tfbert crf xla / tfbert crf (XLA's gain)",
+                   ratio(serve, "sentences_per_s", "tfbert crf xla", "tfbert crf"), None)]
                + [("fine-tuning: tfbert crf bf16 / transformers bf16 noclip (torch unclipped)",
                    ratio(train, "examples_per_s", "tfbert crf bf16", "transformers bf16 noclip"),
                    None)]
@@ -363,7 +383,7 @@ def main():
                + [("written-out GELU/LayerNorm backward: crf bf16 / op by op",
                    ratio(train, "examples_per_s", "tfbert crf bf16",
                          "tfbert crf bf16 op-by-op backward"), None)]
-               + [("serving 64: tfbert softmax / tfbert crf (CRF cost)",
+               + [(f"serving {args.request}: tfbert softmax / tfbert crf (CRF cost)",
                    ratio(serve, "sentences_per_s", *heads[::-1]), None)])
     print(f"\n{'ratio':<52}{'measured':>9}{'needed':>9}  result")
     for name, value, needed in targets:
@@ -376,7 +396,7 @@ def main():
     common.write_json(args.json or RESULTS / ("quick" if args.quick else "") / "tagging.json", {
         "machine": machine, **settings, "batch_size": args.batch_size,
         "warmup_steps": args.warmup_steps, "max_length": MAX_LENGTH, "learning_rate": LEARNING_RATE,
-        "test_sentences": count, "request": REQUEST, "training": train, "serving": serve,
+        "test_sentences": count, "request": args.request, "training": train, "serving": serve,
         "ratios": {name: value for name, value, _ in targets}, "not_run": notes})
 
 

@@ -54,7 +54,10 @@ def run_single_rows_compiled(compiled_fn, plain_fn, features, lengths):
         buckets = tf.constant(lengths, tf.int32)
         index = tf.searchsorted(buckets, tf.reshape(length, [1]), side="left")[0]
         bucket = tf.maximum(tf.gather(buckets, tf.minimum(index, len(lengths) - 1)), length)
-        return compiled_fn({name: tf.pad(value, [[0, 0], [0, bucket - length]])
+        # Every feature to the bucket's width, not by the pieces' padding: a tagger's
+        # word columns (word_starts, word_mask: at most one per piece) vary on their
+        # own, and each width of them would be another compilation.
+        return compiled_fn({name: tf.pad(value, [[0, 0], [0, bucket - tf.shape(value)[1]]])
                             for name, value in features.items()})
 
     return tf.cond(tf.shape(features["input_ids"])[0] == 1, padded_to_a_bucket,
