@@ -54,7 +54,7 @@ def tfbert_child(args, data):
     model.compile(optimizer=make_optimizer(LEARNING_RATE, len(batches), 0.0, 0.01, 1.0))
     timer = step_timer(args.warmup_steps)
     # A tf.data.Dataset goes straight to Keras' fit: the planned batches, in order.
-    model.fit(packed.dataset(model.tokenizer, batches, model.preprocess), epochs=1, verbose=0,
+    model.fit(packed.dataset(model.tokenizer, batches, model.preprocessor.preprocess), epochs=1, verbose=0,
               callbacks=[timer])
     return timer.seconds
 

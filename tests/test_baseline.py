@@ -35,13 +35,13 @@ def test_baseline_uses_the_splits_it_is_given(monkeypatch):
     """`tfbert train` hands the baseline the data BERT had (train after
     data.max_train_examples, dev as read): none of those files is read again."""
     recipe = load_recipe(RECIPES / "sentiment.toml")
-    task_class = recipe.task_class
-    train = task_class.read_examples(recipe.data.train, recipe.data, section=recipe.options)
-    dev = task_class.read_examples(recipe.data.dev, recipe.data, section=recipe.options)
+    table = type(recipe.options)
+    train = recipe.read_examples(recipe.data.train)
+    dev = recipe.read_examples(recipe.data.dev)
     reads = []
-    real_read = task_class.read_examples
-    monkeypatch.setattr(task_class, "read_examples",
-                        lambda path, *a, **k: reads.append(path) or real_read(path, *a, **k))
+    real_read = table.read_examples
+    monkeypatch.setattr(table, "read_examples",
+                        lambda self, path, *a, **k: reads.append(path) or real_read(self, path, *a, **k))
     result = run_baseline(recipe, read_splits={"train": train.select(range(60)), "dev": dev})
     assert reads == [] and result["train_examples"] == 60
     assert run_baseline(recipe)["train_examples"] == len(train) and len(reads) == 2

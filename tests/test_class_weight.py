@@ -11,7 +11,7 @@ from conftest import ROOT, write_tiny_checkpoint
 from tfbert.evaluation.metrics import classification_metrics, multilabel_metrics
 from tfbert.recipe import RecipeError, load_recipe
 from tfbert.evaluation.report import format_summary
-from tfbert.tasks.text_classifier import TextClassifier
+from tfbert.tasks.text_classifier import ClassificationPreprocessor
 
 SENTIMENT = ROOT / "recipes" / "sentiment.toml"
 
@@ -28,10 +28,12 @@ def test_labels_never_predicted_are_named():
 
 def test_balanced_class_weights():
     targets = np.array([0] * 9 + [1])
-    weights = TextClassifier.fit_options(None, load_recipe(
+    preprocessor = ClassificationPreprocessor(None, {
+        "label_names": ["a", "b"], "multi_label": False, "label_separator": "#", "reject_label": ""})
+    weights = preprocessor.fit_options(load_recipe(
         SENTIMENT, ["classification.class_weight=balanced"]).options, targets)["class_weight"]
     assert weights == pytest.approx({0: 10 / (2 * 9), 1: 10 / (2 * 1)})
-    assert TextClassifier.fit_options(None, load_recipe(SENTIMENT).options, targets) == {}
+    assert preprocessor.fit_options(load_recipe(SENTIMENT).options, targets) == {}
 
 
 @pytest.mark.parametrize("overrides, message", [

@@ -42,7 +42,7 @@ def test_batches_are_masked_as_bert_does_and_differ_from_epoch_to_epoch(tiny_che
     data = task.tokenize(read_corpus(CORPUS / "train.txt"))
     batches = data.plan(16, shuffle=False)
     plain = list(data.dataset(task.tokenizer, batches))
-    masked = list(data.dataset(task.tokenizer, batches, task.preprocess))
+    masked = list(data.dataset(task.tokenizer, batches, task.preprocessor.preprocess))
     specials = (task.tokenizer.cls_id, task.tokenizer.sep_id, task.tokenizer.pad_id)
     changed = selected = 0
     for features, (x, y) in zip(plain, masked):
@@ -62,7 +62,7 @@ def test_batches_are_masked_as_bert_does_and_differ_from_epoch_to_epoch(tiny_che
         assert np.array_equal(x["input_ids"].numpy()[unselected], original[unselected])
         assert set(np.unique(y["next_sentence_logits"])) <= {0, 1}
     assert 0.8 < changed / selected < 0.97  # 80 % [MASK] + 10 % random (10 % kept)
-    later = list(data.dataset(task.tokenizer, batches, task.preprocess, first_step=len(batches)))
+    later = list(data.dataset(task.tokenizer, batches, task.preprocessor.preprocess, first_step=len(batches)))
     assert not all(np.array_equal(a[1]["masked_lm_logits"], b[1]["masked_lm_logits"])
                    for a, b in zip(masked, later))
 
@@ -88,7 +88,7 @@ def test_pretraining_learns_and_writes_a_checkpoint_that_loads_back(tmp_path):
         f"data.dev={dev_file}", "training.epochs=3", "training.batch_size=8",
         "training.max_length=32", "training.learning_rate=3e-3", "pretraining.next_sentence=true"])
     untrained = tiny_task(checkpoint)
-    before = untrained.score_outputs(None, untrained.predict(read_corpus(dev_file)))[0]
+    before = untrained.postprocessor.score_outputs(None, untrained.predict(read_corpus(dev_file)))[0]
     result = train(recipe)
     after = result["dev"]
     # 31 words: chance is 3 %; measured 5 epochs: 21 %, loss 3.43 -> 2.95.
@@ -196,7 +196,7 @@ def test_whole_word_masking_in_the_pipeline_masks_words_not_pieces(minilm_dir):
     batches = data.plan(32, shuffle=False)
     pieces_masked = 0
     for features, (x, y) in zip(data.dataset(task.tokenizer, batches),
-                                data.dataset(task.tokenizer, batches, task.preprocess)):
+                                data.dataset(task.tokenizer, batches, task.preprocessor.preprocess)):
         ids, positions = features["input_ids"].numpy(), x["masked_positions"].numpy()
         real = y["masked_lm_logits"].numpy() != IGNORED_LABEL
         for row in range(len(ids)):

@@ -87,7 +87,7 @@ def test_predict_and_served_signature_reject_alike(tmp_path):
     best = np.array(["neg", "pos", "mixed"])[outputs["probabilities"].argmax(axis=-1)]
     np.testing.assert_array_equal(outputs["label"], np.where(expected_rejected, "oos", best))
     np.testing.assert_array_equal(outputs["label_id"] == -1, expected_rejected)
-    rows = model.prediction_rows_of(outputs)
+    rows = model.postprocessor.prediction_rows(outputs)
     assert [row["label"] for row in rows] == outputs["label"].tolist()
     assert [row["rejected"] for row in rows] == expected_rejected.tolist()
 
@@ -112,15 +112,15 @@ def test_out_of_scope_examples_are_scored():
     labels = ["neg", "oos", "pos", "oos", "mixed", "unknown", "neg", "oos"]
     examples = TextExamples.given(TEXTS[:8], None, labels)
     with pytest.raises(ValueError, match="unknown"):
-        model.encode_targets(examples)
-    targets, kept, skipped = model.encode_targets(examples, on_unknown="skip")
+        model.preprocessor.encode_targets(examples)
+    targets, kept, skipped = model.preprocessor.encode_targets(examples, on_unknown="skip")
     assert kept.tolist() == [0, 1, 2, 3, 4, 6, 7] and skipped == 1
     assert targets.tolist() == [0, -1, 1, -1, 2, 0, -1]
 
     model.reject_below = float(np.median(top_probabilities(model, TEXTS[:8])))
     kept_texts = [TEXTS[i] for i in kept]
     outputs = model.predict(kept_texts)
-    metrics, rows = model.score_outputs(targets, outputs)
+    metrics, rows = model.postprocessor.score_outputs(targets, outputs)
     rejected = outputs["rejected"]
     gold_oos = targets < 0
     correct = np.where(gold_oos, rejected, ~rejected & (outputs["label_id"] == targets))
@@ -131,7 +131,7 @@ def test_out_of_scope_examples_are_scored():
     assert metrics["in_scope_rejected"] == pytest.approx(rejected[~gold_oos].mean())
     assert [row["label"] for row in rows] == ["neg", "oos", "pos", "oos", "mixed", "neg", "oos"]
     assert [row["correct"] for row in rows] == correct.tolist()
-    assert any("in-scope accuracy" in name for name, _ in model.metric_summary(metrics))
+    assert any("in-scope accuracy" in name for name, _ in model.postprocessor.metric_summary(metrics))
 
 
 @pytest.mark.parametrize("recall", [0.5, 0.75, 1.0])

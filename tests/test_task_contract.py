@@ -2,10 +2,12 @@
 in the package, trains from a recipe, evaluates, exports and predicts through
 tfbert's own training, evaluation, export and command line, with no change to them.
 
-The toy task spots a keyword: does the text contain it? It makes its Keras targets
-from its inputs inside tf.data (as a masked-LM task will), weights positive
-examples twice (the third element keras-hub's preprocessors return), has a head
-that scores every token, and a recipe table of its own, [keyword_spotting].
+The toy task spots a keyword: does the text contain it? It comes in the three parts
+of every kind: a model with a head that scores every token; a preprocessor that makes
+its Keras targets from its inputs inside tf.data (as the masked-LM task does) and
+weights positive examples twice (the third element keras-hub's preprocessors
+return); a postprocessor that turns logits into answers, rows and scores. It has a
+recipe table of its own, [keyword_spotting].
 """
 
 import dataclasses
@@ -23,6 +25,8 @@ from tfbert.evaluate import evaluate_file
 from tfbert.recipe import RecipeError, load_recipe
 from tfbert.run_directory import RunDirectory
 from tfbert.tasks import Task, register_task
+from tfbert.tasks.postprocessor import Postprocessor
+from tfbert.tasks.preprocessor import Preprocessor
 from tfbert.train import train
 
 WORDS = "good bad film plot the was very not a fine great".split()
@@ -37,6 +41,39 @@ class KeywordSection:
             raise ValueError(f"keyword must be one word, got {self.keyword!r}.")
 
 
+class KeywordPreprocessor(Preprocessor):
+    def __init__(self, tokenizer, config):
+        super().__init__(tokenizer, config)
+        self.keyword_id = tokenizer.vocabulary.index(config["keyword"])
+
+    def encode_targets(self, examples, on_unknown="error"):
+        # Gold answers for evaluation, from the raw text.
+        gold = np.array([self.config["keyword"] in text.lower().split() for text in examples.texts])
+        return gold.astype(np.float32)[:, None], np.arange(len(examples)), 0
+
+    def preprocess(self, features, targets):
+        # Training targets made in the tf.data graph from the inputs themselves.
+        has_keyword = tf.reduce_any(features["input_ids"] == self.keyword_id, axis=1)
+        y = tf.cast(has_keyword, tf.float32)[:, None]                              # [B, 1]
+        return features, y, 1.0 + y[:, 0]                                          # (x, y, weight)
+
+
+class KeywordPostprocessor(Postprocessor):
+    def postprocess(self, logits, assets):
+        probability = tf.sigmoid(logits[:, 0])
+        return {"has_keyword": probability > 0.5, "probability": probability}
+
+    def prediction_rows(self, outputs):
+        return [{"has_keyword": bool(has), "probability": round(float(p), 6)}
+                for has, p in zip(outputs["has_keyword"], outputs["probability"])]
+
+    def score_outputs(self, targets, outputs):
+        gold = targets[:, 0] > 0.5
+        accuracy = float(np.mean(gold == outputs["has_keyword"]))
+        rows = [{"gold": bool(g), **row} for g, row in zip(gold, self.prediction_rows(outputs))]
+        return {"accuracy": accuracy}, rows
+
+
 @register_task("keyword_spotting")
 @keras.saving.register_keras_serializable(package="tests")
 class KeywordSpotter(Task):
@@ -44,12 +81,13 @@ class KeywordSpotter(Task):
 
     recipe_section = KeywordSection
     default_eval_metric = "accuracy"
+    preprocessor_class = KeywordPreprocessor
+    postprocessor_class = KeywordPostprocessor
 
     def __init__(self, encoder, tokenizer, keyword="good", pair=False, dropout=0.1, **kwargs):
         super().__init__(encoder, tokenizer, pair=pair, **kwargs)
         self.keyword = keyword
         self.dropout = dropout
-        self.keyword_id = self.tokenizer.vocabulary.index(keyword)  # (a dict when loaded)
         self.dropout_layer = keras.layers.Dropout(dropout)
         self.token_score = keras.layers.Dense(1, dtype="float32", name="token_score")
         self.build_from_tokens()
@@ -65,41 +103,14 @@ class KeywordSpotter(Task):
     def from_recipe(cls, section, train_examples, **common):
         return cls(keyword=section.keyword, **common)
 
-    def encode_targets(self, examples, on_unknown="error"):
-        # Gold answers for evaluation, from the raw text.
-        gold = np.array([self.keyword in text.lower().split() for text in examples.texts])
-        return gold.astype(np.float32)[:, None], np.arange(len(examples)), 0
-
-    def preprocess(self, features, targets):
-        # Training targets made in the tf.data graph from the inputs themselves.
-        has_keyword = tf.reduce_any(features["input_ids"] == self.keyword_id, axis=1)
-        y = tf.cast(has_keyword, tf.float32)[:, None]                              # [B, 1]
-        return features, y, 1.0 + y[:, 0]                                          # (x, y, weight)
-
     def default_loss(self):
         return keras.losses.BinaryCrossentropy(from_logits=True)
 
     def default_metrics(self):
         return [keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")]
 
-    def postprocess(self, logits, assets):
-        probability = tf.sigmoid(logits[:, 0])
-        return {"has_keyword": probability > 0.5, "probability": probability}
-
-    @classmethod
-    def prediction_rows(cls, outputs, config):
-        return [{"has_keyword": bool(has), "probability": round(float(p), 6)}
-                for has, p in zip(outputs["has_keyword"], outputs["probability"])]
-
-    def score_outputs(self, targets, outputs):
-        gold = targets[:, 0] > 0.5
-        accuracy = float(np.mean(gold == outputs["has_keyword"]))
-        rows = [{"gold": bool(g), **row}
-                for g, row in zip(gold, self.prediction_rows_of(outputs))]
-        return {"accuracy": accuracy}, rows
-
-    def get_config(self):
-        return {**super().get_config(), "keyword": self.keyword, "dropout": self.dropout}
+    def plain_config(self):
+        return {**super().plain_config(), "keyword": self.keyword, "dropout": self.dropout}
 
 
 def sentences(count, seed):

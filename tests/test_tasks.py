@@ -31,7 +31,7 @@ def test_single_text_classifier_learns(head, epochs):
     assert predicted["label_id"].tolist() == [1, 0]
     assert predicted["probabilities"].shape == (2, 2)
     np.testing.assert_allclose(predicted["probabilities"].sum(-1), 1.0, rtol=1e-6)
-    rows = model.prediction_rows_of(predicted)
+    rows = model.postprocessor.prediction_rows(predicted)
     assert [row["label"] for row in rows] == ["pos", "neg"]
     assert rows[0]["probabilities"]["pos"] == pytest.approx(predicted["probabilities"][0, 1], abs=1e-6)
 
@@ -57,7 +57,7 @@ def test_multi_label_classifier_learns():
     predicted = model.predict(["flight fare", "weather"])
     # Label j's name where it is predicted, "" elsewhere; the rows list them.
     assert predicted["labels"].tolist() == [["fare", "flight", ""], ["", "", "weather"]]
-    assert [row["label"] for row in model.prediction_rows_of(predicted)] == [["fare", "flight"], ["weather"]]
+    assert [row["label"] for row in model.postprocessor.prediction_rows(predicted)] == [["fare", "flight"], ["weather"]]
 
 
 def test_pair_classifier_learns():

@@ -208,7 +208,7 @@ def test_predict_raw_text_gives_entities_that_slice_the_input(raw_predictions, n
         np.testing.assert_array_equal(outputs["intent_id"],
                                       np.argmax(outputs["intent_probabilities"], -1))
     assert sorted(outputs) == sorted(expected_keys)
-    rows = model.prediction_rows_of(outputs)
+    rows = model.postprocessor.prediction_rows(outputs)
     assert rows[0]["entities"] == [{"text": "Alice", "type": "PER", "start": 0, "end": 5},
                                    {"text": "Paris", "type": "LOC", "start": 15, "end": 20}]
     assert rows[3]["entities"] == []
@@ -369,8 +369,7 @@ def write_conll(path, rows):
 
 
 def read(path, **section):
-    return TokenClassifier.read_examples(path, DataSection(),
-                                         section=TokenClassificationSection(**section))
+    return TokenClassificationSection(**section).read_examples(path, DataSection())
 
 
 def test_i_after_o_in_iob2_names_file_and_line(tmp_path):
@@ -380,14 +379,14 @@ def test_i_after_o_in_iob2_names_file_and_line(tmp_path):
     model = build("crf")
     # Sentence 2 starts on line 6; its 4th word is on line 9.
     with pytest.raises(ValueError, match=rf"{path}, line 9: 'I-LOC' follows 'O'.*iob1"):
-        model.encode_targets(examples)
+        model.preprocessor.encode_targets(examples)
     with pytest.raises(ValueError, match=rf"{path}, line 9"):
         model.fit(examples, verbose=0)
     with pytest.raises(ValueError, match=rf"{path}, line 9"):
         TokenClassifier.tag_names_of(TokenClassificationSection(), examples)
     # iob1 reads the same file: I- after O starts an entity.
     iob1 = build("crf", scheme="iob1")
-    targets, kept, skipped = iob1.encode_targets(read(path, scheme="iob1"))
+    targets, kept, skipped = iob1.preprocessor.encode_targets(read(path, scheme="iob1"))
     assert skipped == 0 and kept.tolist() == [0, 1]
     assert targets["gold_tags"][1] == ["B-PER", "O", "O", "B-LOC"]
 
@@ -400,7 +399,7 @@ def test_invalid_sequences_skip_leaves_the_sentence_out(tmp_path, capsys):
     section = TokenClassificationSection(invalid_sequences="skip")
     assert TokenClassifier.tag_names_of(section, examples) == TAG_NAMES
     model = build("crf", invalid_sequences="skip")
-    targets, kept, skipped = model.encode_targets(examples)
+    targets, kept, skipped = model.preprocessor.encode_targets(examples)
     assert skipped == 1 and kept.tolist() == [0, 2]
     assert targets["tag_ids"].to_list() == [[3, 0], [1]]
     assert f"{path}, line 6" in capsys.readouterr().out
@@ -434,7 +433,7 @@ def test_unknown_tag_in_evaluation_data(trained, unknown_type_file):
     assert metrics["per_type"]["ORG"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0,
                                           "support": 1}
     assert metrics["recall"] == pytest.approx(6 / 7) and metrics["precision"] == 1.0
-    targets, kept, _ = model.encode_targets(examples, on_unknown="keep")
+    targets, kept, _ = model.preprocessor.encode_targets(examples, on_unknown="keep")
     assert targets["tag_ids"].to_list()[1] == [3, 0, -1, -1, 0, 1]
     assert targets["gold_tags"][1][2:4] == ["B-ORG", "I-ORG"]
 
@@ -462,19 +461,19 @@ def test_joint_model_unknown_intent(tmp_path):
                                     ["travel", "booking", "chat"])
     with pytest.raises(ValueError, match=r"examples given, line 2: intent 'booking' is not one "
                                          r"the model knows \(2 intents\)"):
-        model.encode_targets(examples)
-    targets, kept, skipped = model.encode_targets(examples, on_unknown="skip")
+        model.preprocessor.encode_targets(examples)
+    targets, kept, skipped = model.preprocessor.encode_targets(examples, on_unknown="skip")
     assert skipped == 1 and kept.tolist() == [0, 2]
     assert targets["label_ids"].tolist() == [1, 0] and targets["gold_intents"] == ["travel", "chat"]
     assert targets["tag_ids"].to_list() == [[8, 0], [4]]  # S-PER, O; S-LOC
-    targets, kept, skipped = model.encode_targets(examples, on_unknown="keep")
+    targets, kept, skipped = model.preprocessor.encode_targets(examples, on_unknown="keep")
     assert skipped == 0 and targets["label_ids"].tolist() == [1, -1, 0]
     with pytest.raises(ValueError, match="no intents were read"):
-        model.encode_targets(TaggedExamples.given([["bob"]], [["S-PER"]]))
+        model.preprocessor.encode_targets(TaggedExamples.given([["bob"]], [["S-PER"]]))
     # An unknown intent and an unknown tag in one file: both counted once.
     mixed = TaggedExamples.given([["alice"], ["bob"], ["rome"]], [["S-PER"], ["S-ORG"], ["S-LOC"]],
                                  ["travel", "booking", "chat"])
-    _, kept, skipped = model.encode_targets(mixed, on_unknown="skip")
+    _, kept, skipped = model.preprocessor.encode_targets(mixed, on_unknown="skip")
     assert kept.tolist() == [0, 2] and skipped == 1
 
 
@@ -490,7 +489,7 @@ def test_refused_settings(tmp_path):
     for data in (DataSection(text_column="sentence"), DataSection(label_column="tag"),
                  DataSection(text_pair_column="other")):
         with pytest.raises(ValueError, match="words_column"):
-            TokenClassifier.read_examples(path, data, section=TokenClassificationSection())
+            TokenClassificationSection().read_examples(path, data)
     with pytest.raises(TypeError, match="raw texts go to predict"):
         build("crf").fit(["alice lives in paris"], verbose=0)
     for bad, message in ((dict(scheme="bio"), "scheme = 'bio'"),
@@ -563,7 +562,7 @@ def test_recipe_trains_evaluates_and_exports(tmp_path, recipe_name):
         assert 0.0 <= metrics["intent_accuracy"] <= 1.0
     rows = [json.loads(line) for line in
             (tmp_path / "run" / "eval_dev" / "predictions.jsonl").read_text().splitlines()]
-    examples = recipe.task_class.read_examples(recipe.data.dev, recipe.data, section=recipe.options)
+    examples = recipe.read_examples(recipe.data.dev)
     assert len(rows) == len(examples) == metrics["examples"]
     assert sum(len(row["gold"]) for row in rows) == metrics["gold_entities"] > 0
     assert sum(len(row["predicted"]) for row in rows) == metrics["predicted_entities"]

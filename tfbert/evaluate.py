@@ -13,7 +13,7 @@ def evaluate_file(run_dir, data_path, output_dir=None, on_unknown="error", data_
     run = RunDirectory(run_dir)
     recipe = run.recipe(data_overrides)
     task = run.load_task()
-    examples = type(task).read_examples(data_path, recipe.data, section=recipe.options)
+    examples = recipe.read_examples(data_path)
     output_dir = pathlib.Path(output_dir or run.path / "eval")
     metrics, summary = evaluate_task(task, examples, output_dir, on_unknown=on_unknown)
     return metrics, summary, output_dir

@@ -1,7 +1,7 @@
 """Predicting a file of texts with a trained run: in this process, or by TF Serving.
 
 Either way the answers are the task's named outputs (the dict `Task.predict` and the
-served signature return), and the task's `prediction_rows` turns them into the
+served signature return), and the postprocessor's `prediction_rows` turns them into the
 rows written, so the two paths cannot disagree on what a prediction means.
 """
 
@@ -9,7 +9,7 @@ import json
 
 from tfbert.io.atomic_files import replacing
 from tfbert.run_directory import RunDirectory
-from tfbert.tasks.registry import prediction_rows_of_kind, read_examples_of_kind
+from tfbert.tasks.registry import answers_class_of, read_examples_of_kind
 
 
 def predict_file(run_dir, input_path, output_path, batch_size=64, data_overrides=(),
@@ -25,13 +25,13 @@ def predict_file(run_dir, input_path, output_path, batch_size=64, data_overrides
     if not len(examples):
         rows = []
     elif server:
-        rows = []
+        rows, answers = [], answers_class_of(kind)(config)
         for outputs in served_outputs(server, model_name or recipe.export.name or recipe.name,
                                       protocol, timeout, examples, batch_size):
-            rows += prediction_rows_of_kind(kind)(outputs, config)
+            rows += answers.prediction_rows(outputs)
     else:
         task = run.load_task()
-        rows = task.prediction_rows_of(task.predict(examples, batch_size=batch_size))
+        rows = task.postprocessor.prediction_rows(task.predict(examples, batch_size=batch_size))
     # Whole or not at all: a run killed mid-write leaves the previous file, not half.
     with replacing(output_path) as temporary, open(temporary, "w", encoding="utf-8") as file:
         for i, row in enumerate(rows):

@@ -42,7 +42,7 @@ DTYPE_POLICIES = {"none": None, "bf16": "mixed_bfloat16", "fp16": "mixed_float16
 
 
 def read_split(recipe, path):
-    return recipe.task_class.read_examples(path, recipe.data, section=recipe.options)
+    return recipe.read_examples(path)
 
 
 def build_task(recipe, train_examples):
@@ -176,7 +176,7 @@ def _train(recipe, force, run, export):
             t.eval_metric, run.best_weights_file, run.dev_state_file, best=dev_state.get("best"),
             best_epoch=dev_state.get("best_epoch"), patience=t.patience))
 
-    fit_options = task.fit_options(recipe.options, data.targets)
+    fit_options = task.preprocessor.fit_options(recipe.options, data.targets)
     if "class_weight" in fit_options:
         print("class weights: " + ", ".join(  # only classifiers weigh classes
             f"{task.label_names[c]} {w:.2f}" for c, w in fit_options["class_weight"].items()))

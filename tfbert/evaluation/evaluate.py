@@ -1,8 +1,8 @@
 """Running a task over labelled examples and writing what it got right and wrong.
 
 `metrics.py` scores arrays; this module runs the model to get them: it encodes the
-examples' labels with the task, predicts, asks the task for its metrics and
-per-example rows, and writes the report files (`report.py`). It knows tasks only
+examples' labels with the task's preprocessor, predicts, asks its postprocessor for
+the metrics and per-example rows, and writes the report files (`report.py`). It knows tasks only
 through their methods, so it sits below `tfbert.tasks`.
 """
 
@@ -22,7 +22,7 @@ def evaluate_task(task, examples, output_dir=None, on_unknown="error", batch_siz
         raise ValueError(f"{examples.source}: no examples to evaluate"
                          f"{f' ({data.skipped} skipped for unknown labels)' if data.skipped else ''}.")
     outputs = task.predict(data, batch_size=batch_size)
-    metrics, fields = task.score_outputs(data.targets, outputs)
+    metrics, fields = task.postprocessor.score_outputs(data.targets, outputs)
     metrics["examples"] = len(data.examples)  # sentences, not the windows of a tagger
     metrics["skipped"] = int(data.skipped)
     if data.skipped:
@@ -37,4 +37,4 @@ def evaluate_task(task, examples, output_dir=None, on_unknown="error", batch_siz
                 row["text_pair"] = kept.text_pairs[i]
             rows.append({**row, **row_fields})
         write_report(output_dir, metrics, rows)
-    return metrics, format_summary(task.metric_summary(metrics), metrics)
+    return metrics, format_summary(task.postprocessor.metric_summary(metrics), metrics)

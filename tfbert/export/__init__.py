@@ -83,7 +83,7 @@ def serving_copy(task, compute_dtype):
 
 def _write_assets(task, folder):
     """vocab.txt and the task's own files in folder; returns {file name: path}."""
-    files = {"vocab.txt": task.tokenizer.vocabulary, **task.export_assets()}
+    files = {"vocab.txt": task.tokenizer.vocabulary, **task.postprocessor.export_assets()}
     paths = {}
     for name, lines in files.items():
         paths[name] = pathlib.Path(folder) / name

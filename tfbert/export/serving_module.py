@@ -7,7 +7,7 @@ Signatures (TF Serving calls them by name), the same for every task kind:
                    tagger adds word_starts, word_mask)  int32 [None, None]
       -> the task's named outputs (`Task.named_outputs`, the very function in-process
          `predict` calls; each task module lists them)
-  classify / regress, when the task has one (`Task.example_signature`): inputs,
+  classify / regress, when the task has one (`Postprocessor.example_signature`): inputs,
       serialized tf.Examples with bytes features "text" [, "text_pair"], as TF
       Serving's Classify / Regress APIs send them.
   and the task's `extra_signatures` (a tagger's predict_words).
@@ -32,7 +32,7 @@ class ServingModule(tf.Module):
     """Wraps a task for serving.
 
     asset_files: {file name: path} of the files to ship as assets: "vocab.txt" and
-    each file of `task.export_assets()`.
+    each file of `task.postprocessor.export_assets()`.
     chunk_size: rows per length-sorted chunk (tfbert/inference/engine.py); None runs each
     request as one batch padded to its longest row.
     jit_compile: run one-row chunks XLA-compiled, padded to a length bucket (see
@@ -56,7 +56,7 @@ class ServingModule(tf.Module):
         self.vocabulary_file = tf.saved_model.Asset(str(asset_files["vocab.txt"]))
         self.asset_tables = {}
         self.asset_sizes = {}
-        for name, lines in task.export_assets().items():
+        for name, lines in task.postprocessor.export_assets().items():
             self.asset_tables[name] = tf.lookup.StaticHashTable(
                 tf.lookup.TextFileInitializer(
                     tf.saved_model.Asset(str(asset_files[name])), tf.int64,
@@ -132,7 +132,7 @@ class ServingModule(tf.Module):
         signatures["predict_ids"] = predict_ids.get_concrete_function(
             *[tf.TensorSpec([None, None], tf.int32, name=name) for name in names])
 
-        example_api = self.task.example_signature()
+        example_api = self.task.postprocessor.example_signature()
         if example_api is not None:
             name, method_name, select = example_api
 

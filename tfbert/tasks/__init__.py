@@ -7,8 +7,11 @@
     pretraining           MaskedLanguageModel   (masked_lm.py)
     embedding             SentenceEmbedder      (sentence_embedder.py)
 
-Their recipe tables are in sections.py and their answer rows in rows.py, both free of
-TensorFlow, so that recipes load and served answers become rows without it.
+Each is three parts: the Keras model (task.py's `Task`), a preprocessor (examples ->
+Keras' x, y; preprocessor.py) and a postprocessor (outputs -> answers; postprocessor.py).
+The recipe tables (sections.py) and the postprocessors' pure-Python half (answers.py:
+rows, scores, baseline plans) import no TensorFlow, so that recipes load and served
+answers become rows without it.
 
 `tfbert.tasks.registry.task_class(name)` looks a kind up; see task.py for the
 contract a new kind fills in. The classes are imported on first use (they import

@@ -15,18 +15,16 @@ Served: the outputs of `TokenClassifier` (entities with offsets, or `tags` from
 import keras
 
 from tfbert.tasks.registry import register_task
-from tfbert.tasks.rows import intent_and_slots_rows
 from tfbert.tasks.sections import IntentAndSlotsSection
 from tfbert.tasks.token_classifier import TokenClassifier
-
-INTENTS_FILE = "intents.txt"
 
 
 @register_task("intent_and_slots")
 @keras.saving.register_keras_serializable(package="tfbert")
 class IntentAndSlots(TokenClassifier):
-    """The slot tagger with its intent head (`TokenClassifier(..., intent_names=...)`):
-    what the joint kind adds is its recipe table, the intents file it ships and its rows."""
+    """The slot tagger with its intent head (`TokenClassifier(..., intent_names=...)`,
+    whose preprocessor and postprocessor carry the intent beside the tags): what the
+    joint kind adds is its recipe table and that every model of it has intents."""
 
     recipe_section = IntentAndSlotsSection
     default_eval_metric = recipe_section.default_eval_metric
@@ -46,8 +44,3 @@ class IntentAndSlots(TokenClassifier):
         return cls(tag_names=cls.tag_names_of(section, train_examples),
                    intent_names=sorted(set(train_examples.labels)),
                    **cls.tagging_options(section), **common)
-
-    def export_assets(self):
-        return {**super().export_assets(), INTENTS_FILE: self.intent_names}
-
-    prediction_rows = staticmethod(intent_and_slots_rows)

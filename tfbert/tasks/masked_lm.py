@@ -30,12 +30,61 @@ from tfbert.data.masking import (IGNORED_LABEL, batch_seed, mask_tokens,
 from tfbert.data.pretraining_data import PackedCorpus, pack_corpus
 from tfbert.layers.pretraining_heads import (MaskedLMHead, NextSentenceHead, head_state,
                                              load_head_weights)
+from tfbert.tasks.answers import PretrainingAnswers
+from tfbert.tasks.postprocessor import Postprocessor
+from tfbert.tasks.preprocessor import Preprocessor
 from tfbert.tasks.registry import register_task
 from tfbert.tasks.sections import PretrainingSection
 from tfbert.tasks.task import Task
 from tfbert.text.vocabulary import extend_vocabulary, unknown_words
 
 CHECKPOINT_DIR = "checkpoint"
+
+
+class PretrainingPreprocessor(Preprocessor):
+    """A corpus -> packed sequences (`tfbert.data.pretraining_data`), masked per batch
+    in tf.data with the batch's own seed: the same batch is masked the same way in any
+    run, resumed or not."""
+
+    def __init__(self, tokenizer, config):
+        super().__init__(tokenizer, config)
+        self.next_sentence = bool(config["next_sentence"])
+        self.mask_rate = float(config["mask_rate"])
+        self.whole_word_masking = bool(config["whole_word_masking"])
+        self.seed = int(config["seed"])
+        self.mask_id = tokenizer.vocabulary.index("[MASK]")
+        # True for ids that continue a word ("##ing"): what whole-word masking groups by.
+        self.continues_word = tf.constant([token.startswith("##") for token in tokenizer.vocabulary])
+
+    def tokenize(self, x, y=None, targets=True, on_unknown="error"):
+        if isinstance(x, PackedCorpus):
+            return x
+        return pack_corpus(self.tokenizer, x, self.next_sentence, self.seed)
+
+    def preprocess(self, features, targets):
+        """Masks the batch (seeded by its step) -> (inputs with masked_positions,
+        {"masked_lm_logits": the original ids at those positions, -100 padding, ...})."""
+        ids = features["input_ids"]
+        maskable = maskable_positions(ids, features["input_mask"],
+                                      [self.tokenizer.cls_id, self.tokenizer.sep_id])
+        word_starts = (tf.logical_not(tf.gather(self.continues_word, ids))
+                       if self.whole_word_masking else None)
+        masked_ids, labels = mask_tokens(ids, maskable, batch_seed(self.seed, targets["batch_number"]),
+                                         self.tokenizer.vocabulary_size, self.mask_id, self.mask_rate,
+                                         word_starts=word_starts)
+        selected = labels != IGNORED_LABEL                                          # [b, T]
+        positions = tf.ragged.boolean_mask(
+            tf.broadcast_to(tf.range(tf.shape(ids)[1]), tf.shape(ids)), selected)     # [b, (P)]
+        x = {**features, "input_ids": masked_ids, "masked_positions": positions.to_tensor(0)}
+        y = {"masked_lm_logits": tf.ragged.boolean_mask(labels, selected).to_tensor(IGNORED_LABEL)}
+        if self.next_sentence:
+            y["next_sentence_logits"] = targets["next_sentence_label"]
+        return x, y
+
+
+class PretrainingPostprocessor(Postprocessor, PretrainingAnswers):
+    """A pretraining model is scored (`PretrainingAnswers`), not served: no
+    `postprocess`."""
 
 
 @register_task("pretraining")
@@ -45,6 +94,8 @@ class MaskedLanguageModel(Task):
 
     recipe_section = PretrainingSection
     default_eval_metric = recipe_section.default_eval_metric
+    preprocessor_class = PretrainingPreprocessor
+    postprocessor_class = PretrainingPostprocessor
 
     def __init__(self, encoder, tokenizer, next_sentence=False, mask_rate=0.15,
                  whole_word_masking=False, seed=0, new_token_ids=(),
@@ -62,8 +113,6 @@ class MaskedLanguageModel(Task):
         self.next_sentence = bool(next_sentence)
         self.mask_rate = float(mask_rate)
         self.whole_word_masking = bool(whole_word_masking)
-        # True for ids that continue a word ("##ing"): what whole-word masking groups by.
-        self.continues_word = tf.constant([token.startswith("##") for token in vocabulary])
         self.seed = int(seed)
         # The vocabulary extension's rows, which compile() gives a learning rate of their own.
         self.new_token_ids = sorted(int(i) for i in new_token_ids)
@@ -205,31 +254,6 @@ class MaskedLanguageModel(Task):
 
     # ------------------------------------------------------------------ data
 
-    def tokenize(self, x, y=None, targets=True, on_unknown="error"):
-        if isinstance(x, PackedCorpus):
-            return x
-        return pack_corpus(self.tokenizer, x, self.next_sentence, self.seed)
-
-    def preprocess(self, features, targets):
-        """Masks the batch (seeded by its step) -> (inputs with masked_positions,
-        {"masked_lm_logits": the original ids at those positions, -100 padding, ...})."""
-        ids = features["input_ids"]
-        maskable = maskable_positions(ids, features["input_mask"],
-                                      [self.tokenizer.cls_id, self.tokenizer.sep_id])
-        word_starts = (tf.logical_not(tf.gather(self.continues_word, ids))
-                       if self.whole_word_masking else None)
-        masked_ids, labels = mask_tokens(ids, maskable, batch_seed(self.seed, targets["batch_number"]),
-                                         self.tokenizer.vocabulary_size, self.mask_id, self.mask_rate,
-                                         word_starts=word_starts)
-        selected = labels != IGNORED_LABEL                                          # [b, T]
-        positions = tf.ragged.boolean_mask(
-            tf.broadcast_to(tf.range(tf.shape(ids)[1]), tf.shape(ids)), selected)     # [b, (P)]
-        x = {**features, "input_ids": masked_ids, "masked_positions": positions.to_tensor(0)}
-        y = {"masked_lm_logits": tf.ragged.boolean_mask(labels, selected).to_tensor(IGNORED_LABEL)}
-        if self.next_sentence:
-            y["next_sentence_logits"] = targets["next_sentence_label"]
-        return x, y
-
     # ------------------------------------------------------------ evaluation
 
     def predict(self, x, batch_size=32, **kwargs):
@@ -245,27 +269,11 @@ class MaskedLanguageModel(Task):
                 lambda x, y: _sequence_scores(self(x, training=False), y), reduce_retracing=True,
                 autograph=False)
         parts = {}
-        for x_batch, y_batch in data.dataset(self.tokenizer, batches, self.preprocess):
+        for x_batch, y_batch in data.dataset(self.tokenizer, batches, self.preprocessor.preprocess):
             for key, value in run(x_batch, y_batch).items():
                 parts.setdefault(key, []).append(value.numpy())
         order = np.argsort(np.concatenate(batches), kind="stable")  # back to corpus order
         return {key: np.concatenate(values)[order] for key, values in parts.items()}
-
-    def score_outputs(self, targets, outputs):
-        masked = float(outputs["masked"].sum())
-        loss = float(outputs["loss"].sum()) / max(masked, 1.0)
-        metrics = {"masked_lm_accuracy": float(outputs["restored"].sum()) / max(masked, 1.0),
-                   "masked_lm_loss": loss, "perplexity": float(np.exp(min(loss, 50.0))),
-                   "masked_tokens": int(masked)}
-        if "next_sentence_right" in outputs:
-            metrics["next_sentence_accuracy"] = float(np.mean(outputs["next_sentence_right"]))
-        rows = [{key: round(float(outputs[key][i]), 4) for key in outputs}
-                for i in range(len(outputs["masked"]))]
-        return metrics, rows
-
-    def metric_summary(self, metrics):
-        keys = ("masked_lm_accuracy", "masked_lm_loss", "perplexity", "next_sentence_accuracy")
-        return [(key.replace("_", " "), metrics[key]) for key in keys if key in metrics]
 
     # ------------------------------------------------------------ results
 
@@ -280,8 +288,8 @@ class MaskedLanguageModel(Task):
         print(f"checkpoint written: {path} (checkpoint = \"{path}\" in a recipe)")
         return path
 
-    def get_config(self):
-        return {**super().get_config(), "next_sentence": self.next_sentence,
+    def plain_config(self):
+        return {**super().plain_config(), "next_sentence": self.next_sentence,
                 "mask_rate": self.mask_rate, "whole_word_masking": self.whole_word_masking,
                 "seed": self.seed, "new_token_ids": self.new_token_ids,
                 "new_token_learning_rate_multiplier": self.new_token_learning_rate_multiplier}

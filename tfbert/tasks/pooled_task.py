@@ -47,5 +47,5 @@ class PooledTask(Task):
     def reads_only_pooled_output(self):
         return self.head.reads_only_pooled_output
 
-    def get_config(self):
-        return {**super().get_config(), "head": self.head_type, "dropout": self.dropout}
+    def plain_config(self):
+        return {**super().plain_config(), "head": self.head_type, "dropout": self.dropout}

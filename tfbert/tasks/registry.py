@@ -32,13 +32,14 @@ _SECTIONS = {
     "pretraining": "PretrainingSection",
     "embedding": "EmbeddingSection",
 }
-# name -> its function in tfbert.tasks.rows (answers -> prediction rows, no TensorFlow).
-_ROWS = {
-    "classification": "classification_rows",
-    "regression": "regression_rows",
-    "token_classification": "tagging_rows",
-    "intent_and_slots": "intent_and_slots_rows",
-    "embedding": "embedding_rows",
+# name -> its postprocessor's pure-Python half in tfbert.tasks.answers (no TensorFlow).
+_ANSWERS = {
+    "classification": "ClassificationAnswers",
+    "regression": "RegressionAnswers",
+    "token_classification": "TaggingAnswers",
+    "intent_and_slots": "TaggingAnswers",
+    "pretraining": "PretrainingAnswers",
+    "embedding": "EmbeddingAnswers",
 }
 
 
@@ -73,14 +74,14 @@ def task_class(name):
     return _REGISTERED[name]
 
 
-def prediction_rows_of_kind(name):
-    """The task kind's `prediction_rows(outputs, config)`; a built-in kind's without
-    importing TensorFlow (for answers from TF Serving)."""
-    if name in _ROWS and name not in _REGISTERED:
-        from tfbert.tasks import rows
+def answers_class_of(name):
+    """The kind's `Answers` class (rows, scores, baseline plan); a built-in kind's without
+    importing TensorFlow (for answers from TF Serving), a registered kind's postprocessor."""
+    if name in _ANSWERS and name not in _REGISTERED:
+        from tfbert.tasks import answers
 
-        return getattr(rows, _ROWS[name])
-    return task_class(name).prediction_rows
+        return getattr(answers, _ANSWERS[name])
+    return task_class(name).postprocessor_class
 
 
 def recipe_section_of(name):
@@ -94,17 +95,20 @@ def recipe_section_of(name):
 
 
 def read_examples_of_kind(name, path, data, labels=True, section=None):
-    """The examples of a file as the kind reads them (`Task.read_examples`); a built-in
-    kind's without importing TensorFlow."""
-    if name in _SECTIONS and name not in _REGISTERED:
-        return (section or recipe_section_of(name)()).read_examples(path, data, labels)
-    return task_class(name).read_examples(path, data, labels=labels, section=section)
+    """The examples of a file as the kind reads them (its recipe table's
+    `read_examples`, else texts with the [data] columns); a built-in kind's without
+    importing TensorFlow."""
+    if section is None:
+        table = recipe_section_of(name)
+        section = table() if table else None
+    if hasattr(section, "read_examples"):
+        return section.read_examples(path, data, labels)
+    from tfbert.tasks.sections import read_text_examples
+
+    return read_text_examples(path, data, labels)
 
 
 def baseline_plan_of_kind(name, section, read_train, on_unknown="error"):
-    """The kind's bag-of-words baseline plan (`Task.baseline_plan`), or None; a built-in
-    kind's without importing TensorFlow."""
-    if name in _SECTIONS and name not in _REGISTERED:
-        plan = getattr(section, "baseline_plan", None)
-        return plan(read_train, on_unknown) if plan else None
-    return task_class(name).baseline_plan(section, read_train, on_unknown)
+    """The kind's bag-of-words baseline plan (`Answers.baseline_plan`), or None; a
+    built-in kind's without importing TensorFlow."""
+    return answers_class_of(name).baseline_plan(section, read_train, on_unknown)

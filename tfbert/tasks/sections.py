@@ -91,31 +91,6 @@ class ClassificationSection:
     def read_examples(self, path, data, labels=True):
         return read_text_examples(path, data, labels)
 
-    def baseline_plan(self, read_train, on_unknown="error"):
-        """Label ids (multi-hot for multi-label) with the training labels' vocabulary;
-        dev and test rows of the reject label are one more class, which a linear model
-        that cannot reject never predicts (scored as the BERT run scores them)."""
-        from tfbert.data.labels import LabelVocabulary
-        from tfbert.evaluation.baseline import BaselinePlan
-        from tfbert.evaluation.metrics import classification_metrics, multilabel_metrics
-
-        train_examples = read_train()
-        vocabulary = LabelVocabulary.from_labels(train_examples.labels, multi_label=self.multi_label,
-                                                 separator=self.label_separator)
-        train_targets = vocabulary.encode(train_examples)[0]
-        if self.rejects and self.reject_label not in vocabulary.names:
-            vocabulary = LabelVocabulary(vocabulary.names + [self.reject_label])
-        names = vocabulary.names
-        if self.multi_label:
-            score = lambda targets, predicted: multilabel_metrics(  # noqa: E731
-                targets > 0.5, predicted > 0.5, names)
-        else:
-            score = lambda targets, predicted: classification_metrics(targets, predicted, names)  # noqa: E731
-        return BaselinePlan(
-            "classification", train_targets, multi_label=self.multi_label, score=score,
-            encode=lambda examples: vocabulary.encode(
-                examples, on_unknown="skip" if on_unknown != "error" else "error")[:2])
-
 
 @dataclasses.dataclass
 class RegressionSection:
@@ -137,19 +112,6 @@ class RegressionSection:
 
     def read_examples(self, path, data, labels=True):
         return read_text_examples(path, data, labels)
-
-    def baseline_plan(self, read_train, on_unknown="error"):
-        """Scores, ridge regression clipped to [min_score, max_score]."""
-        import numpy as np
-
-        from tfbert.data.labels import parse_scores
-        from tfbert.evaluation.baseline import BaselinePlan
-        from tfbert.evaluation.metrics import regression_metrics
-
-        return BaselinePlan(
-            "regression", parse_scores(read_train()), score=regression_metrics,
-            encode=lambda examples: (parse_scores(examples), np.arange(len(examples))),
-            min_score=self.min_score, max_score=self.max_score)
 
 
 @dataclasses.dataclass

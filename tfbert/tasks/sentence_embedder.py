@@ -15,12 +15,18 @@ exactly this (mean pooling, normalised), which is why those are the defaults.
 import keras
 import tensorflow as tf
 
+from tfbert.tasks.answers import EmbeddingAnswers
+from tfbert.tasks.postprocessor import Postprocessor
 from tfbert.tasks.registry import register_task
 from tfbert.tasks.sections import EmbeddingSection
-from tfbert.tasks.rows import embedding_rows
 from tfbert.tasks.task import Task
 
 POOLINGS = ("mean", "cls")
+
+
+class EmbeddingPostprocessor(Postprocessor, EmbeddingAnswers):
+    def postprocess(self, vectors, assets):
+        return {"embedding": vectors}                                       # [B, H]
 
 
 @register_task("embedding")
@@ -29,6 +35,7 @@ class SentenceEmbedder(Task):
     """An encoder and a pooling rule: one vector per text."""
 
     recipe_section = EmbeddingSection
+    postprocessor_class = EmbeddingPostprocessor
 
     def __init__(self, encoder, tokenizer, pooling="mean", normalize=True, pair=False, **kwargs):
         if pooling not in POOLINGS:
@@ -72,15 +79,7 @@ class SentenceEmbedder(Task):
             vectors = tf.math.l2_normalize(vectors, axis=-1, epsilon=1e-24)
         return vectors
 
-    def postprocess(self, outputs, assets):
-        return {"embedding": outputs}
-
-    prediction_rows = staticmethod(embedding_rows)
-
-    def score_outputs(self, targets, outputs):
-        raise ValueError("sentence embeddings have no labels to score.")
-
-    def get_config(self):
-        return {**super().get_config(), "pooling": self.pooling, "normalize": self.normalize}
+    def plain_config(self):
+        return {**super().plain_config(), "pooling": self.pooling, "normalize": self.normalize}
 
 

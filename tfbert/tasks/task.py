@@ -10,34 +10,30 @@ Raw inputs are a list of strings, for pair tasks `(texts, text_pairs)` or a dict
 with keys "text" and "text_pair", or a `TextExamples` as the readers return it
 (labels included, and errors then name the file and line).
 
-The contract. A task kind subclasses `Task` in one module under `tfbert/tasks/`,
-registers itself (`tfbert.tasks.registry.register_task`) and says, here and nowhere
-else, in three parts:
+A task kind is one module under `tfbert/tasks/`, registered under the name recipes use
+(`tfbert.tasks.registry.register_task`), in three parts, keras-hub style:
 
-  the Keras model
+  the Keras model (this class's subclass)
     __init__ / call       the heads on the encoder, and the forward pass
-    default_loss / default_metrics
-    initialize_from_targets  e.g. output biases at the label priors
-  preprocessing (examples -> what Keras fits on)
-    recipe_section        the dataclass of its recipe table, [<task name>], which also
-                          reads the kind's files (tasks/sections.py, no TensorFlow)
-    from_recipe           how a recipe builds it
-    encode_targets        examples -> numpy targets (ids, scores, ...), in Python
-    preprocess            (features, targets) -> (x, y[, sample_weight]) in tf.data
-  outputs (model outputs -> answers, rows, scores)
-    infer                 one chunk of token features -> what postprocess reads; the
-                          inference engine (tfbert/inference) runs it, sorted by length
-    postprocess           -> named outputs, in TF ops: `named_outputs` (text in) is the
-                          function both `predict` and the served signature run
-    export_assets         files the export ships (label names) and postprocess reads
-    example_signature     TF Serving's Classify / Regress API, if it has one
-    prediction_rows       outputs -> one JSON-able dict per example (tasks/rows.py, no
-                          TensorFlow: answers from TF Serving become rows without it)
-    score_outputs, metric_summary  metrics (scikit-learn) and the report's rows
-    baseline_plan         the bag-of-words baseline's targets and metrics, if it has one
-    choose_on_dev         settings chosen on the dev set once training is done
-  and, where a kind has them: load_pretrained_heads (heads a checkpoint may carry),
-  save_artifacts (what a run writes besides the model), extra_signatures.
+    default_loss / default_metrics, initialize_from_targets (e.g. output biases at
+                          the label priors), from_recipe (how a recipe builds it)
+    infer                 one chunk of token features -> what the postprocessor reads;
+                          the inference engine (tfbert/inference) runs it sorted by length
+    and, where a kind has them: choose_on_dev (settings chosen on the dev set),
+    load_pretrained_heads, save_artifacts, extra_signatures
+  the preprocessor (`preprocessor_class`, tasks/preprocessor.py)
+    examples -> targets (`encode_targets`, in Python) -> Keras' (x, y[, sample_weight])
+    in tf.data (`preprocess`); `fit_options` (class weights)
+  the postprocessor (`postprocessor_class`, tasks/postprocessor.py)
+    model outputs -> named outputs in TF ops (`postprocess`: `named_outputs`, text in,
+    is the function both `predict` and the served signature run), TF Serving's
+    Classify / Regress API; and through its pure-Python half (tasks/answers.py, no
+    TensorFlow: a server's answers become rows without it) the export's assets,
+    prediction rows, scores and the report's lines, and the baseline plan.
+
+The recipe table is a dataclass in tasks/sections.py (`recipe_section`), which also
+reads the kind's files. Both parts are built from the task's tokenizer and
+`plain_config()`: what the model knows, they know, and nothing of its weights.
 """
 
 import json
@@ -47,11 +43,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfbert.data.pipeline import TokenizedExamples, tokenize_examples
+from tfbert.data.pipeline import TokenizedExamples
 from tfbert.data.readers import TextExamples
 from tfbert.inference.engine import CHUNK_SIZE, run_by_length, used_lengths
 from tfbert.models.encoder import BertEncoder
-from tfbert.tasks.sections import read_text_examples
+from tfbert.tasks.postprocessor import Postprocessor
+from tfbert.tasks.preprocessor import Preprocessor
 from tfbert.text.tokenizer import BertTokenizer
 
 # In-process prediction runs this many batches of texts per call of its graph function.
@@ -64,6 +61,8 @@ class Task(keras.Model):
     task_name = None  # set by @register_task
     recipe_section = None  # a dataclass; its fields are the keys of [<task_name>]
     default_eval_metric = "accuracy"
+    preprocessor_class = Preprocessor
+    postprocessor_class = Postprocessor
 
     def __init__(self, encoder, tokenizer, pair=False, **kwargs):
         super().__init__(**kwargs)
@@ -99,31 +98,15 @@ class Task(keras.Model):
     def from_recipe(cls, recipe, encoder, tokenizer, train_examples):
         raise NotImplementedError(f"{cls.__name__} does not say how a recipe builds it.")
 
-    @classmethod
-    def read_examples(cls, path, data, labels=True, section=None):
-        """The examples of one split; `data` is the recipe's [data] section, `section`
-        the task's own table (None: its defaults), which knows how its kind reads
-        (`tfbert/tasks/sections.py`); a table without `read_examples` reads texts."""
-        section = section or (cls.recipe_section() if cls.recipe_section else None)
-        if hasattr(section, "read_examples"):
-            return section.read_examples(path, data, labels)
-        return read_text_examples(path, data, labels)
+    @property
+    def preprocessor(self):
+        """The task's `Preprocessor` (examples -> Keras' x, y), for its current settings."""
+        return _part(self, self.preprocessor_class, self.tokenizer)
 
-    def raw_labels(self, labels):
-        """Labels passed in Python -> raw label strings, as a file would spell them."""
-        return [str(label) for label in labels]
-
-    def encode_targets(self, examples, on_unknown="error"):
-        """(targets indexed like the kept examples or None, kept indices, skipped count)."""
-        return None, np.arange(len(examples)), 0
-
-    def preprocess(self, features, targets):
-        """In the tf.data graph: a batch of features and targets -> Keras' (x, y)."""
-        return features, targets
-
-    def fit_options(self, section, targets):
-        """Extra Keras fit() arguments from the recipe's task section (none here)."""
-        return {}
+    @property
+    def postprocessor(self):
+        """The task's `Postprocessor` (outputs -> answers), for its current settings."""
+        return _part(self, self.postprocessor_class)
 
     def initialize_from_targets(self, targets):
         """Called once with the training targets before training starts."""
@@ -141,18 +124,6 @@ class Task(keras.Model):
     def default_metrics(self):
         return []
 
-    def postprocess(self, model_outputs, assets):
-        """Model outputs (float32 tensors) -> dict of named output tensors.
-
-        `assets` maps each file of `export_assets` to its lines, a tf.string tensor:
-        in a SavedModel they are read from the shipped asset files.
-        """
-        raise NotImplementedError
-
-    def export_assets(self):
-        """{file name: list of lines} that the export ships and postprocess reads."""
-        return {}
-
     def load_pretrained_heads(self, checkpoint_dir):
         """Called when a run builds the task on a checkpoint: a task whose heads a
         checkpoint may carry (BERT's pretraining heads) loads them here. Returns the
@@ -163,36 +134,6 @@ class Task(keras.Model):
         """Called once a run has kept its best weights, with the run's directory: where a
         task writes what it makes besides the saved model (a pretraining task, its
         Hugging Face checkpoint). Nothing by default."""
-
-    def example_signature(self):
-        """TF Serving's tf.Example API for this task, or None: (signature name,
-        method name, function of postprocess's outputs -> the signature's outputs)."""
-        return None
-
-    def score_outputs(self, targets, outputs):
-        """(metrics dict, one dict of fields per example for predictions.jsonl)."""
-        raise NotImplementedError
-
-    @classmethod
-    def baseline_plan(cls, section, read_train, on_unknown="error"):
-        """A `tfbert.evaluation.baseline.BaselinePlan` (the targets a TF-IDF + linear model fits on
-        the training examples, which `read_train()` reads, and how its dev and test
-        predictions are scored), or None: this task kind has no bag-of-words baseline
-        (the default; the training file is then not read)."""
-        return None
-
-    def metric_summary(self, metrics):
-        """[(display name, value)]: the main numbers of `metrics` for the terminal."""
-        return [(key, value) for key, value in metrics.items()
-                if isinstance(value, (int, float)) and not isinstance(value, bool)]
-
-    @classmethod
-    def prediction_rows(cls, outputs, config):
-        """Outputs of `predict` (or of the served signature) -> one dict per example.
-
-        `config` is the task's `plain_config()`: a run directory keeps it, so that
-        answers from TF Serving turn into rows without loading the model."""
-        raise NotImplementedError
 
     # training.head_learning_rate = "auto": the head's peak rate (0: the encoder's).
     default_head_learning_rate = 0.0
@@ -223,59 +164,9 @@ class Task(keras.Model):
             return "text" in x
         return not isinstance(x, tf.data.Dataset)
 
-    def as_examples(self, x, y=None):
-        """Raw inputs (and labels) -> TextExamples, checked against the task."""
-        if isinstance(x, TextExamples):
-            if y is not None:
-                raise ValueError("TextExamples carry their own labels; pass y=None.")
-            if self.pair != (x.text_pairs is not None):
-                raise ValueError(f"{x.source}: this task takes "
-                                 f"{'text pairs' if self.pair else 'single texts'}; the "
-                                 f"examples have {'pairs' if x.text_pairs is not None else 'single texts'}.")
-            return x
-        if isinstance(x, dict):
-            unknown = set(x) - {"text", "text_pair"}
-            if unknown or "text" not in x:
-                raise ValueError(f"text inputs as a dict need the key 'text' (and 'text_pair' "
-                                 f"for pair tasks); got keys {sorted(x)}.")
-            texts, pairs = x["text"], x.get("text_pair")
-        elif self.pair and isinstance(x, tuple) and len(x) == 2:
-            texts, pairs = x
-        else:
-            texts, pairs = x, None
-        if isinstance(texts, str):
-            raise TypeError("pass a list of texts, not a single string")
-        texts = [str(t) for t in texts]
-        if self.pair and pairs is None:
-            raise ValueError("this is a text-pair task: pass (texts, text_pairs) or "
-                             "{'text': ..., 'text_pair': ...}.")
-        if not self.pair and pairs is not None:
-            raise ValueError("this task takes single texts; got text pairs.")
-        if pairs is not None:
-            pairs = [str(t) for t in pairs]
-            if len(pairs) != len(texts):
-                raise ValueError(f"{len(texts)} texts but {len(pairs)} text pairs.")
-        labels = None
-        if y is not None:
-            labels = self.raw_labels(y)
-            if len(labels) != len(texts):
-                raise ValueError(f"{len(texts)} inputs but {len(labels)} targets.")
-        return TextExamples.given(texts, pairs, labels)
-
     def tokenize(self, x, y=None, targets=True, on_unknown="error"):
-        """Raw inputs -> `TokenizedExamples` (with targets unless targets=False).
-
-        on_unknown="skip" leaves out examples whose label the model does not know
-        (counted in `skipped`); "error" names the file and line of the first."""
-        if isinstance(x, TokenizedExamples):
-            return x
-        examples = self.as_examples(x, y)
-        if not targets:
-            return tokenize_examples(self.tokenizer, examples)
-        encoded, kept, skipped = self.encode_targets(examples, on_unknown=on_unknown)
-        if skipped:
-            examples = examples.select(kept)
-        return tokenize_examples(self.tokenizer, examples, encoded, skipped)
+        """Raw inputs -> tokenized examples with targets: `self.preprocessor.tokenize`."""
+        return self.preprocessor.tokenize(x, y, targets=targets, on_unknown=on_unknown)
 
     # ------------------------------------------------------------ Keras' loop
 
@@ -323,14 +214,16 @@ class Task(keras.Model):
             held_out = (self.tokenize(validation_data) if isinstance(validation_data, TextExamples)
                         else self.tokenize(*validation_data))
             validation_data = held_out.dataset(self.tokenizer, held_out.plan(batch_size, shuffle=False),
-                                               self.preprocess)
+                                               self.preprocessor.preprocess)
         steps = data.steps_per_epoch(batch_size)
         plan = lambda epoch: data.plan(batch_size, shuffle=shuffle, seed=seed, epoch=epoch)
         epoch, skip = divmod(initial_step, steps)
         history = None
 
+        preprocess = self.preprocessor.preprocess
+
         def run(batches, first_epoch, last_epoch, steps_per_epoch, first_step):
-            dataset = data.dataset(self.tokenizer, batches, self.preprocess, first_step=first_step)
+            dataset = data.dataset(self.tokenizer, batches, preprocess, first_step=first_step)
             self.build_training_state(dataset)
             # shuffle=False: the plan is already shuffled, per epoch and seed.
             return super(Task, self).fit(
@@ -372,7 +265,8 @@ class Task(keras.Model):
                 self.build_training_state(x)
             return super().evaluate(x, y, **kwargs)
         data = self.tokenize(x, y)
-        dataset = data.dataset(self.tokenizer, data.plan(batch_size, shuffle=False), self.preprocess)
+        dataset = data.dataset(self.tokenizer, data.plan(batch_size, shuffle=False),
+                               self.preprocessor.preprocess)
         self.build_training_state(dataset)
         return super().evaluate(dataset, **kwargs)
 
@@ -383,7 +277,7 @@ class Task(keras.Model):
         returns Keras' plain model outputs."""
         if not self.is_text_input(x):
             return super().predict(x, **kwargs)
-        examples = x.examples if isinstance(x, TokenizedExamples) else self.as_examples(x)
+        examples = x.examples if isinstance(x, TokenizedExamples) else self.preprocessor.as_examples(x)
         return self.predict_texts(examples.texts, examples.text_pairs, batch_size)
 
     def predict_texts(self, texts, pairs=None, batch_size=32):
@@ -430,7 +324,7 @@ class Task(keras.Model):
         outputs = run_by_length(
             lambda chunk, longest: infer(self.tokenizer.pack(chunk["first"], chunk.get("second"))),
             rows, lengths, self.inference_specs(), chunk_size)
-        return self.postprocess(outputs, self.asset_tensors() if assets is None else assets)
+        return self.postprocessor.postprocess(outputs, self.asset_tensors() if assets is None else assets)
 
     def id_inputs(self):
         """The int32 [B, T] inputs a client that tokenizes itself sends (`predict_ids`)."""
@@ -442,19 +336,17 @@ class Task(keras.Model):
         outputs = run_by_length(
             lambda chunk, longest: infer({name: value[:, :longest] for name, value in chunk.items()}),
             features, used_lengths(features["input_mask"]), self.inference_specs(), chunk_size)
-        return self.postprocess(outputs, self.asset_tensors() if assets is None else assets)
+        return self.postprocessor.postprocess(outputs, self.asset_tensors() if assets is None else assets)
 
     def extra_signatures(self, assets, infer, chunk_size):
         """Signatures a task kind serves besides text, ids and tf.Examples:
         {name: (function, [tf.TensorSpec of its inputs])}. None here."""
         return {}
 
-    def prediction_rows_of(self, outputs):
-        """`prediction_rows` with this task's own config."""
-        return type(self).prediction_rows(outputs, self.plain_config())
-
     def asset_tensors(self):
-        return {name: tf.constant(lines, tf.string) for name, lines in self.export_assets().items()}
+        """The postprocessor's assets as tf.string constants (an export reads its files)."""
+        return {name: tf.constant(lines, tf.string)
+                for name, lines in self.postprocessor.export_assets().items()}
 
     # ---------------------------------------------------------- serialization
 
@@ -468,13 +360,14 @@ class Task(keras.Model):
             "name": self.name,
             "encoder": keras.saving.serialize_keras_object(self.encoder),
             "tokenizer": self.tokenizer.get_config(),
-            "pair": self.pair,
+            **self.plain_config(),
         }
 
     def plain_config(self):
-        """The task's own settings as plain values (no encoder, no tokenizer)."""
-        return {key: value for key, value in self.get_config().items()
-                if key not in ("name", "encoder", "tokenizer")}
+        """The task's own settings as plain values (no encoder, no tokenizer): what its
+        preprocessor and postprocessor are built from, and what a run directory keeps
+        (task.json). A kind adds its own settings here."""
+        return {"pair": self.pair}
 
 
 def as_numpy(tensor):
@@ -500,6 +393,21 @@ def concatenate_outputs(parts):
                                                  pad, a.dtype)], axis=1) for a in arrays]
         result[key] = np.concatenate(arrays)
     return result
+
+
+# A task's preprocessor and postprocessor, made once per task, class and settings.
+_PARTS = weakref.WeakKeyDictionary()
+
+
+def _part(task, part_class, *args):
+    """`part_class(*args, task.plain_config())`, made again only when a setting changed
+    (`choose_reject_below` changes what the postprocessor answers)."""
+    config = task.plain_config()
+    settings = json.dumps(config, sort_keys=True, default=str)
+    parts = _PARTS.setdefault(task, {})
+    if (part_class, settings) not in parts:
+        parts[part_class, settings] = part_class(*args, config)
+    return parts[part_class, settings]
 
 
 # tf.functions of a task's methods, made once per task (an attribute of the task would be

@@ -22,13 +22,111 @@ import numpy as np
 import tensorflow as tf
 
 from tfbert.data.labels import LabelVocabulary
-from tfbert.evaluation.metrics import classification_metrics, multilabel_metrics, out_of_scope_metrics
+from tfbert.tasks.answers import ClassificationAnswers
 from tfbert.tasks.pooled_task import PooledTask
+from tfbert.tasks.postprocessor import Postprocessor
+from tfbert.tasks.preprocessor import Preprocessor
 from tfbert.tasks.registry import register_task
 from tfbert.tasks.sections import ClassificationSection
-from tfbert.tasks.rows import classification_rows
 
-LABELS_FILE = "labels.txt"
+LABELS_FILE = ClassificationAnswers.LABELS_FILE
+
+
+class ClassificationPreprocessor(Preprocessor):
+    """Labels (names, ids, or lists of names) -> int32 ids [n] or multi-hot [n, C]."""
+
+    def __init__(self, tokenizer, config):
+        super().__init__(tokenizer, config)
+        self.label_names = list(config["label_names"])
+        self.multi_label = bool(config["multi_label"])
+        self.label_separator = config["label_separator"]
+        self.reject_label = config["reject_label"]
+        self.label_vocabulary = LabelVocabulary(self.label_names, multi_label=self.multi_label,
+                                                separator=self.label_separator)
+
+    def raw_labels(self, labels):
+        """Label names, ids, or (multi-label) lists of names -> raw label strings."""
+        raw = []
+        for label in labels:
+            if isinstance(label, (int, np.integer)) and 0 <= label < len(self.label_names):
+                label = self.label_names[label]
+            elif self.multi_label and isinstance(label, (list, tuple)):
+                label = self.label_separator.join(map(str, label))
+            raw.append(str(label))
+        return raw
+
+    def encode_targets(self, examples, on_unknown="error"):
+        """int32 ids [n], or multi-hot float32 [n, labels]; an unknown label is an error
+        naming its file and line (or, with on_unknown="skip", left out and counted).
+        With a reject_label that is not a trained label, its examples get id -1."""
+        out_of_scope = []
+        if (self.reject_label and self.reject_label not in self.label_names
+                and examples.labels is not None):
+            out_of_scope = [i for i, label in enumerate(examples.labels) if label == self.reject_label]
+        if not out_of_scope:
+            targets, kept, skipped = self.label_vocabulary.encode(examples, on_unknown=on_unknown)
+            return targets, np.asarray(kept, np.int64), skipped
+        excluded = set(out_of_scope)
+        in_scope = np.array([i for i in range(len(examples)) if i not in excluded], np.int64)
+        targets, kept, skipped = self.label_vocabulary.encode(examples.select(in_scope),
+                                                              on_unknown=on_unknown)
+        indices = np.concatenate([in_scope[np.asarray(kept, np.int64)],
+                                  np.asarray(out_of_scope, np.int64)])
+        ids = np.concatenate([targets, np.full(len(out_of_scope), -1, np.int32)])
+        order = np.argsort(indices, kind="stable")
+        return ids[order], indices[order], skipped
+
+    def fit_options(self, section, targets):
+        """Keras fit() arguments the recipe's section asks for: class weights."""
+        if not getattr(section, "class_weight", ""):
+            return {}
+        from sklearn.utils.class_weight import compute_class_weight
+
+        present = np.unique(targets)
+        weights = compute_class_weight("balanced", classes=present, y=targets)
+        return {"class_weight": {int(c): float(w) for c, w in zip(present, weights)}}
+
+
+class ClassificationPostprocessor(Postprocessor, ClassificationAnswers):
+    """Logits [B, C] -> label, label_id, probabilities (and rejection, or the labels
+    over a multi-label threshold), in TF ops."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.threshold = config["threshold"]
+
+    def postprocess(self, logits, assets):
+        names = assets[LABELS_FILE]                                          # [C]
+        if not self.multi_label:
+            probabilities = tf.nn.softmax(logits, axis=-1)                   # [B, C]
+            label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+            label = tf.gather(names, label_id)                               # [B]
+            outputs = {"label": label, "label_id": label_id,
+                       "probabilities": probabilities, "logits": logits}
+            if self.reject_label:
+                rejected = tf.reduce_max(probabilities, axis=-1) < self.reject_below  # [B]
+                outputs["rejected"] = rejected
+                outputs["label"] = tf.where(rejected, tf.constant(self.reject_label), label)
+                outputs["label_id"] = tf.where(rejected, self.out_of_scope_id, label_id)
+            return outputs
+        probabilities = tf.sigmoid(logits)                                   # [B, C]
+        label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+        over_threshold = probabilities > self.threshold
+        # With no label over the threshold, the best one: every text gets an answer.
+        best = tf.one_hot(label_id, len(self.label_names), on_value=True, off_value=False)
+        chosen = over_threshold | (best & ~tf.reduce_any(over_threshold, axis=-1, keepdims=True))
+        labels = tf.where(chosen, tf.broadcast_to(names, tf.shape(chosen)), "")
+        return {"label": tf.gather(names, label_id), "label_id": label_id, "labels": labels,
+                "probabilities": probabilities, "logits": logits,
+                "over_threshold": over_threshold}
+
+    def example_signature(self):
+        def classify(outputs, assets):
+            probabilities = outputs["probabilities"]
+            return {"classes": tf.broadcast_to(assets[LABELS_FILE], tf.shape(probabilities)),
+                    "scores": probabilities}
+
+        return "classify", tf.saved_model.CLASSIFY_METHOD_NAME, classify
 
 
 @register_task("classification")
@@ -53,6 +151,8 @@ class TextClassifier(PooledTask):
 
     recipe_section = ClassificationSection
     default_eval_metric = recipe_section.default_eval_metric
+    preprocessor_class = ClassificationPreprocessor
+    postprocessor_class = ClassificationPostprocessor
 
     def __init__(self, encoder, tokenizer, label_names, head="cls", pair=False,
                  multi_label=False, label_separator="#", threshold=0.5, reject_below=0.0,
@@ -111,49 +211,6 @@ class TextClassifier(PooledTask):
         self.reject_below = float(min(threshold, np.nextafter(np.float32(1), np.float32(0))))
         return self.reject_below, float((top >= self.reject_below).mean())
 
-    @property
-    def label_vocabulary(self):
-        return LabelVocabulary(self.label_names, multi_label=self.multi_label,
-                               separator=self.label_separator)
-
-    # ----------------------------------------------------------------- targets
-
-    def raw_labels(self, labels):
-        """Label names, ids, or (multi-label) lists of names -> raw label strings."""
-        raw = []
-        for label in labels:
-            if isinstance(label, (int, np.integer)) and 0 <= label < len(self.label_names):
-                label = self.label_names[label]
-            elif self.multi_label and isinstance(label, (list, tuple)):
-                label = self.label_separator.join(map(str, label))
-            raw.append(str(label))
-        return raw
-
-    @property
-    def out_of_scope_id(self):
-        """The id a rejected answer gets: reject_label's index, or -1 when it is not a label."""
-        return self.label_names.index(self.reject_label) if self.reject_label in self.label_names else -1
-
-    def encode_targets(self, examples, on_unknown="error"):
-        """int32 ids [n], or multi-hot float32 [n, labels]; an unknown label is an error
-        naming its file and line (or, with on_unknown="skip", left out and counted).
-        With a reject_label that is not a trained label, its examples get id -1."""
-        out_of_scope = []
-        if self.reject_label and self.out_of_scope_id == -1 and examples.labels is not None:
-            out_of_scope = [i for i, label in enumerate(examples.labels) if label == self.reject_label]
-        if not out_of_scope:
-            targets, kept, skipped = self.label_vocabulary.encode(examples, on_unknown=on_unknown)
-            return targets, np.asarray(kept, np.int64), skipped
-        excluded = set(out_of_scope)
-        in_scope = np.array([i for i in range(len(examples)) if i not in excluded], np.int64)
-        targets, kept, skipped = self.label_vocabulary.encode(examples.select(in_scope),
-                                                              on_unknown=on_unknown)
-        indices = np.concatenate([in_scope[np.asarray(kept, np.int64)],
-                                  np.asarray(out_of_scope, np.int64)])
-        ids = np.concatenate([targets, np.full(len(out_of_scope), -1, np.int32)])
-        order = np.argsort(indices, kind="stable")
-        return ids[order], indices[order], skipped
-
     def initialize_from_targets(self, targets):
         """Multi-label: starts each output at its label's training frequency,
         bias = log(p / (1 - p)).
@@ -172,16 +229,6 @@ class TextClassifier(PooledTask):
         frequency = np.clip(frequency, 1e-4, 1 - 1e-4)
         self.head.output_dense.bias.assign(np.log(frequency / (1 - frequency)).astype(np.float32))
 
-    def fit_options(self, section, targets):
-        """Keras fit() arguments the recipe's section asks for: class weights."""
-        if not getattr(section, "class_weight", ""):
-            return {}
-        from sklearn.utils.class_weight import compute_class_weight
-
-        present = np.unique(targets)
-        weights = compute_class_weight("balanced", classes=present, y=targets)
-        return {"class_weight": {int(c): float(w) for c, w in zip(present, weights)}}
-
     def default_loss(self):
         if self.multi_label:
             return keras.losses.BinaryCrossentropy(from_logits=True)
@@ -192,101 +239,8 @@ class TextClassifier(PooledTask):
             return [keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")]
         return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
 
-    # ----------------------------------------------------------------- outputs
-
-    def export_assets(self):
-        for name in self.label_names:
-            if "\n" in name or "\r" in name:
-                raise ValueError(f"label name {name!r} contains a line break; {LABELS_FILE} "
-                                 "holds one label a line.")
-        return {LABELS_FILE: self.label_names}
-
-    def postprocess(self, logits, assets):
-        names = assets[LABELS_FILE]                                          # [C]
-        if not self.multi_label:
-            probabilities = tf.nn.softmax(logits, axis=-1)                   # [B, C]
-            label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
-            label = tf.gather(names, label_id)                               # [B]
-            outputs = {"label": label, "label_id": label_id,
-                       "probabilities": probabilities, "logits": logits}
-            if self.reject_label:
-                rejected = tf.reduce_max(probabilities, axis=-1) < self.reject_below  # [B]
-                outputs["rejected"] = rejected
-                outputs["label"] = tf.where(rejected, tf.constant(self.reject_label), label)
-                outputs["label_id"] = tf.where(rejected, self.out_of_scope_id, label_id)
-            return outputs
-        probabilities = tf.sigmoid(logits)                                   # [B, C]
-        label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
-        over_threshold = probabilities > self.threshold
-        # With no label over the threshold, the best one: every text gets an answer.
-        best = tf.one_hot(label_id, len(self.label_names), on_value=True, off_value=False)
-        chosen = over_threshold | (best & ~tf.reduce_any(over_threshold, axis=-1, keepdims=True))
-        labels = tf.where(chosen, tf.broadcast_to(names, tf.shape(chosen)), "")
-        return {"label": tf.gather(names, label_id), "label_id": label_id, "labels": labels,
-                "probabilities": probabilities, "logits": logits,
-                "over_threshold": over_threshold}
-
-    def example_signature(self):
-        def classify(outputs, assets):
-            probabilities = outputs["probabilities"]
-            return {"classes": tf.broadcast_to(assets[LABELS_FILE], tf.shape(probabilities)),
-                    "scores": probabilities}
-
-        return "classify", tf.saved_model.CLASSIFY_METHOD_NAME, classify
-
-    prediction_rows = staticmethod(classification_rows)
-
-    # -------------------------------------------------------------- evaluation
-
-    def score_outputs(self, targets, outputs):
-        if self.multi_label:
-            truth = targets.astype(bool)
-            metrics = multilabel_metrics(truth, outputs["labels"] != "", self.label_names)
-            gold = [[name for name, present in zip(self.label_names, row) if present]
-                    for row in truth]
-            same = lambda gold, predicted: sorted(gold) == sorted(predicted)
-        elif self.reject_label:
-            # Out of scope is one more class for the per-class report: its own index
-            # when reject_label is not a trained label.
-            names = self.label_names + ([self.reject_label] if self.out_of_scope_id == -1 else [])
-            oos = len(names) - 1 if self.out_of_scope_id == -1 else self.out_of_scope_id
-            truth = np.where(np.asarray(targets) < 0, oos, targets)
-            predicted = np.where(np.asarray(outputs["label_id"]) < 0, oos, outputs["label_id"])
-            metrics = {**classification_metrics(truth, predicted, names),
-                       **out_of_scope_metrics(truth == oos, predicted == oos, truth == predicted),
-                       "reject_below": self.reject_below}
-            gold = [names[i] for i in truth]
-            same = lambda gold, predicted: gold == predicted
-        else:
-            metrics = classification_metrics(targets, outputs["label_id"], self.label_names)
-            gold = [self.label_names[i] for i in targets]
-            same = lambda gold, predicted: gold == predicted
-        rows = [{"label": expected, "predicted": row["label"],
-                 "correct": same(expected, row["label"]), "probabilities": row["probabilities"]}
-                for expected, row in zip(gold, self.prediction_rows_of(outputs))]
-        return metrics, rows
-
-    @classmethod
-    def baseline_plan(cls, section, read_train, on_unknown="error"):
-        return section.baseline_plan(read_train, on_unknown)
-
-    def metric_summary(self, metrics):
-        summary = [("exact match" if self.multi_label else "accuracy", metrics["accuracy"])]
-        if "f1" in metrics:
-            summary.append((f"F1 of {self.label_names[1]!r}", metrics["f1"]))
-        for average in ("macro", "micro", "weighted", "samples"):
-            if f"{average}_f1" in metrics:
-                summary.append((f"{average} F1", metrics[f"{average}_f1"]))
-        if "in_scope_accuracy" in metrics:
-            summary += [(f"in-scope accuracy (reject_below {metrics['reject_below']:.4f})",
-                         metrics["in_scope_accuracy"]),
-                        ("in-scope rejected", metrics["in_scope_rejected"])]
-            if metrics["out_of_scope_recall"] is not None:
-                summary.append((f"{self.reject_label!r} recall", metrics["out_of_scope_recall"]))
-        return summary
-
-    def get_config(self):
-        return {**super().get_config(), "label_names": self.label_names,
+    def plain_config(self):
+        return {**super().plain_config(), "label_names": self.label_names,
                 "multi_label": self.multi_label, "label_separator": self.label_separator,
                 "threshold": self.threshold, "reject_below": self.reject_below,
                 "reject_label": self.reject_label}

@@ -13,11 +13,32 @@ import numpy as np
 import tensorflow as tf
 
 from tfbert.data.labels import parse_scores
-from tfbert.evaluation.metrics import regression_metrics
+from tfbert.tasks.answers import RegressionAnswers
 from tfbert.tasks.pooled_task import PooledTask
+from tfbert.tasks.postprocessor import Postprocessor
+from tfbert.tasks.preprocessor import Preprocessor
 from tfbert.tasks.registry import register_task
 from tfbert.tasks.sections import RegressionSection
-from tfbert.tasks.rows import regression_rows
+
+
+class RegressionPreprocessor(Preprocessor):
+    def encode_targets(self, examples, on_unknown="error"):
+        """float32 [n, 1]; a label that is not a finite number names its file and line."""
+        return parse_scores(examples)[:, None], np.arange(len(examples)), 0
+
+
+class RegressionPostprocessor(Postprocessor, RegressionAnswers):
+    def postprocess(self, outputs, assets):
+        score = outputs[:, 0]                                                # [B]
+        low, high = self.config["min_score"], self.config["max_score"]
+        if low is not None or high is not None:
+            score = tf.clip_by_value(score, -math.inf if low is None else float(low),
+                                     math.inf if high is None else float(high))
+        return {"score": score}
+
+    def example_signature(self):
+        return ("regress", tf.saved_model.REGRESS_METHOD_NAME,
+                lambda outputs, assets: {"outputs": outputs["score"]})
 
 
 @register_task("regression")
@@ -31,6 +52,8 @@ class TextRegressor(PooledTask):
 
     recipe_section = RegressionSection
     default_eval_metric = recipe_section.default_eval_metric
+    preprocessor_class = RegressionPreprocessor
+    postprocessor_class = RegressionPostprocessor
 
     def __init__(self, encoder, tokenizer, head="cls", pair=True, min_score=None,
                  max_score=None, dropout=0.1, **kwargs):
@@ -44,42 +67,11 @@ class TextRegressor(PooledTask):
         return cls(head=section.head, min_score=bound(section.min_score),
                    max_score=bound(section.max_score), **common)
 
-    def encode_targets(self, examples, on_unknown="error"):
-        """float32 [n, 1]; a label that is not a finite number names its file and line."""
-        return parse_scores(examples)[:, None], np.arange(len(examples)), 0
-
-    @classmethod
-    def baseline_plan(cls, section, read_train, on_unknown="error"):
-        return section.baseline_plan(read_train, on_unknown)
-
     def default_loss(self):
         return keras.losses.MeanSquaredError()
 
     def default_metrics(self):
         return [keras.metrics.MeanAbsoluteError(name="mae")]
 
-    def postprocess(self, outputs, assets):
-        score = outputs[:, 0]                                                # [B]
-        if self.min_score is not None or self.max_score is not None:
-            low = -math.inf if self.min_score is None else float(self.min_score)
-            high = math.inf if self.max_score is None else float(self.max_score)
-            score = tf.clip_by_value(score, low, high)
-        return {"score": score}
-
-    def example_signature(self):
-        return ("regress", tf.saved_model.REGRESS_METHOD_NAME,
-                lambda outputs, assets: {"outputs": outputs["score"]})
-
-    prediction_rows = staticmethod(regression_rows)
-
-    def score_outputs(self, targets, outputs):
-        metrics = regression_metrics(targets[:, 0], outputs["score"])
-        return metrics, [{"label": float(gold), "predicted": float(predicted)}
-                         for gold, predicted in zip(targets[:, 0], outputs["score"])]
-
-    def metric_summary(self, metrics):
-        return [("Pearson", metrics.get("pearson")), ("Spearman", metrics.get("spearman")),
-                ("MSE", metrics.get("mse")), ("MAE", metrics.get("mae"))]
-
-    def get_config(self):
-        return {**super().get_config(), "min_score": self.min_score, "max_score": self.max_score}
+    def plain_config(self):
+        return {**super().plain_config(), "min_score": self.min_score, "max_score": self.max_score}

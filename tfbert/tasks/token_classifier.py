@@ -30,23 +30,23 @@ import numpy as np
 import tensorflow as tf
 
 from tfbert.data.entity_spans import entity_spans
-from tfbert.data.tag_schemes import (SCHEMES, TagSequenceError, allowed_transitions, chunks,
+from tfbert.data.tag_schemes import (SCHEMES, TagSequenceError, allowed_transitions,
                                      model_scheme, spans_from_tags, split_tag, tags_from_spans)
 from tfbert.data.tagged_pipeline import (TokenizedWords, tokenize_tagged, window_features,
                                          word_pieces_of)
 from tfbert.data.tagged_readers import TaggedExamples
 from tfbert.data.word_windows import answered, word_windows
-from tfbert.evaluation.entity_metrics import entity_scores, token_accuracy
 from tfbert.layers.cls_head import ClsPoolingHead
 from tfbert.layers.crf import CRF, CRFLoss
 from tfbert.inference.engine import CHUNK_SIZE, run_by_length, used_lengths
+from tfbert.tasks.answers import TaggingAnswers
+from tfbert.tasks.postprocessor import Postprocessor
+from tfbert.tasks.preprocessor import Preprocessor
 from tfbert.tasks.registry import register_task
 from tfbert.tasks.sections import TokenClassificationSection
-from tfbert.tasks.rows import tagging_rows
 from tfbert.tasks.task import PREDICT_WINDOW_BATCHES, Task, as_numpy, compiled
 from tfbert.text.offsets import with_char_offsets
 
-TAGS_FILE = "tags.txt"
 _PREFIXES = {"iob2": ("B", "I"), "bioes": ("B", "I", "E", "S"), "bmes": ("B", "M", "E", "S")}
 
 
@@ -54,6 +54,143 @@ def tag_names_for(spans_types, scheme):
     """The model's tags: "O", then every prefix of the scheme for each entity type."""
     return ["O"] + [f"{prefix}-{type_}" for type_ in sorted(spans_types)
                     for prefix in _PREFIXES[scheme]]
+
+
+class TaggingPreprocessor(Preprocessor):
+    """Sentences of words and their tags (in the data's scheme) -> the model's tag ids per
+    word, cut into windows the encoder takes (`tfbert.data.tagged_pipeline`); with an
+    intent head, each sentence's intent id too."""
+
+    def __init__(self, tokenizer, config):
+        super().__init__(tokenizer, config)
+        self.tag_names = list(config["tag_names"])
+        self.scheme = config["scheme"]
+        self.invalid_sequences = config["invalid_sequences"]
+        self.intent_names = config.get("intent_names")
+
+    def as_examples(self, x, y=None):
+        if isinstance(x, TaggedExamples):
+            return x
+        if isinstance(x, (list, tuple)) and all(isinstance(s, (list, tuple)) for s in x):
+            return TaggedExamples.given([[str(w) for w in s] for s in x],
+                                        None if y is None else [[str(t) for t in s] for s in y])
+        raise TypeError("token tagging takes TaggedExamples, or a list of sentences, each a "
+                        "list of words (with y a list of tag lists); raw texts go to predict().")
+
+    def tokenize(self, x, y=None, targets=True, on_unknown="error"):
+        if isinstance(x, TokenizedWords):
+            return x
+        examples = self.as_examples(x, y)
+        if not targets or examples.tags is None:
+            return tokenize_tagged(self.tokenizer, examples)
+        encoded, kept, skipped = self.encode_targets(examples, on_unknown=on_unknown)
+        if skipped:
+            examples = examples.select(kept)
+        return tokenize_tagged(self.tokenizer, examples, encoded, skipped)
+
+    def encode_targets(self, examples, on_unknown="error"):
+        """{"tag_ids": int32 ragged [n, (words)] (-1 for a tag the model does not know
+        under on_unknown="keep"), "gold_tags": the model-scheme tags}; a sequence the
+        scheme forbids, or (on_unknown="error") an unknown tag, names file and line.
+        With an intent head also "label_ids" int32 [n] (-1: an intent the model does
+        not know, kept under on_unknown="keep") and "gold_intents"."""
+        if on_unknown not in ("error", "skip", "keep"):
+            raise ValueError(f"on_unknown must be error, skip or keep; got {on_unknown!r}.")
+        if self.intent_names is None:
+            return self.encode_tags(examples, on_unknown)
+        if examples.labels is None:
+            raise ValueError(f"{examples.source}: no intents were read; set "
+                             "intent_and_slots.intent_column.")
+        index = {name: i for i, name in enumerate(self.intent_names)}
+        unknown_intent = [i for i, label in enumerate(examples.labels) if label not in index]
+        if unknown_intent and on_unknown == "error":
+            i = unknown_intent[0]
+            raise ValueError(f"{examples.location(i)}: intent {examples.labels[i]!r} is not one "
+                             f"the model knows ({len(self.intent_names)} intents). Set "
+                             "data.on_unknown_label to 'keep' (scored as wrong) or 'skip'.")
+        if unknown_intent and on_unknown == "skip":
+            keep = sorted(set(range(len(examples))) - set(unknown_intent))
+            targets, kept, skipped = self.encode_tags(examples.select(keep), on_unknown)
+            kept = np.asarray(keep, np.int64)[kept]
+            skipped += len(unknown_intent)
+        else:
+            targets, kept, skipped = self.encode_tags(examples, on_unknown)
+        targets["label_ids"] = np.array([index.get(examples.labels[i], -1) for i in kept], np.int32)
+        targets["gold_intents"] = [examples.labels[i] for i in kept]
+        return targets, kept, skipped
+
+    def encode_tags(self, examples, on_unknown):
+        """encode_targets' tags alone."""
+        index = {name: i for i, name in enumerate(self.tag_names)}
+        target_scheme = model_scheme(self.scheme)
+        kept, tag_ids, gold = [], [], []
+        for i in range(len(examples)):
+            spans = _read_spans(examples, i, self.scheme, self.invalid_sequences == "skip")
+            if spans is None:
+                continue
+            tags = tags_from_spans(spans, len(examples.words[i]), target_scheme)
+            ids = [index.get(tag, -1) for tag in tags]
+            if -1 in ids and on_unknown == "error":
+                k = ids.index(-1)
+                known = ", ".join(sorted({split_tag(t)[1] for t in self.tag_names} - {None}))
+                raise ValueError(f"{examples.location(i, k)}: tag {tags[k]!r} is not one the "
+                                 f"model knows (entity types: {known}). Set data.on_unknown_label "
+                                 "to 'keep' (score its entities as missed) or 'skip'.")
+            if -1 in ids and on_unknown == "skip":
+                continue
+            kept.append(i)
+            tag_ids.append(ids)
+            gold.append(tags)
+        targets = {"tag_ids": tf.ragged.constant(tag_ids, dtype=tf.int32, ragged_rank=1,
+                                                 inner_shape=()) if tag_ids else
+                   tf.RaggedTensor.from_row_lengths(tf.zeros([0], tf.int32),
+                                                    tf.zeros([0], tf.int64)),
+                   "gold_tags": gold, "words": [examples.words[i] for i in kept]}
+        return targets, np.asarray(kept, np.int64), len(examples) - len(kept)
+
+    def preprocess(self, features, targets):
+        y = {"tag_logits": targets["tag_ids"]}
+        if self.intent_names is not None:
+            y["intent_logits"] = targets["label_ids"]
+        return features, y
+
+
+class TaggingPostprocessor(Postprocessor, TaggingAnswers):
+    """Each word's predicted tag id -> entities with their byte offsets in the text, or
+    tag names per word (and the intent head's answer), in TF ops."""
+
+    def postprocess(self, predicted, assets):
+        """predicted: "tag_ids" int32 ragged [B, (words)], "text" tf.string [B], each
+        word's "word_begins" and "word_ends" (UTF-8 bytes, ragged [B, (words)]), and
+        with an intent head "intent_probabilities" [B, K] -> the served entities."""
+        types, first, last = entity_spans(predicted["tag_ids"], self.tag_names)   # [B, (E)]
+        begins, ends, text = predicted["word_begins"], predicted["word_ends"], predicted["text"]
+        word_at = lambda offsets, index: tf.gather(offsets.flat_values, tf.cast(  # noqa: E731
+            index.flat_values, tf.int64) + tf.gather(offsets.row_starts(), index.value_rowids()))
+        start = tf.cast(word_at(begins, first), tf.int32)
+        end = tf.cast(word_at(ends, last), tf.int32)
+        rows = first.value_rowids()
+        entity_text = tf.strings.substr(tf.gather(text, rows), start, end - start, unit="BYTE")
+        as_rows = lambda values, pad: first.with_flat_values(values).to_tensor(pad)  # noqa: E731
+        return {"entity_text": as_rows(entity_text, ""), "entity_type": types.to_tensor(""),
+                "entity_start": as_rows(start, -1), "entity_end": as_rows(end, -1),
+                "entity_count": tf.cast(first.row_lengths(), tf.int32),
+                **self.intent_outputs(predicted)}
+
+    def word_tags(self, predicted):
+        """predicted "tag_ids" (ragged or padded [B, W]) -> "tags", tf.string (+ intent)."""
+        return {"tags": tf.gather(tf.constant(self.tag_names), predicted["tag_ids"]),
+                **self.intent_outputs(predicted)}
+
+    def intent_outputs(self, predicted):
+        """The intent head's served outputs from its averaged probabilities [B, K]:
+        intent string [B], intent_id int32 [B], intent_probabilities; none without it."""
+        if self.intent_names is None:
+            return {}
+        probabilities = predicted["intent_probabilities"]                        # [B, K]
+        intent_id = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+        return {"intent": tf.gather(tf.constant(self.intent_names), intent_id),
+                "intent_id": intent_id, "intent_probabilities": probabilities}
 
 
 @register_task("token_classification")
@@ -74,6 +211,8 @@ class TokenClassifier(Task):
 
     recipe_section = TokenClassificationSection
     default_eval_metric = "f1"
+    preprocessor_class = TaggingPreprocessor
+    postprocessor_class = TaggingPostprocessor
 
     def __init__(self, encoder, tokenizer, tag_names, scheme="iob2", crf=True, constrain=True,
                  crf_learning_rate_multiplier=100.0, invalid_sequences="error", dropout=0.1,
@@ -170,102 +309,6 @@ class TokenClassifier(Task):
             optimizer.exclude_from_weight_decay(var_list=self.crf.weights)
         super().compile(optimizer=optimizer, **kwargs)
 
-    def preprocess(self, features, targets):
-        y = {"tag_logits": targets["tag_ids"]}
-        if self.intent_head is not None:
-            y["intent_logits"] = targets["label_ids"]
-        return features, y
-
-    # ------------------------------------------------------------------ data
-
-    def as_examples(self, x, y=None):
-        if isinstance(x, TaggedExamples):
-            return x
-        if isinstance(x, (list, tuple)) and all(isinstance(s, (list, tuple)) for s in x):
-            return TaggedExamples.given([[str(w) for w in s] for s in x],
-                                        None if y is None else [[str(t) for t in s] for s in y])
-        raise TypeError("token tagging takes TaggedExamples, or a list of sentences, each a "
-                        "list of words (with y a list of tag lists); raw texts go to predict().")
-
-    def tokenize(self, x, y=None, targets=True, on_unknown="error"):
-        if isinstance(x, TokenizedWords):
-            return x
-        examples = self.as_examples(x, y)
-        if not targets or examples.tags is None:
-            return tokenize_tagged(self.tokenizer, examples)
-        encoded, kept, skipped = self.encode_targets(examples, on_unknown=on_unknown)
-        if skipped:
-            examples = examples.select(kept)
-        return tokenize_tagged(self.tokenizer, examples, encoded, skipped)
-
-    def encode_targets(self, examples, on_unknown="error"):
-        """{"tag_ids": int32 ragged [n, (words)] (-1 for a tag the model does not know
-        under on_unknown="keep"), "gold_tags": the model-scheme tags}; a sequence the
-        scheme forbids, or (on_unknown="error") an unknown tag, names file and line.
-        With an intent head also "label_ids" int32 [n] (-1: an intent the model does
-        not know, kept under on_unknown="keep") and "gold_intents"."""
-        if on_unknown not in ("error", "skip", "keep"):
-            raise ValueError(f"on_unknown must be error, skip or keep; got {on_unknown!r}.")
-        if self.intent_head is None:
-            return self.encode_tags(examples, on_unknown)
-        if examples.labels is None:
-            raise ValueError(f"{examples.source}: no intents were read; set "
-                             "intent_and_slots.intent_column.")
-        index = {name: i for i, name in enumerate(self.intent_names)}
-        unknown_intent = [i for i, label in enumerate(examples.labels) if label not in index]
-        if unknown_intent and on_unknown == "error":
-            i = unknown_intent[0]
-            raise ValueError(f"{examples.location(i)}: intent {examples.labels[i]!r} is not one "
-                             f"the model knows ({len(self.intent_names)} intents). Set "
-                             "data.on_unknown_label to 'keep' (scored as wrong) or 'skip'.")
-        if unknown_intent and on_unknown == "skip":
-            keep = sorted(set(range(len(examples))) - set(unknown_intent))
-            targets, kept, skipped = self.encode_tags(examples.select(keep), on_unknown)
-            kept = np.asarray(keep, np.int64)[kept]
-            skipped += len(unknown_intent)
-        else:
-            targets, kept, skipped = self.encode_tags(examples, on_unknown)
-        targets["label_ids"] = np.array([index.get(examples.labels[i], -1) for i in kept], np.int32)
-        targets["gold_intents"] = [examples.labels[i] for i in kept]
-        return targets, kept, skipped
-
-    def encode_tags(self, examples, on_unknown):
-        """encode_targets' tags alone."""
-        index = {name: i for i, name in enumerate(self.tag_names)}
-        target_scheme = model_scheme(self.scheme)
-        kept, tag_ids, gold = [], [], []
-        for i in range(len(examples)):
-            spans = _read_spans(examples, i, self.scheme, self.invalid_sequences == "skip")
-            if spans is None:
-                continue
-            tags = tags_from_spans(spans, len(examples.words[i]), target_scheme)
-            ids = [index.get(tag, -1) for tag in tags]
-            unknown = self.unknown_in(examples, i, ids, tags, on_unknown)
-            if unknown and on_unknown == "skip":
-                continue
-            kept.append(i)
-            tag_ids.append(ids)
-            gold.append(tags)
-        targets = {"tag_ids": tf.ragged.constant(tag_ids, dtype=tf.int32, ragged_rank=1,
-                                                 inner_shape=()) if tag_ids else
-                   tf.RaggedTensor.from_row_lengths(tf.zeros([0], tf.int32),
-                                                    tf.zeros([0], tf.int64)),
-                   "gold_tags": gold, "words": [examples.words[i] for i in kept]}
-        return targets, np.asarray(kept, np.int64), len(examples) - len(kept)
-
-    def unknown_in(self, examples, i, ids, tags, on_unknown):
-        """True when sentence i holds a tag the model does not know (an error under
-        on_unknown="error")."""
-        if -1 not in ids:
-            return False
-        if on_unknown == "error":
-            k = ids.index(-1)
-            known = ", ".join(sorted({split_tag(t)[1] for t in self.tag_names} - {None}))
-            raise ValueError(f"{examples.location(i, k)}: tag {tags[k]!r} is not one the model "
-                             f"knows (entity types: {known}). Set data.on_unknown_label to "
-                             "'keep' (score its entities as missed) or 'skip'.")
-        return True
-
     # -------------------------------------------------------------- prediction
 
     def infer(self, features):
@@ -323,36 +366,16 @@ class TokenClassifier(Task):
         begins, ends = tf.ragged.boolean_mask(begins, keep), tf.ragged.boolean_mask(ends, keep)
         predicted = self.sentence_predictions(tf.ragged.boolean_mask(pieces, keep), infer,
                                               chunk_size)
-        types, first, last = entity_spans(predicted.pop("tag_ids"), self.tag_names)
-        word_at = lambda offsets, index: tf.gather(offsets.flat_values, tf.cast(
-            index.flat_values, tf.int64) + tf.gather(offsets.row_starts(), index.value_rowids()))
-        start = tf.cast(word_at(begins, first), tf.int32)
-        end = tf.cast(word_at(ends, last), tf.int32)
-        rows = first.value_rowids()
-        entity_text = tf.strings.substr(tf.gather(text, rows), start, end - start, unit="BYTE")
-        as_rows = lambda values, pad: first.with_flat_values(values).to_tensor(pad)
-        return {"entity_text": as_rows(entity_text, ""), "entity_type": types.to_tensor(""),
-                "entity_start": as_rows(start, -1), "entity_end": as_rows(end, -1),
-                "entity_count": tf.cast(first.row_lengths(), tf.int32),
-                **self.intent_outputs(predicted)}
-
-    def intent_outputs(self, predicted):
-        """The intent head's served outputs from its averaged probabilities [B, K]:
-        intent string [B], intent_id int32 [B], intent_probabilities; none without it."""
-        if self.intent_head is None:
-            return {}
-        probabilities = predicted["intent_probabilities"]                        # [B, K]
-        intent_id = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
-        return {"intent": tf.gather(tf.constant(self.intent_names), intent_id),
-                "intent_id": intent_id, "intent_probabilities": probabilities}
+        return self.postprocessor.postprocess(
+            {**predicted, "text": text, "word_begins": begins, "word_ends": ends},
+            self.asset_tensors() if assets is None else assets)
 
     def word_outputs(self, words, infer=None, chunk_size=CHUNK_SIZE):
         """Sentences already split into words, tf.string ragged [B, (words)] ->
         {"tags": tf.string ragged [B, (words)]} (+ the joint model's intent)."""
         predicted = self.sentence_predictions(word_pieces_of(self.tokenizer, words), infer,
                                               chunk_size)
-        return {"tags": tf.gather(tf.constant(self.tag_names), predicted.pop("tag_ids")),
-                **self.intent_outputs(predicted)}
+        return self.postprocessor.word_tags(predicted)
 
     def id_inputs(self):
         return ["input_ids", "segment_ids", "input_mask", "word_starts", "word_mask"]
@@ -367,9 +390,8 @@ class TokenClassifier(Task):
                 {name: value[:, :longest] for name, value in chunk.items()}),
             features, used_lengths(features["input_mask"]), self.inference_specs(width),
             chunk_size)
-        tags = tf.gather(tf.constant(self.tag_names), predicted.pop("tag_ids"))
-        return {"tags": tf.where(features["word_mask"] > 0, tags, ""),
-                **self.intent_outputs(predicted)}
+        outputs = self.postprocessor.word_tags(predicted)
+        return {**outputs, "tags": tf.where(features["word_mask"] > 0, outputs["tags"], "")}
 
     def extra_signatures(self, assets, infer, chunk_size):
         """predict_words: pre-split words tf.string [B, W] ("" padding) -> {"tags":
@@ -381,9 +403,6 @@ class TokenClassifier(Task):
 
         return {"predict_words": (predict_words,
                                   [tf.TensorSpec([None, None], tf.string, name="words")])}
-
-    def export_assets(self):
-        return {TAGS_FILE: self.tag_names}
 
     def predict(self, x, batch_size=32, **kwargs):
         """Raw texts (a list of str, or examples whose `texts` are used) -> the served
@@ -409,52 +428,8 @@ class TokenClassifier(Task):
                 extras.setdefault(name, []).append(as_numpy(value))
         return {"tags": tags, **{name: np.concatenate(parts) for name, parts in extras.items()}}
 
-    prediction_rows = staticmethod(tagging_rows)
-
-    # -------------------------------------------------------------- evaluation
-
-    def score_outputs(self, targets, outputs):
-        metrics, rows = self.score_tags(targets, outputs)
-        if self.intent_head is None:
-            return metrics, rows
-        predicted = [self.intent_names[i] for i in np.argmax(outputs["intent_probabilities"], -1)]
-        right = [p == g for p, g in zip(predicted, targets["gold_intents"])]
-        metrics["intent_accuracy"] = float(np.mean(right)) if right else 0.0
-        frames = [ok and row["correct"] for ok, row in zip(right, rows)]
-        metrics["sentence_accuracy"] = float(np.mean(frames)) if frames else 0.0
-        for row, gold, intent, frame in zip(rows, targets["gold_intents"], predicted, frames):
-            row.update(intent=gold, predicted_intent=intent, correct=frame)
-        return metrics, rows
-
-    def score_tags(self, targets, outputs):
-        """Entity scores (conlleval) and each sentence's row."""
-        gold_tags, predicted_tags = targets["gold_tags"], outputs["tags"]
-        gold = [chunks(tags) for tags in gold_tags]
-        predicted = [chunks(tags) for tags in predicted_tags]
-        metrics = entity_scores(gold, predicted)
-        metrics["token_accuracy"] = token_accuracy(gold_tags, predicted_tags)
-        def described(spans, words):  # word spans, end exclusive, with their words
-            return [{"type": type_, "start": start, "end": end, "text": " ".join(words[start:end])}
-                    for type_, start, end in spans]
-
-        rows = [{"gold": described(g, words), "predicted": described(p, words),
-                 "correct": sorted(g) == sorted(p), "tags": tags}
-                for g, p, tags, words in zip(gold, predicted, predicted_tags, targets["words"])]
-        return metrics, rows
-
-    def metric_summary(self, metrics):
-        summary = []
-        if "intent_accuracy" in metrics:
-            summary += [("intent accuracy", metrics["intent_accuracy"]),
-                        ("sentence accuracy", metrics["sentence_accuracy"])]
-        summary += [("entity F1", metrics["f1"]), ("precision", metrics["precision"]),
-                   ("recall", metrics["recall"]), ("token accuracy", metrics["token_accuracy"])]
-        for type_, scores in sorted(metrics["per_type"].items()):
-            summary.append((f"F1 of {type_}", scores["f1"]))
-        return summary
-
-    def get_config(self):
-        return {**super().get_config(), "tag_names": self.tag_names, "scheme": self.scheme,
+    def plain_config(self):
+        return {**super().plain_config(), "tag_names": self.tag_names, "scheme": self.scheme,
                 "crf": self.use_crf, "constrain": self.constrain,
                 "crf_learning_rate_multiplier": self.crf_learning_rate_multiplier,
                 "invalid_sequences": self.invalid_sequences, "dropout": self.dropout,
