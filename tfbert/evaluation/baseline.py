@@ -14,9 +14,9 @@ BERT run (tfbert/evaluation/metrics.py):
   regression: ridge regression, clipped to the task's [min_score, max_score].
 
 Which targets and metrics a task kind's baseline has is the task's to say (a
-`BaselinePlan`: a built-in kind's recipe section makes it, so that `tfbert baseline`
-never imports TensorFlow; a registered kind's `Task.baseline_plan`); token tagging and
-pretraining have none.
+`BaselinePlan`, from the pure-Python half of its postprocessor, tfbert/tasks/answers.py,
+so that `tfbert baseline` never imports TensorFlow); token tagging and pretraining
+have none.
 """
 
 import dataclasses
@@ -39,7 +39,7 @@ KINDS = ("classification", "regression")
 
 @dataclasses.dataclass
 class BaselinePlan:
-    """What a task kind's baseline fits and how it is scored (`Task.baseline_plan`).
+    """What a task kind's baseline fits and how it is scored (`Answers.baseline_plan`).
 
     kind: "classification" (a linear SVM) or "regression" (ridge)
     train_targets: targets of the training examples (ids, multi-hot, or scores)
