@@ -63,7 +63,7 @@ class KeywordPostprocessor(Postprocessor):
         probability = tf.sigmoid(logits[:, 0])
         return {"has_keyword": probability > 0.5, "probability": probability}
 
-    def prediction_rows(self, outputs):
+    def prediction_rows(self, outputs, top_k=None):
         return [{"has_keyword": bool(has), "probability": round(float(p), 6)}
                 for has, p in zip(outputs["has_keyword"], outputs["probability"])]
 

@@ -5,7 +5,8 @@
     tfbert evaluate RUN_DIR --data FILE [--output DIR] [--set KEY=VALUE ...]
     tfbert export RUN_DIR [--dir saved_models] [--name NAME] [--version N] [--overwrite]
                   [--compute-dtype float32|float16|bfloat16] [--xla]
-    tfbert predict RUN_DIR --input FILE --output FILE.jsonl [--set KEY=VALUE ...]
+    tfbert predict RUN_DIR --input FILE|GLOB --output FILE.jsonl[.gz] [--shards N] [--top-k K]
+                   [--on-error skip] [--force] [--quiet] [--set KEY=VALUE ...]
                    [--server HOST:PORT [--protocol grpc|rest] [--model-name NAME]]
     tfbert embed [TEXT ...] [--file F] [--checkpoint NAME_OR_DIR] [--output out.npy]
                  [--normalize] [--compute-dtype bfloat16] [--export NAME [--dir saved_models]]
@@ -207,12 +208,16 @@ def command_baseline(args):
 
 
 def command_predict(args):
-    from tfbert.predict import predict_file
+    from tfbert.predict import predict_files
 
-    count = predict_file(args.run, args.input, args.output, args.batch_size, args.set,
-                         server=args.server, protocol=args.protocol,
-                         model_name=args.model_name, timeout=args.timeout)
-    print(f"wrote {count} predictions to {args.output}")
+    log = (lambda message: None) if args.quiet else print
+    result = predict_files(args.run, args.input, args.output, args.batch_size, args.set,
+                           server=args.server, protocol=args.protocol,
+                           model_name=args.model_name, timeout=args.timeout, top_k=args.top_k,
+                           shards=args.shards, on_error=args.on_error, force=args.force,
+                           progress=False if args.quiet else None, log=log)
+    files = result["files"]
+    log(f"{result['rows']} predictions in {files[0] if len(files) == 1 else f'{len(files)} shards: ' + files[0] + ', ...'}")
 
 
 def build_parser():
@@ -251,10 +256,26 @@ def build_parser():
                           help="override a data key, e.g. data.text_column=sentence")
     evaluate.set_defaults(handler=command_evaluate)
 
-    predict = commands.add_parser("predict", help="label a file of texts with a trained run")
+    predict = commands.add_parser(
+        "predict", help="label files of texts with a trained run, window by window; started "
+        "again after a kill, goes on where it stopped")
     predict.add_argument("run", help="the run directory tfbert train made (runs/NAME)")
-    predict.add_argument("--input", required=True, help="file with the text column(s)")
-    predict.add_argument("--output", required=True, help="JSON lines out")
+    predict.add_argument("--input", required=True, action="append",
+                         help="file with the text column(s): a path, a glob ('texts/*.tsv') or "
+                              "a tf.io.gfile path (gs://...); repeatable")
+    predict.add_argument("--output", required=True,
+                         help="JSON lines out (local); ending in .gz: gzip")
+    predict.add_argument("--shards", type=positive_int, default=1,
+                         help="write N files, OUTPUT-0000i-of-0000N (windows in turn)")
+    predict.add_argument("--top-k", type=positive_int, metavar="K",
+                         help="probabilities of the K most likely labels per row (default: all "
+                              "below 20 labels, else 5)")
+    predict.add_argument("--on-error", choices=("error", "skip"), default="error",
+                         help="a malformed input row: stop naming its file and line (error), or "
+                              "set it aside in OUTPUT-STEM.rejects.jsonl with the reason (skip)")
+    predict.add_argument("--force", action="store_true",
+                         help="start over instead of going on from an earlier run's output")
+    predict.add_argument("--quiet", action="store_true", help="no progress bar or messages")
     predict.add_argument("--batch-size", type=positive_int, default=64)
     predict.add_argument("--set", action="append", metavar="data.KEY=VALUE")
     predict.add_argument("--server", metavar="HOST:PORT",

@@ -1,57 +1,164 @@
-"""Predicting a file of texts with a trained run: in this process, or by TF Serving.
+"""Predicting files of texts with a trained run: in this process, or by TF Serving.
+
+    tfbert predict RUN --input 'texts/*.tsv' --output preds.jsonl.gz [--shards 4]
+        [--top-k K] [--on-error skip] [--force] [--quiet] [--server HOST:PORT]
+
+Inputs are read in windows (`tfbert.data.streaming`), each window predicted and its
+rows written before the next is read: memory holds one window, whatever the size of
+the input. A killed run started again with the same command goes on after the last
+window written whole (`tfbert.io.resumable_output`); `--force` starts over.
 
 Either way the answers are the task's named outputs (the dict `Task.predict` and the
-served signature return), and the postprocessor's `prediction_rows` turns them into the
-rows written, so the two paths cannot disagree on what a prediction means.
+served signature return), and the postprocessor's `prediction_rows` turns them into
+the rows written, so the two paths cannot disagree on what a prediction means.
 """
 
 import json
+import os
+import sys
+import time
 
-from tfbert.io.atomic_files import replacing
+from tfbert.data.streaming import (can_stream, count_lines, expand_inputs, file_identity,
+                                   stream_examples, windows_of)
+from tfbert.io.resumable_output import ResumableOutput
 from tfbert.run_directory import RunDirectory
 from tfbert.tasks.registry import answers_class_of, read_examples_of_kind
 
+# Rows per window: long enough for length sorting to pay, short enough that a resumed
+# run redoes little (each window is synced to disk before its progress is recorded).
+WINDOW_BATCHES = 64
 
-def predict_file(run_dir, input_path, output_path, batch_size=64, data_overrides=(),
-                 server=None, protocol="grpc", model_name=None, timeout=30.0):
-    """Writes one JSON line per example of `input_path` (its file line, text(s) and
-    the prediction); returns how many. With `server` ("HOST:PORT"), TF Serving
-    predicts (no model is loaded here); `model_name` defaults to the run's export."""
+
+def predict_files(run_dir, inputs, output_path, batch_size=64, data_overrides=(), server=None,
+                  protocol="grpc", model_name=None, timeout=30.0, top_k=None, shards=1,
+                  on_error="error", force=False, progress=None, log=print):
+    """Writes one JSON line per example of the `inputs` (paths or globs: its file, line,
+    text(s) and prediction) to `output_path` (a `.gz` name: gzip; `shards` > 1: that
+    many files). With `server` ("HOST:PORT"), TF Serving predicts (no model is loaded
+    here); `model_name` defaults to the run's export. Returns the output's record: rows,
+    rejected, resumed_from (rows an earlier run had written), files."""
+    if on_error not in ("error", "skip"):
+        raise ValueError(f"--on-error must be error or skip; got {on_error!r}.")
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"--top-k must be 1 or more, got {top_k}.")
     run = RunDirectory(run_dir)
     recipe = run.recipe(data_overrides)
     kind, config = run.task_description()
-    examples = read_examples_of_kind(kind, input_path, recipe.data, labels=False,
-                                     section=recipe.options)
-    if not len(examples):
-        rows = []
-    elif server:
-        rows, answers = [], answers_class_of(kind)(config)
-        for outputs in served_outputs(server, model_name or recipe.export.name or recipe.name,
-                                      protocol, timeout, examples, batch_size):
-            rows += answers.prediction_rows(outputs)
+    paths = expand_inputs([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)
+    answers = answers_class_of(kind)(config)
+    top_k = answers.default_top_k() if top_k is None else top_k
+    window = batch_size * WINDOW_BATCHES
+    output = ResumableOutput(output_path, shards, identity={
+        "run": str(run.path.resolve()),
+        "model": file_identity(run.model_file) if run.model_file.exists() else None,
+        "server": server, "model_name": model_name, "data": list(data_overrides or ()),
+        "inputs": [[str(path), *file_identity(path)] for path in paths],
+        "top_k": top_k, "on_error": on_error, "window": window})
+    state = output.resume(force=force)
+    if state and state["finished"]:
+        log(f"{output.path}: already complete ({state['rows']} rows; --force writes it again)")
+        return _summary(output, state["rows"])
+    resumed_from = state["rows"] if state else 0
+    if state and state["position"]:
+        file_index, line = state["position"]
+        log(f"resuming: {resumed_from} rows were written whole by an earlier run; going on "
+            f"after {paths[file_index]} line {line} (no row is written twice)")
+    else:
+        file_index, line = 0, 0
+
+    if server:
+        rows_of = _served(server, model_name or recipe.export.name or recipe.name, protocol,
+                          timeout, batch_size, answers, top_k)
     else:
         task = run.load_task()
-        rows = task.postprocessor.prediction_rows(task.predict(examples, batch_size=batch_size))
-    # Whole or not at all: a run killed mid-write leaves the previous file, not half.
-    with replacing(output_path) as temporary, open(temporary, "w", encoding="utf-8") as file:
-        for i, row in enumerate(rows):
-            line = {"line": examples.line_numbers[i], "text": examples.texts[i]}
-            if examples.text_pairs is not None:
-                line["text_pair"] = examples.text_pairs[i]
-            file.write(json.dumps({**line, **row}, ensure_ascii=False) + "\n")
-    return len(rows)
+        rows_of = lambda examples: task.postprocessor.prediction_rows(  # noqa: E731
+            task.predict(examples, batch_size=batch_size), top_k=top_k)
+
+    bar = _progress_bar(paths, file_index, line, progress)
+    started = time.monotonic()
+    for index in range(file_index, len(paths)):
+        after = line if index == file_index else 0
+        for examples, rejects, last in _windows(kind, paths[index], recipe, window, on_error, after):
+            lines = []
+            if len(examples):
+                lines = [_line(examples, i, row) for i, row in enumerate(rows_of(examples))]
+            output.write_window(lines, [json.dumps(
+                {"source": r.source, "line": r.line, "reason": r.reason}, ensure_ascii=False)
+                for r in rejects], [index, last])
+            if bar:
+                bar.update(last - after)
+                after = last
+            else:  # a log, not a terminal: one line per window written whole
+                log(f"window {output.state['windows']}: {output.state['rows']} rows written, "
+                    f"read to {paths[index]} line {last}")
+    if bar:
+        bar.close()
+    output.finish()
+    written = output.state["rows"] - resumed_from
+    log(f"wrote {written} rows in {time.monotonic() - started:.1f} s"
+        + (f" ({output.state['rows']} in all with the {resumed_from} of the earlier run)"
+           if resumed_from else ""))
+    if output.state["rejected"]:
+        log(f"{output.state['rejected']} malformed rows set aside in {output.rejects_file}")
+    return _summary(output, resumed_from)
 
 
-def served_outputs(address, model_name, protocol, timeout, examples, batch_size):
-    """The served signature's outputs for each batch of examples, asked in turn (a
-    batch's outputs may be wider than another's: a tagger's entities)."""
+def _summary(output, resumed_from):
+    return {"rows": output.state["rows"], "rejected": output.state["rejected"],
+            "resumed_from": resumed_from, "files": [str(p) for p in output.files],
+            "rejects": str(output.rejects_file) if output.state["rejected"] else None}
+
+
+def _windows(kind, path, recipe, size, on_error, after_line):
+    """(examples, rejected rows, last line read) of one input, window by window."""
+    section = recipe.options
+    text_columns = not hasattr(section, "read_examples") or getattr(section, "reads_text_columns", False)
+    if text_columns and can_stream(path, recipe.data.format or None):
+        columns = {"text": recipe.data.text_column}
+        if recipe.data.text_pair_column:
+            columns["text_pair"] = recipe.data.text_pair_column
+        return stream_examples(path, columns, recipe.data.format or None, size, on_error,
+                               after_line)
+    # Folders and tagged formats are read whole: a bad row is an error here.
+    examples = read_examples_of_kind(kind, path, recipe.data, labels=False, section=section)
+    return windows_of(examples, size, after_line)
+
+
+def _line(examples, i, row):
+    line = {"source": examples.source, "line": examples.line_numbers[i], "text": examples.texts[i]}
+    if examples.text_pairs is not None:
+        line["text_pair"] = examples.text_pairs[i]
+    return json.dumps({**line, **row}, ensure_ascii=False)
+
+
+def _served(address, model_name, protocol, timeout, batch_size, answers, top_k):
+    """A function of a window's examples -> their rows, from the served signature's
+    outputs, asked batch by batch (each batch's outputs become rows on their own: a
+    batch's entities may be wider than another's)."""
     from tfbert.serving import make_client
 
     client = make_client(address, model_name, protocol, timeout=timeout)
-    parts = []
-    for start in range(0, len(examples), batch_size):
-        texts = examples.texts[start:start + batch_size]
-        pairs = (None if examples.text_pairs is None
-                 else examples.text_pairs[start:start + batch_size])
-        parts.append(client.predict(texts, pairs))
-    return parts
+
+    def rows_of(examples):
+        rows = []
+        for start in range(0, len(examples), batch_size):
+            texts = examples.texts[start:start + batch_size]
+            pairs = (None if examples.text_pairs is None
+                     else examples.text_pairs[start:start + batch_size])
+            rows += answers.prediction_rows(client.predict(texts, pairs), top_k=top_k)
+        return rows
+
+    return rows_of
+
+
+def _progress_bar(paths, file_index, line, progress):
+    """A tqdm bar of input lines (rows/s, time left) on a terminal, else None."""
+    if progress is None:
+        progress = sys.stderr.isatty()
+    if not progress:
+        return None
+    from tqdm import tqdm
+
+    total = sum(count_lines(path) for path in paths)
+    done = sum(count_lines(path) for path in paths[:file_index]) + line
+    return tqdm(total=total, initial=done, unit=" lines", dynamic_ncols=True, file=sys.stderr)

@@ -250,20 +250,26 @@ def _examples_from_records(path, records, columns, has_header, delimiter):
     indices = {role: _column_index(path, column, header, width, width_origin)
                for role, column in columns.items()}
 
-    fields_name = "tab-separated" if delimiter == "\t" else f"separated by {delimiter!r}"
     values = {role: [] for role in columns}
     line_numbers = []
     for number, fields in rows:
-        # Every row must be as wide as the header: a stray delimiter inside a text
-        # (or a missing one) shifts the columns and would pair the wrong fields.
-        if len(fields) != width:
-            raise ValueError(f"{path}, line {number}: expected {width} fields ({fields_name}, "
-                             f"as in {width_origin}), found {len(fields)}.")
-        for role, index in indices.items():
-            values[role].append(fields[index].strip())
+        for role, value in row_values(path, number, fields, indices, width, width_origin,
+                                      delimiter).items():
+            values[role].append(value)
         line_numbers.append(number)
 
     return _examples_from_columns(path, values, line_numbers, columns)
+
+
+def row_values(path, number, fields, indices, width, width_origin, delimiter):
+    """{role: stripped field} of one TSV/CSV row; a row of the wrong width names its line."""
+    # Every row must be as wide as the header: a stray delimiter inside a text
+    # (or a missing one) shifts the columns and would pair the wrong fields.
+    if len(fields) != width:
+        fields_name = "tab-separated" if delimiter == "\t" else f"separated by {delimiter!r}"
+        raise ValueError(f"{path}, line {number}: expected {width} fields ({fields_name}, "
+                         f"as in {width_origin}), found {len(fields)}.")
+    return {role: fields[index].strip() for role, index in indices.items()}
 
 
 def _column_index(path, column, header, width, width_origin):
@@ -301,31 +307,40 @@ def _read_jsonl(path, columns, encoding):
     for number, line in _lines(_read_text(path, encoding)):
         if line.strip() == "":
             continue  # blank lines carry no record in JSON lines
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            hint = ("; the file looks like one JSON array, but one object per line is "
-                    "expected" if number == 1 and line.lstrip().startswith("[") else "")
-            raise ValueError(f"{path}, line {number}: invalid JSON ({error.msg}, column "
-                             f"{error.colno}){hint}.") from None
-        if not isinstance(record, dict):
-            raise ValueError(f"{path}, line {number}: expected a JSON object, got "
-                             f"{type(record).__name__}.")
-        for role, key in columns.items():
-            if key not in record:
-                raise ValueError(f"{path}, line {number}: no key {key!r}; the record has: "
-                                 f"{', '.join(repr(k) for k in record)}.")
-            value = record[key]
-            if role == "label":
-                value = _label_text(path, number, key, value)
-            elif not isinstance(value, str):
-                raise ValueError(f"{path}, line {number}: {key!r} must be a string, got "
-                                 f"{type(value).__name__} {value!r}.")
-            values[role].append(value.strip())
+        for role, value in jsonl_values(path, number, line, columns).items():
+            values[role].append(value)
         line_numbers.append(number)
     if not line_numbers:
         raise ValueError(f"{path} is empty.")
     return _examples_from_columns(path, values, line_numbers, columns)
+
+
+def jsonl_values(path, number, line, columns):
+    """{role: stripped value} of one JSON line, {role: key} in `columns`; anything wrong
+    names the file and line."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        hint = ("; the file looks like one JSON array, but one object per line is "
+                "expected" if number == 1 and line.lstrip().startswith("[") else "")
+        raise ValueError(f"{path}, line {number}: invalid JSON ({error.msg}, column "
+                         f"{error.colno}){hint}.") from None
+    if not isinstance(record, dict):
+        raise ValueError(f"{path}, line {number}: expected a JSON object, got "
+                         f"{type(record).__name__}.")
+    values = {}
+    for role, key in columns.items():
+        if key not in record:
+            raise ValueError(f"{path}, line {number}: no key {key!r}; the record has: "
+                             f"{', '.join(repr(k) for k in record)}.")
+        value = record[key]
+        if role == "label":
+            value = _label_text(path, number, key, value)
+        elif not isinstance(value, str):
+            raise ValueError(f"{path}, line {number}: {key!r} must be a string, got "
+                             f"{type(value).__name__} {value!r}.")
+        values[role] = value.strip()
+    return values
 
 
 def _label_text(path, number, key, value):

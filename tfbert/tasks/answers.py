@@ -19,6 +19,17 @@ needs no scikit-learn).
 import numpy as np
 
 
+# `tfbert predict` rows name every label's probability below this many labels, else
+# the TOP_K most likely: 77 banking intents would be 2.6 KB a row.
+ALL_LABELS_BELOW = 20
+TOP_K = 5
+
+
+def default_top_k(label_count):
+    """How many probabilities a prediction row holds by default (None: all)."""
+    return None if label_count < ALL_LABELS_BELOW else TOP_K
+
+
 class Answers:
     """Base class: the defaults of a kind with no assets, summary or baseline."""
 
@@ -29,8 +40,14 @@ class Answers:
         """{file name: list of lines} that the export ships and postprocess reads."""
         return {}
 
-    def prediction_rows(self, outputs):
+    def prediction_rows(self, outputs, top_k=None):
+        """One JSON-able dict per example; `top_k`: only the k most likely labels'
+        probabilities (None: all of them)."""
         raise NotImplementedError(f"{type(self).__name__} does not say how outputs become rows.")
+
+    def default_top_k(self):
+        """`top_k` for `tfbert predict` rows when none is asked for (None: all)."""
+        return None
 
     def score_outputs(self, targets, outputs):
         """(metrics dict, one dict of fields per example for predictions.jsonl)."""
@@ -50,9 +67,13 @@ class Answers:
         return None
 
 
-def named_values(names, values):
-    """{name: value rounded to 6 places}: a row's probabilities by label."""
-    return {name: round(float(value), 6) for name, value in zip(names, values)}
+def named_values(names, values, top_k=None):
+    """{name: value rounded to 6 places}: a row's probabilities by label, in label order;
+    with `top_k`, the k highest only, highest first."""
+    pairs = list(zip(names, values))
+    if top_k is not None:
+        pairs = sorted(pairs, key=lambda pair: -float(pair[1]))[:top_k]
+    return {name: round(float(value), 6) for name, value in pairs}
 
 
 class ClassificationAnswers(Answers):
@@ -77,7 +98,10 @@ class ClassificationAnswers(Answers):
                                  "holds one label a line.")
         return {self.LABELS_FILE: self.label_names}
 
-    def prediction_rows(self, outputs):
+    def default_top_k(self):
+        return default_top_k(len(self.label_names))
+
+    def prediction_rows(self, outputs, top_k=None):
         rows = []
         for i, label in enumerate(outputs["label"]):
             if self.multi_label:  # the predicted labels' names, "" elsewhere
@@ -85,7 +109,7 @@ class ClassificationAnswers(Answers):
             else:
                 label = str(label)
             row = {"label": label,
-                   "probabilities": named_values(self.label_names, outputs["probabilities"][i])}
+                   "probabilities": named_values(self.label_names, outputs["probabilities"][i], top_k)}
             if "rejected" in outputs:
                 row["rejected"] = bool(outputs["rejected"][i])
             rows.append(row)
@@ -165,7 +189,7 @@ class ClassificationAnswers(Answers):
 
 
 class RegressionAnswers(Answers):
-    def prediction_rows(self, outputs):
+    def prediction_rows(self, outputs, top_k=None):
         return [{"score": float(score)} for score in outputs["score"]]
 
     def score_outputs(self, targets, outputs):
@@ -209,7 +233,10 @@ class TaggingAnswers(Answers):
             assets[self.INTENTS_FILE] = self.intent_names
         return assets
 
-    def prediction_rows(self, outputs):
+    def default_top_k(self):
+        return None if self.intent_names is None else default_top_k(len(self.intent_names))
+
+    def prediction_rows(self, outputs, top_k=None):
         rows = []
         for i, count in enumerate(outputs["entity_count"]):
             row = {"entities": [
@@ -218,8 +245,8 @@ class TaggingAnswers(Answers):
                 for k in range(int(count))]}
             if self.intent_names is not None:
                 row["intent"] = str(outputs["intent"][i])
-                row["intent_probabilities"] = named_values(self.intent_names,
-                                                           outputs["intent_probabilities"][i])
+                row["intent_probabilities"] = named_values(
+                    self.intent_names, outputs["intent_probabilities"][i], top_k)
             rows.append(row)
         return rows
 
@@ -286,7 +313,7 @@ class PretrainingAnswers(Answers):
 
 
 class EmbeddingAnswers(Answers):
-    def prediction_rows(self, outputs):
+    def prediction_rows(self, outputs, top_k=None):
         return [{"embedding": [round(float(x), 7) for x in row]} for row in outputs["embedding"]]
 
     def score_outputs(self, targets, outputs):

@@ -40,6 +40,7 @@ class ClassificationSection:
 
     task_name = "classification"
     default_eval_metric = "accuracy"
+    reads_text_columns = True  # [data] text columns: `tfbert predict` streams its files
 
     # auto: the pooling the checkpoint was trained with (mean for all-MiniLM-L6-v2), else cls
     head: str = "auto"  # cls | attention | mean | auto
@@ -98,6 +99,7 @@ class RegressionSection:
 
     task_name = "regression"
     default_eval_metric = "spearman"
+    reads_text_columns = True  # [data] text columns: `tfbert predict` streams its files
 
     # auto: the pooling the checkpoint was trained with (mean for all-MiniLM-L6-v2), else cls
     head: str = "auto"  # cls | attention | mean | auto
@@ -218,6 +220,7 @@ class EmbeddingSection:
 
     task_name = "embedding"
     default_eval_metric = "accuracy"
+    reads_text_columns = True  # [data] text columns: `tfbert predict` streams its files
 
     pooling: str = "mean"  # mean | cls
     normalize: bool = True
