@@ -208,6 +208,8 @@ def command_baseline(args):
 
 
 def command_predict(args):
+    if args.runner:
+        return command_predict_with_beam(args)
     from tfbert.predict import predict_files
 
     log = (lambda message: None) if args.quiet else print
@@ -218,6 +220,22 @@ def command_predict(args):
                            progress=False if args.quiet else None, log=log)
     files = result["files"]
     log(f"{result['rows']} predictions in {files[0] if len(files) == 1 else f'{len(files)} shards: ' + files[0] + ', ...'}")
+
+
+def command_predict_with_beam(args):
+    for flag, value in (("--server", args.server), ("--shards", args.shards != 1),
+                        ("--force", args.force)):
+        if value:
+            raise ValueError(f"{flag} is for predicting on this machine; a Beam pipeline "
+                             "(--runner) writes its own shards and does not resume.")
+    try:
+        from tfbert.beam import run_pipeline
+    except ImportError as error:
+        raise ValueError(f"--runner needs Apache Beam ({error}): pip install 'tfbert[beam]'.") from None
+    run_pipeline(args.run, args.input, args.output, args.runner, export_dir=args.export,
+                 top_k=args.top_k, batch_size=args.batch_size, on_error=args.on_error,
+                 data_overrides=args.set, beam_args=args.beam_args)
+    print(f"the pipeline wrote {args.output} (sharded: see its -NNNNN-of-NNNNN files)")
 
 
 def build_parser():
@@ -283,6 +301,12 @@ def build_parser():
     predict.add_argument("--protocol", choices=("grpc", "rest"), default="grpc")
     predict.add_argument("--model-name", help="the served model's name (default: the run's export name)")
     predict.add_argument("--timeout", type=float, default=30.0, help="seconds per request to --server")
+    predict.add_argument("--runner", metavar="RUNNER",
+                         help="run an Apache Beam pipeline instead (DirectRunner, DataflowRunner, "
+                              "FlinkRunner, SparkRunner); options tfbert does not know go to Beam")
+    predict.add_argument("--export", metavar="DIR",
+                         help="with --runner: the exported SavedModel to run (default: the run's "
+                              "newest export; a bucket path for a remote runner)")
     predict.set_defaults(handler=command_predict)
 
     export = commands.add_parser("export", help="write a SavedModel for TF Serving from a run")
@@ -354,7 +378,13 @@ def build_parser():
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    # Options tfbert does not know are Beam's (--project, --region, --flink_master, ...)
+    # when `predict` runs a Beam pipeline; anywhere else, an error.
+    args.beam_args = unknown
+    if unknown and not getattr(args, "runner", None):
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.verbose or os.environ.get("TFBERT_VERBOSE", "") not in ("", "0"):
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"  # tfbert/__init__.py sets 2
     else:

@@ -1,0 +1,163 @@
+"""Batch prediction beyond one machine: an Apache Beam pipeline over an exported model.
+
+    tfbert predict RUN --input 'gs://bucket/texts/*.tsv' --output gs://bucket/preds \\
+        --runner DataflowRunner --export gs://bucket/models/intent/3 -- --project P ...
+
+    inputs ─► read each file's rows with their line numbers (tfbert.data.streaming)
+           ─► reshuffle (rows spread over workers)
+           ─► RunInference: the exported SavedModel, raw strings in, batches of up to
+              `batch_size` rows (the export sorts each batch by length in its graph)
+           ─► the rows `tfbert predict` writes (the postprocessor's pure-Python half)
+           ─► sharded JSON lines (.gz when the output name ends in .gz)
+
+Each worker loads the SavedModel once (Beam shares it between a worker's threads) and
+needs only tensorflow and tensorflow-text to run it, as TF Serving does; the rows'
+meaning comes from the run's task.json, read here and shipped with the pipeline.
+Rows carry their file and line: Beam writes them in no particular order. A file is
+read by one worker from start to end (line numbers need it): give a large input as
+many files for parallel reading. `apache-beam` is an optional extra
+(`pip install tfbert[beam]`); docs/batch_prediction.md says how to run this on
+Dataflow, Flink and Spark.
+"""
+
+import json
+
+import apache_beam as beam
+from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInference
+
+from tfbert.data.streaming import expand_inputs, stream_examples
+from tfbert.tasks.registry import answers_class_of
+
+
+class ExportedModelHandler(ModelHandler):
+    """RunInference's handler for a tfbert export: batches of examples ({"text": ...,
+    "text_pair": ...}) -> one prediction row each."""
+
+    def __init__(self, export_dir, kind, config, top_k=None, batch_size=64):
+        super().__init__()
+        self.export_dir, self.kind, self.config = str(export_dir), kind, config
+        self.top_k, self.batch_size = top_k, int(batch_size)
+
+    def load_model(self):
+        import tensorflow as tf
+        import tensorflow_text  # noqa: F401  (registers the tokenizer's ops)
+
+        return tf.saved_model.load(self.export_dir).signatures["serving_default"]
+
+    def run_inference(self, batch, model, inference_args=None):
+        import numpy as np
+        import tensorflow as tf
+
+        from tfbert.text.offsets import with_char_offsets
+
+        texts = [example["text"] for example in batch]
+        inputs = {"text": tf.constant(texts)}
+        if "text_pair" in batch[0]:
+            inputs["text_pair"] = tf.constant([example["text_pair"] for example in batch])
+        outputs = {}
+        for name, tensor in model(**inputs).items():
+            array = tensor.numpy()
+            if array.dtype == object:
+                array = np.vectorize(lambda item: item.decode("utf-8", "replace"),
+                                     otypes=[object])(array) if array.size else array.astype(str)
+            outputs[name] = array
+        if "entity_start" in outputs:
+            outputs = with_char_offsets(outputs, texts)
+        rows = answers_class_of(self.kind)(self.config).prediction_rows(outputs, top_k=self.top_k)
+        return [PredictionResult(example, row) for example, row in zip(batch, rows)]
+
+    def batch_elements_kwargs(self):
+        return {"min_batch_size": 1, "max_batch_size": self.batch_size}
+
+    def share_model_across_processes(self):
+        return False
+
+
+class ReadRows(beam.DoFn):
+    """A file's rows as examples with their file and line (a bad row: an error naming
+    them, as in `tfbert predict`)."""
+
+    def __init__(self, columns, format, on_error):
+        self.columns, self.format, self.on_error = columns, format, on_error
+
+    def process(self, path):
+        for examples, rejects, _ in stream_examples(path, self.columns, self.format or None,
+                                                    on_error=self.on_error):
+            for rejected in rejects:
+                yield beam.pvalue.TaggedOutput("rejects", json.dumps(
+                    {"source": rejected.source, "line": rejected.line, "reason": rejected.reason},
+                    ensure_ascii=False))
+            for i, text in enumerate(examples.texts):
+                example = {"source": examples.source, "line": examples.line_numbers[i], "text": text}
+                if examples.text_pairs is not None:
+                    example["text_pair"] = examples.text_pairs[i]
+                yield example
+
+
+def as_line(result):
+    return json.dumps({**result.example, **result.inference}, ensure_ascii=False)
+
+
+def _output_parts(output):
+    """(prefix, suffix) of Beam's sharded names: preds.jsonl.gz -> preds-00000-of-00004.jsonl.gz."""
+    for suffix in (".jsonl.gz", ".jsonl", ".json.gz", ".json"):
+        if output.endswith(suffix):
+            return output[:-len(suffix)], suffix
+    return output, ".jsonl"
+
+
+def build_pipeline(pipeline, inputs, output, export_dir, kind, config, columns, format="",
+                   top_k=None, batch_size=64, on_error="error"):
+    """Adds the prediction steps to `pipeline` (a beam.Pipeline); returns the write's
+    result. The files are matched here, when the pipeline is built."""
+    paths = expand_inputs(inputs)
+    prefix, suffix = _output_parts(str(output))
+    read = (pipeline
+            | "Files" >> beam.Create(paths)
+            | "Read rows" >> beam.ParDo(ReadRows(columns, format, on_error)).with_outputs(
+                "rejects", main="examples"))
+    handler = ExportedModelHandler(export_dir, kind, config, top_k, batch_size)
+    written = (read.examples
+               | "Spread" >> beam.Reshuffle()
+               | "Predict" >> RunInference(handler)
+               | "Rows" >> beam.Map(as_line)
+               | "Write" >> beam.io.WriteToText(prefix, file_name_suffix=suffix))
+    (read.rejects
+     | "Write rejects" >> beam.io.WriteToText(prefix + ".rejects", file_name_suffix=".jsonl"))
+    return written
+
+
+def run_pipeline(run, inputs, output, runner, export_dir=None, top_k=None, batch_size=64,
+                 on_error="error", data_overrides=(), beam_args=()):
+    """Runs the pipeline for a run directory (its export, or `export_dir`: on a bucket for
+    a remote runner) and waits for it; `beam_args` are Beam's own options
+    (--project, --region, --temp_location, --flink_master, ...)."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from tfbert.run_directory import RunDirectory
+
+    run = RunDirectory(run)
+    recipe = run.recipe(data_overrides)
+    kind, config = run.task_description()
+    export_dir = export_dir or latest_export(recipe)
+    answers = answers_class_of(kind)(config)
+    top_k = answers.default_top_k() if top_k is None else top_k
+    columns = {"text": recipe.data.text_column}
+    if recipe.data.text_pair_column:
+        columns["text_pair"] = recipe.data.text_pair_column
+    options = PipelineOptions(["--runner", runner, *beam_args])
+    with beam.Pipeline(options=options) as pipeline:
+        build_pipeline(pipeline, inputs, output, export_dir, kind, config, columns,
+                       recipe.data.format, top_k, batch_size, on_error)
+
+
+def latest_export(recipe):
+    """The newest version of the run's export (`tfbert export` or the end of a run)."""
+    import pathlib
+
+    folder = pathlib.Path(recipe.export.dir) / (recipe.export.name or recipe.name)
+    versions = sorted((int(p.name) for p in folder.glob("*") if p.name.isdigit()), reverse=True)
+    if not versions:
+        raise FileNotFoundError(f"{folder}: no exported version; run `tfbert export` first, "
+                                "or pass --export DIR (a bucket, for a remote runner).")
+    return folder / str(versions[0])
