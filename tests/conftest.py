@@ -20,6 +20,8 @@ REQUIRE_BENCHMARK_DATA = "TFBERT_REQUIRE_BENCHMARK_DATA"
 # tests/test_stranger_clone.py checks that every name here still exists.
 SLOW_FILES = {
     "test_baseline.py",          # tfbert.cli in subprocesses
+    "test_batch_predict.py",     # tfbert predict killed in a subprocess
+    "test_beam.py",              # a Beam pipeline with two worker processes
     "test_checkpoint.py",        # the real MiniLM encoder, float32 / bfloat16 / Google layout
     "test_distribute.py",        # training on several devices, in subprocesses
     "test_export.py",            # SavedModel exports
@@ -84,6 +86,7 @@ def pytest_configure(config):
 LONGEST_FILES = ["test_serving_compat.py", "test_multi_worker.py", "test_resume.py", "test_tasks.py",
                  "test_export.py", "test_export_crash.py", "test_token_classifier.py",
                  "test_export_xla.py", "test_recipe_run.py", "test_search.py",
+                 "test_batch_predict.py", "test_beam.py",
                  "test_tokenizer_fuzz.py", "test_distribute.py", "test_quiet_logs.py",
                  "test_pretraining.py", "test_features.py", "test_serving_client.py",
                  "test_serving_soak.py", "test_reject_below.py", "test_tokenizer.py"]

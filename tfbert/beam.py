@@ -34,7 +34,10 @@ class ExportedModelHandler(ModelHandler):
     "text_pair": ...}) -> one prediction row each."""
 
     def __init__(self, export_dir, kind, config, top_k=None, batch_size=64):
-        super().__init__()
+        # Batches in arrival order: the export sorts each batch by length in its graph
+        # and runs it in chunks padded to their own longest (Beam's length buckets
+        # need a streaming pipeline's max_batch_duration_secs).
+        super().__init__(min_batch_size=1, max_batch_size=int(batch_size))
         self.export_dir, self.kind, self.config = str(export_dir), kind, config
         self.top_k, self.batch_size = top_k, int(batch_size)
 
@@ -65,9 +68,6 @@ class ExportedModelHandler(ModelHandler):
             outputs = with_char_offsets(outputs, texts)
         rows = answers_class_of(self.kind)(self.config).prediction_rows(outputs, top_k=self.top_k)
         return [PredictionResult(example, row) for example, row in zip(batch, rows)]
-
-    def batch_elements_kwargs(self):
-        return {"min_batch_size": 1, "max_batch_size": self.batch_size}
 
     def share_model_across_processes(self):
         return False

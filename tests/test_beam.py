@@ -1,0 +1,82 @@
+"""The Apache Beam pipeline (`tfbert predict RUN --runner ...`) writes the rows `tfbert
+predict` writes: the run's export, raw strings in, on Beam's DirectRunner with two
+worker processes (the way a Dataflow, Flink or Spark worker runs it: the SavedModel
+loaded in each worker, no model object shipped from here)."""
+
+import gzip
+import json
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from tfbert import cli
+from tfbert.export import export_for_serving
+from tfbert.recipe import load_recipe
+from tfbert.run_directory import RunDirectory
+from tfbert.tasks import TextClassifier
+from tiny_models import WORDS, spread, tiny
+
+beam = pytest.importorskip("apache_beam", reason="needs apache-beam (pip install 'tfbert[beam]'; "
+                           "make test installs it)")
+
+
+def texts(count, seed):
+    rng = np.random.default_rng(seed)
+    return [" ".join(rng.choice(WORDS, size=rng.integers(1, 12))) for _ in range(count)]
+
+
+def rows_of(paths):
+    rows = []
+    for path in paths:
+        data = path.read_bytes()
+        text = gzip.decompress(data).decode() if path.name.endswith(".gz") else data.decode()
+        rows += [json.loads(line) for line in text.splitlines()]
+    return {(row["source"], row["line"]): row for row in rows}
+
+
+def test_beam_pipeline_writes_the_rows_predict_writes(tmp_path):
+    encoder, tokenizer = tiny()
+    model = spread(TextClassifier(encoder, tokenizer, ["negative", "positive", "neutral"]))
+    run = RunDirectory(tmp_path / "run")
+    run.start(load_recipe(ROOT / "recipes" / "sentiment.toml", [
+        f"output_dir={run.path}", f"export.dir={tmp_path / 'saved_models'}"]))
+    run.save_task(model)
+    export_for_serving(model, tmp_path / "saved_models", "sentiment")
+    for i in range(2):
+        (tmp_path / f"part-{i}.tsv").write_text(
+            "sentence\n" + "".join(text + "\n" for text in texts(60, i))
+            + ("not\ta row\n" if i else ""))
+    inputs = str(tmp_path / "part-*.tsv")
+
+    assert cli.main(["predict", str(run.path), "--input", inputs, "--output",
+                     str(tmp_path / "local.jsonl"), "--on-error", "skip", "--quiet"]) == 0
+    assert cli.main(["predict", str(run.path), "--input", inputs, "--output",
+                     str(tmp_path / "beam" / "rows.jsonl.gz"), "--on-error", "skip",
+                     "--runner", "DirectRunner", "--direct_num_workers=2",
+                     "--direct_running_mode=multi_processing"]) == 0
+
+    local = rows_of([tmp_path / "local.jsonl"])
+    shards = sorted((tmp_path / "beam").glob("rows-*-of-*.jsonl.gz"))
+    assert shards, list((tmp_path / "beam").iterdir())
+    piped = rows_of(shards)
+    assert sorted(piped) == sorted(local) and len(local) == 120
+    assert len({row["label"] for row in local.values()}) == 3  # rows differ: a mix-up shows
+    for key, row in local.items():
+        assert piped[key]["label"] == row["label"] and piped[key]["text"] == row["text"]
+        np.testing.assert_allclose(list(piped[key]["probabilities"].values()),
+                                   list(row["probabilities"].values()), atol=1e-5)
+    rejects = [json.loads(line) for path in sorted((tmp_path / "beam").glob("rows.rejects-*"))
+               for line in path.read_text().splitlines()]
+    assert [(r["source"], r["line"]) for r in rejects] == [(str(tmp_path / "part-1.tsv"), 62)]
+    assert "expected 1 fields" in rejects[0]["reason"]
+
+
+def test_beam_options_only_with_a_runner(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["predict", str(tmp_path), "--input", "x.tsv", "--output", "y.jsonl",
+                  "--project=p"])
+    assert "unrecognized arguments: --project=p" in capsys.readouterr().err
+    assert cli.main(["predict", str(tmp_path), "--input", "x.tsv", "--output", "y.jsonl",
+                     "--runner", "DirectRunner", "--shards", "2"]) == 1
+    assert "writes its own shards" in capsys.readouterr().err
