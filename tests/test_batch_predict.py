@@ -194,3 +194,33 @@ def test_top_k_keeps_the_most_likely_labels(tmp_path):
             best = np.argsort(-row_probabilities)[:k]
             assert list(row["probabilities"]) == [labels[i] for i in best]
             assert row["label"] == labels[best[0]]
+
+
+def test_bad_inputs_get_clear_errors(classifier_run, tmp_path, capsys):
+    run, model = classifier_run
+    empty = tmp_path / "empty.tsv"
+    empty.write_text("")
+    assert predict(run, [empty], tmp_path / "a.jsonl") == 1
+    assert f"{empty} is empty" in capsys.readouterr().err
+
+    broken = tmp_path / "broken.tsv"
+    broken.write_bytes(b"sentence\ngood film\nbad \xff\xfe plot\nfine\n")
+    assert predict(run, [broken], tmp_path / "b.jsonl") == 1
+    assert f"{broken}, line 3: not valid utf-8 text" in capsys.readouterr().err
+    assert '"finished": false' in (tmp_path / "b.jsonl.progress.json").read_text()
+    assert predict(run, [broken], tmp_path / "c.jsonl", "--on-error", "skip") == 0
+    assert [row["line"] for row in read_rows(tmp_path / "c.jsonl")] == [2, 4]
+    assert "not valid utf-8" in (tmp_path / "c.rejects.jsonl").read_text()
+
+    long_line = write_tsv(tmp_path / "long.tsv", ["good " * 250_000, "bad film"])  # 1.25 MB
+    assert predict(run, [long_line], tmp_path / "d.jsonl") == 0
+    rows = read_rows(tmp_path / "d.jsonl")
+    assert [row["label"] for row in rows] == model.predict(["good " * 250_000, "bad film"])["label"].tolist()
+
+    assert predict(run, ["gs://tfbert-no-such-bucket/x-*.tsv"], tmp_path / "e.jsonl") == 1
+    assert "gs://tfbert-no-such-bucket/x-*.tsv: cannot be read" in capsys.readouterr().err
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert predict(run, [long_line], blocker / "out.jsonl") == 1
+    assert str(blocker) in capsys.readouterr().err

@@ -17,7 +17,6 @@ caller (`windows_of`), which then cuts them into windows: memory grows with them
 import csv
 import dataclasses
 import glob
-import io
 import os
 
 from tfbert.data.readers import (_DEFAULT_DELIMITER, _DEFAULT_QUOTING, TextExamples,
@@ -49,7 +48,10 @@ def expand_inputs(patterns):
         if is_remote(pattern):
             import tensorflow as tf
 
-            found = sorted(tf.io.gfile.glob(pattern))
+            try:
+                found = sorted(tf.io.gfile.glob(pattern))
+            except tf.errors.OpError as error:  # no such bucket, no credentials, no scheme
+                raise FileNotFoundError(f"{pattern}: cannot be read ({error.message}).") from None
         elif glob.has_magic(pattern):
             found = sorted(glob.glob(pattern))
         else:
@@ -60,13 +62,13 @@ def expand_inputs(patterns):
     return paths
 
 
-def open_text(path, encoding="utf-8"):
-    """A text stream of `path` (newline="": the csv module needs the line ends)."""
+def open_binary(path):
+    """A byte stream of `path`, local or tf.io.gfile."""
     if is_remote(path):
         import tensorflow as tf
 
-        return io.TextIOWrapper(tf.io.gfile.GFile(path, "rb"), encoding=encoding, newline="")
-    return open(path, encoding=encoding, newline="")
+        return tf.io.gfile.GFile(path, "rb")
+    return open(path, "rb")
 
 
 def file_identity(path):
@@ -117,18 +119,43 @@ class _PathName(str):
         return False if is_remote(self) else os.path.isdir(self)
 
 
-def _records(stream, path, format, delimiter, quoting):
-    """(line number, fields or a JSON line) of each row, read as they come, with the
-    csv module's errors turned into (line number, ValueError)."""
-    if format == "jsonl":
-        for number, line in enumerate(stream, start=1):
-            yield number, line.rstrip("\n").removesuffix("\r")
+class _BadLine(ValueError):
+    """A line that is not text in the file's encoding (a bad row, not a bad file)."""
+
+
+def _lines(stream, path, encoding):
+    """(line number, the line decoded, with its line end) of a byte stream; a line that
+    does not decode is a `_BadLine` in its place, naming the file and line."""
+    for number, raw in enumerate(stream, start=1):
+        if number == 1:
+            raw = raw.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte order mark
+        try:
+            yield number, raw.decode(encoding)
+        except UnicodeDecodeError as error:
+            yield number, _BadLine(f"{path}, line {number}: not valid {encoding} text "
+                                   f"({error.reason} at byte {error.start}).")
+
+
+def _records(stream, path, format, delimiter, quoting, encoding):
+    """(line number, fields or a JSON line, or a `_BadLine`) of each row, as they come."""
+    lines = _lines(stream, path, encoding)
+    if format == "jsonl" or quoting == "none":
+        for number, line in lines:
+            if not isinstance(line, _BadLine):
+                line = line.rstrip("\n").removesuffix("\r")
+                if format != "jsonl":
+                    line = line.split(delimiter)
+            yield number, line
         return
-    if quoting == "none":
-        for number, line in enumerate(stream, start=1):
-            yield number, line.rstrip("\n").removesuffix("\r").split(delimiter)
-        return
-    reader = csv.reader(stream, delimiter=delimiter, strict=True)
+    # Quoted CSV: a record may span lines, so a line that does not decode, or broken
+    # quoting, leaves the rest of the file unreadable: an error even under "skip".
+    def decoded():
+        for number, line in lines:
+            if isinstance(line, _BadLine):
+                raise line
+            yield line
+
+    reader = csv.reader(decoded(), delimiter=delimiter, strict=True)
     while True:
         start = reader.line_num + 1
         try:
@@ -136,8 +163,6 @@ def _records(stream, path, format, delimiter, quoting):
         except StopIteration:
             return
         except csv.Error as error:
-            # The rest of the file cannot be told apart from this record: an error
-            # even under on_error="skip".
             raise ValueError(f"{path}, line {start}: malformed quoting ({error}); if quotes "
                              f"in this file are plain characters, read it with quoting='none'.") from None
         yield start, fields
@@ -166,12 +191,11 @@ def stream_examples(path, columns, format=None, size=4096, on_error="error", aft
                                 labels=None, source=str(path), line_numbers=list(numbers))
         return examples, list(rejected), last
 
-    with open_text(path, encoding) as stream:
-        for number, record in _records(stream, path, format, delimiter, quoting):
-            if number == 1 and format != "jsonl":
-                record = [record[0].removeprefix("\ufeff"), *record[1:]]
-            elif number == 1:
-                record = record.removeprefix("\ufeff")
+    with open_binary(path) as stream:
+        for number, record in _records(stream, path, format, delimiter, quoting, encoding):
+            if isinstance(record, _BadLine) and (header is None and format != "jsonl"
+                                                 or on_error == "error"):
+                raise record
             if format != "jsonl" and header is None:
                 header = [name.strip() for name in record]
                 width_origin = f"the header (line {number})"
@@ -181,6 +205,9 @@ def stream_examples(path, columns, format=None, size=4096, on_error="error", aft
             if number <= after_line:
                 continue
             last = number
+            if isinstance(record, _BadLine):
+                rejected.append(Rejected(str(path), number, str(record)))
+                continue
             if format == "jsonl" and record.strip() == "":
                 continue  # blank lines carry no record in JSON lines
             if format != "jsonl" and _is_blank(record):
