@@ -25,7 +25,7 @@ import json
 import apache_beam as beam
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInference
 
-from tfbert.data.streaming import expand_inputs, stream_examples
+from tfbert.data.streaming import stream_examples
 from tfbert.tasks.registry import answers_class_of
 
 
@@ -81,8 +81,11 @@ class ReadRows(beam.DoFn):
         self.columns, self.format, self.on_error = columns, format, on_error
 
     def process(self, path):
+        from apache_beam.io.filesystems import FileSystems
+
         for examples, rejects, _ in stream_examples(path, self.columns, self.format or None,
-                                                    on_error=self.on_error):
+                                                    on_error=self.on_error,
+                                                    open_binary=FileSystems.open):
             for rejected in rejects:
                 yield beam.pvalue.TaggedOutput("rejects", json.dumps(
                     {"source": rejected.source, "line": rejected.line, "reason": rejected.reason},
@@ -92,6 +95,21 @@ class ReadRows(beam.DoFn):
                 if examples.text_pairs is not None:
                     example["text_pair"] = examples.text_pairs[i]
                 yield example
+
+
+def matched_files(patterns):
+    """The files that `patterns` (paths or globs) name, through Beam's file systems
+    (gs:// with apache-beam[gcp], hdfs:// with its options); none is an error."""
+    from apache_beam.io.filesystems import FileSystems
+
+    paths = []
+    for pattern in [patterns] if isinstance(patterns, str) else patterns:
+        found = sorted(m.path for result in FileSystems.match([str(pattern)])
+                       for m in result.metadata_list)
+        if not found:
+            raise FileNotFoundError(f"{pattern}: no such file (nor files matching it).")
+        paths += found
+    return paths
 
 
 def as_line(result):
@@ -110,7 +128,7 @@ def build_pipeline(pipeline, inputs, output, export_dir, kind, config, columns, 
                    top_k=None, batch_size=64, on_error="error"):
     """Adds the prediction steps to `pipeline` (a beam.Pipeline); returns the write's
     result. The files are matched here, when the pipeline is built."""
-    paths = expand_inputs(inputs)
+    paths = matched_files(inputs)
     prefix, suffix = _output_parts(str(output))
     read = (pipeline
             | "Files" >> beam.Create(paths)

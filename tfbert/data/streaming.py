@@ -126,7 +126,7 @@ class _BadLine(ValueError):
 def _lines(stream, path, encoding):
     """(line number, the line decoded, with its line end) of a byte stream; a line that
     does not decode is a `_BadLine` in its place, naming the file and line."""
-    for number, raw in enumerate(stream, start=1):
+    for number, raw in enumerate(iter(stream.readline, b""), start=1):
         if number == 1:
             raw = raw.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte order mark
         try:
@@ -169,11 +169,12 @@ def _records(stream, path, format, delimiter, quoting, encoding):
 
 
 def stream_examples(path, columns, format=None, size=4096, on_error="error", after_line=0,
-                    encoding="utf-8"):
+                    encoding="utf-8", open_binary=open_binary):
     """Yields (TextExamples of at most `size` rows, [Rejected], last line read) for the
     rows of one TSV, CSV or JSON-lines file, in file order, skipping rows that start at
     or before `after_line` (a resumed run). `columns` maps "text" (and "text_pair") to
-    a header name or index (TSV/CSV) or key (JSONL). As `read_examples` reads them:
+    a header name or index (TSV/CSV) or key (JSONL); `open_binary(path)` opens it (a
+    Beam pipeline passes Beam's file systems). As `read_examples` reads them:
     blank lines at the end of a table and in JSON lines are left out; a blank line
     between rows of a table is a bad row."""
     if on_error not in ("error", "skip"):
