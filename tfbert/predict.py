@@ -36,7 +36,8 @@ def predict_files(run_dir, inputs, output_path, batch_size=64, data_overrides=()
     text(s) and prediction) to `output_path` (a `.gz` name: gzip; `shards` > 1: that
     many files). With `server` ("HOST:PORT"), TF Serving predicts (no model is loaded
     here); `model_name` defaults to the run's export. Returns the output's record: rows,
-    rejected, resumed_from (rows an earlier run had written), files."""
+    rejected, resumed_from (rows an earlier run had written), seconds (predicting and
+    writing, after the model is loaded), files, rejects."""
     if on_error not in ("error", "skip"):
         raise ValueError(f"--on-error must be error or skip; got {on_error!r}.")
     if top_k is not None and top_k < 1:
@@ -57,7 +58,7 @@ def predict_files(run_dir, inputs, output_path, batch_size=64, data_overrides=()
     state = output.resume(force=force)
     if state and state["finished"]:
         log(f"{output.path}: already complete ({state['rows']} rows; --force writes it again)")
-        return _summary(output, state["rows"])
+        return _summary(output, state["rows"], 0.0)
     resumed_from = state["rows"] if state else 0
     if state and state["position"]:
         file_index, line = state["position"]
@@ -94,18 +95,19 @@ def predict_files(run_dir, inputs, output_path, batch_size=64, data_overrides=()
     if bar:
         bar.close()
     output.finish()
-    written = output.state["rows"] - resumed_from
-    log(f"wrote {written} rows in {time.monotonic() - started:.1f} s"
+    written, seconds = output.state["rows"] - resumed_from, time.monotonic() - started
+    log(f"wrote {written} rows in {seconds:.1f} s"
         + (f" ({output.state['rows']} in all with the {resumed_from} of the earlier run)"
            if resumed_from else ""))
     if output.state["rejected"]:
         log(f"{output.state['rejected']} malformed rows set aside in {output.rejects_file}")
-    return _summary(output, resumed_from)
+    return _summary(output, resumed_from, seconds)
 
 
-def _summary(output, resumed_from):
+def _summary(output, resumed_from, seconds):
     return {"rows": output.state["rows"], "rejected": output.state["rejected"],
-            "resumed_from": resumed_from, "files": [str(p) for p in output.files],
+            "resumed_from": resumed_from, "seconds": seconds,
+            "files": [str(p) for p in output.files],
             "rejects": str(output.rejects_file) if output.state["rejected"] else None}
 
 
