@@ -72,6 +72,39 @@ def test_beam_pipeline_writes_the_rows_predict_writes(tmp_path):
     assert "expected 1 fields" in rejects[0]["reason"]
 
 
+def test_beam_pipeline_tags_as_predict_does(tmp_path):
+    """A CRF tagger: entities with character offsets, from a CoNLL file read whole by the
+    tagger's own reader, in each worker."""
+    from tfbert.tasks.token_classifier import TokenClassifier
+
+    encoder, tokenizer = tiny(seed=1)
+    model = spread(TokenClassifier(encoder, tokenizer, ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]),
+                   scale=0.5)
+    run = RunDirectory(tmp_path / "run")
+    run.start(load_recipe(ROOT / "recipes" / "ner.toml", [
+        f"output_dir={run.path}", f"export.dir={tmp_path / 'saved_models'}"]))
+    run.save_task(model)
+    export_for_serving(model, tmp_path / "saved_models", "ner")
+    sentences = [text.split() for text in texts(40, 7)]
+    (tmp_path / "in.conll").write_text("".join(
+        "".join(f"{word} O\n" for word in words) + "\n" for words in sentences))
+
+    assert cli.main(["predict", str(run.path), "--input", str(tmp_path / "in.conll"),
+                     "--output", str(tmp_path / "local.jsonl"), "--quiet"]) == 0
+    assert cli.main(["predict", str(run.path), "--input", str(tmp_path / "in.conll"),
+                     "--output", str(tmp_path / "beam" / "rows.jsonl"), "--runner",
+                     "DirectRunner", "--direct_num_workers=2",
+                     "--direct_running_mode=multi_processing"]) == 0
+    local = rows_of([tmp_path / "local.jsonl"])
+    piped = rows_of(sorted((tmp_path / "beam").glob("rows-*-of-*.jsonl")))
+    assert len(local) == 40 and sorted(piped) == sorted(local)
+    assert sum(len(row["entities"]) for row in local.values()) >= 10  # the tagger finds some
+    for key, row in local.items():
+        assert piped[key]["entities"] == row["entities"]
+        for entity in row["entities"]:
+            assert row["text"][entity["start"]:entity["end"]] == entity["text"]
+
+
 def test_beam_options_only_with_a_runner(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(["predict", str(tmp_path), "--input", "x.tsv", "--output", "y.jsonl",

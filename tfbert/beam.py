@@ -3,7 +3,7 @@
     tfbert predict RUN --input 'gs://bucket/texts/*.tsv' --output gs://bucket/preds \\
         --runner DataflowRunner --export gs://bucket/models/intent/3 -- --project P ...
 
-    inputs ─► read each file's rows with their line numbers (tfbert.data.streaming)
+    inputs ─► read each file's rows with their line numbers, as tfbert predict does
            ─► reshuffle (rows spread over workers)
            ─► RunInference: the exported SavedModel, raw strings in, batches of up to
               `batch_size` rows (the export sorts each batch by length in its graph)
@@ -25,7 +25,7 @@ import json
 import apache_beam as beam
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInference
 
-from tfbert.data.streaming import stream_examples
+from tfbert.predict import input_windows
 from tfbert.tasks.registry import answers_class_of
 
 
@@ -74,18 +74,17 @@ class ExportedModelHandler(ModelHandler):
 
 
 class ReadRows(beam.DoFn):
-    """A file's rows as examples with their file and line (a bad row: an error naming
-    them, as in `tfbert predict`)."""
+    """A file's rows as examples with their file and line, read as `tfbert predict` reads
+    them (a bad row: an error naming them, or under on_error="skip" a reject)."""
 
-    def __init__(self, columns, format, on_error):
-        self.columns, self.format, self.on_error = columns, format, on_error
+    def __init__(self, kind, recipe, on_error):
+        self.kind, self.recipe, self.on_error = kind, recipe, on_error
 
     def process(self, path):
         from apache_beam.io.filesystems import FileSystems
 
-        for examples, rejects, _ in stream_examples(path, self.columns, self.format or None,
-                                                    on_error=self.on_error,
-                                                    open_binary=FileSystems.open):
+        for examples, rejects, _ in input_windows(self.kind, path, self.recipe, 4096,
+                                                  self.on_error, open_binary=FileSystems.open):
             for rejected in rejects:
                 yield beam.pvalue.TaggedOutput("rejects", json.dumps(
                     {"source": rejected.source, "line": rejected.line, "reason": rejected.reason},
@@ -124,15 +123,15 @@ def _output_parts(output):
     return output, ".jsonl"
 
 
-def build_pipeline(pipeline, inputs, output, export_dir, kind, config, columns, format="",
-                   top_k=None, batch_size=64, on_error="error"):
+def build_pipeline(pipeline, inputs, output, export_dir, kind, config, recipe, top_k=None,
+                   batch_size=64, on_error="error"):
     """Adds the prediction steps to `pipeline` (a beam.Pipeline); returns the write's
     result. The files are matched here, when the pipeline is built."""
     paths = matched_files(inputs)
     prefix, suffix = _output_parts(str(output))
     read = (pipeline
             | "Files" >> beam.Create(paths)
-            | "Read rows" >> beam.ParDo(ReadRows(columns, format, on_error)).with_outputs(
+            | "Read rows" >> beam.ParDo(ReadRows(kind, recipe, on_error)).with_outputs(
                 "rejects", main="examples"))
     handler = ExportedModelHandler(export_dir, kind, config, top_k, batch_size)
     written = (read.examples
@@ -160,13 +159,10 @@ def run_pipeline(run, inputs, output, runner, export_dir=None, top_k=None, batch
     export_dir = export_dir or latest_export(recipe)
     answers = answers_class_of(kind)(config)
     top_k = answers.default_top_k() if top_k is None else top_k
-    columns = {"text": recipe.data.text_column}
-    if recipe.data.text_pair_column:
-        columns["text_pair"] = recipe.data.text_pair_column
     options = PipelineOptions(["--runner", runner, *beam_args])
     with beam.Pipeline(options=options) as pipeline:
-        build_pipeline(pipeline, inputs, output, export_dir, kind, config, columns,
-                       recipe.data.format, top_k, batch_size, on_error)
+        build_pipeline(pipeline, inputs, output, export_dir, kind, config, recipe, top_k,
+                       batch_size, on_error)
 
 
 def latest_export(recipe):

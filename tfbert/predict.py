@@ -19,7 +19,7 @@ import sys
 import time
 
 from tfbert.data.streaming import (can_stream, count_lines, expand_inputs, file_identity,
-                                   stream_examples, windows_of)
+                                   open_binary, stream_examples, windows_of)
 from tfbert.io.resumable_output import ResumableOutput
 from tfbert.run_directory import RunDirectory
 from tfbert.tasks.registry import answers_class_of, read_examples_of_kind
@@ -79,7 +79,8 @@ def predict_files(run_dir, inputs, output_path, batch_size=64, data_overrides=()
     started = time.monotonic()
     for index in range(file_index, len(paths)):
         after = line if index == file_index else 0
-        for examples, rejects, last in _windows(kind, paths[index], recipe, window, on_error, after):
+        for examples, rejects, last in input_windows(kind, paths[index], recipe, window, on_error,
+                                                     after):
             lines = []
             if len(examples):
                 lines = [_line(examples, i, row) for i, row in enumerate(rows_of(examples))]
@@ -111,8 +112,11 @@ def _summary(output, resumed_from, seconds):
             "rejects": str(output.rejects_file) if output.state["rejected"] else None}
 
 
-def _windows(kind, path, recipe, size, on_error, after_line):
-    """(examples, rejected rows, last line read) of one input, window by window."""
+def input_windows(kind, path, recipe, size, on_error="error", after_line=0,
+                  open_binary=open_binary):
+    """(examples, rejected rows, last line read) of one input, window by window, as the
+    run's task kind reads it: a text kind's TSV, CSV or JSON lines streamed (opened by
+    `open_binary`); anything else (folders, a tagger's CoNLL) read whole, then cut."""
     section = recipe.options
     text_columns = not hasattr(section, "read_examples") or getattr(section, "reads_text_columns", False)
     if text_columns and can_stream(path, recipe.data.format or None):
@@ -120,8 +124,8 @@ def _windows(kind, path, recipe, size, on_error, after_line):
         if recipe.data.text_pair_column:
             columns["text_pair"] = recipe.data.text_pair_column
         return stream_examples(path, columns, recipe.data.format or None, size, on_error,
-                               after_line)
-    # Folders and tagged formats are read whole: a bad row is an error here.
+                               after_line, open_binary=open_binary)
+    # Read whole by the kind's reader: a bad row is an error here, whatever on_error.
     examples = read_examples_of_kind(kind, path, recipe.data, labels=False, section=section)
     return windows_of(examples, size, after_line)
 
