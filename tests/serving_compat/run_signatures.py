@@ -13,12 +13,15 @@ neither tfbert nor keras. For each model in the job it
    the names in its SignatureDef.
 
 JOB.json: {"models": [{"key": str, "dir": str, "calls": [{"signature": str,
-           "inputs": {input key: name of an array in "inputs"}, "batch_size": 64}]}],
+           "inputs": {input key: name of an array in "inputs"}, "batch_size": 64,
+           "key": str (optional: the results' key, default the model's)}]}],
            "inputs": {name: {"dtype": "string", "base64": [...]} or
                             {"dtype": "int32", "values": nested lists}}}
            (a string array may carry a "shape": the base64 list is its flattened values)
 RESULT.npz: "<key>/<signature>/<output key>" -> array; and "report" (JSON): versions,
            the op types of each model, the unregistered ones, and where ops come from.
+           A model's calls all run in one Session (it is loaded once): calls of one
+           signature on other inputs name a key of their own.
 """
 
 import base64
@@ -84,12 +87,15 @@ def run_signatures(model, inputs):
                 feed = {name: array[start:start + call.get("batch_size", 64)]
                         for name, array in arrays.items()}
                 batches.append(session.run(fetch, feed_dict=feed))
+            prefix = f"{call.get('key', model['key'])}/{call['signature']}/"
+            if prefix + "method_name" in outputs:
+                raise ValueError(f"two calls of {model['key']} answer as {prefix}: give one a key")
             for key in fetch:
                 value = np.concatenate(padded([batch[key] for batch in batches]))
                 if value.dtype == object:  # label names: plain bytes arrays load without pickle
                     value = value.astype(bytes)
-                outputs[f"{model['key']}/{call['signature']}/{key}"] = value
-            outputs[f"{model['key']}/{call['signature']}/method_name"] = np.array(signature.method_name)
+                outputs[prefix + key] = value
+            outputs[prefix + "method_name"] = np.array(signature.method_name)
     return outputs
 
 
