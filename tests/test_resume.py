@@ -23,7 +23,7 @@ from conftest import ROOT, write_tiny_checkpoint
 from tfbert.recipe import load_recipe, recipe_to_dict
 from tfbert.run_directory import RunDirectory
 
-TOTAL_STEPS = 100  # 400 sample examples / batch 8 = 50 steps per epoch, 2 epochs
+TOTAL_STEPS = 50  # 200 of the sample's examples / batch 8 = 25 steps per epoch, 2 epochs
 
 
 def sample_words():
@@ -36,7 +36,8 @@ def train_command(checkpoint, run_dir):
     return [
         sys.executable, "-m", "tfbert.cli", "train", str(ROOT / "recipes" / "sentiment.toml"),
         "--set", f"checkpoint={checkpoint}", "--set", f"output_dir={run_dir}",
-        "--set", "training.epochs=2", "--set", "training.batch_size=8",
+        "--set", "data.max_train_examples=200", "--set", "training.epochs=2",
+        "--set", "training.batch_size=8",
         "--set", "training.checkpoint_every=10", "--set", "training.learning_rate=1e-3",
         "--set", "export.enabled=false",
     ]
@@ -201,7 +202,7 @@ def committed_step(resume_dir):
 
 
 def test_killed_run_resumes_exactly_where_it_stopped(tmp_path, tiny_checkpoint, straight_run):
-    """kill -9 mid-epoch (once the run prints that its checkpoint of step 60 is written),
+    """kill -9 mid-epoch (once the run prints that its checkpoint of step 30 is written),
     run the same command again: it resumes from the last checkpoint written before the
     kill, trains only the remaining steps, on the same batches with the same dropout,
     and ends where a run that was never interrupted ends (same weights, same dev metric)."""
@@ -210,20 +211,20 @@ def test_killed_run_resumes_exactly_where_it_stopped(tmp_path, tiny_checkpoint, 
     first = subprocess.Popen(command, cwd=tmp_path, env=ENV, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT)
     output = Output(first)
-    try:  # the run announces its checkpoint of step 60 (mid second epoch): kill -9 then
-        announced = output.wait_for(checkpoint_announced(run_dir / "resume", 60), "step 60's checkpoint")
+    try:  # the run announces its checkpoint of step 30 (mid second epoch): kill -9 then
+        announced = output.wait_for(checkpoint_announced(run_dir / "resume", 30), "step 30's checkpoint")
     finally:
         killed(first)
     last = committed_step(run_dir / "resume")  # a later one may have been written before the kill
     print(f"\nkilled after the checkpoint of step {announced}; last whole checkpoint: step {last}")
-    assert 60 <= announced <= last < TOTAL_STEPS
+    assert 30 <= announced <= last < TOTAL_STEPS
     step = resume_and_compare(command, run_dir, straight_run, last)
     assert step == last
 
 
 def test_killed_at_an_epoch_end_checkpoint_the_epoch_is_evaluated(tmp_path, tiny_checkpoint,
                                                                    straight_run):
-    """kill -9 the moment the checkpoint of the first epoch's last step (50) is written:
+    """kill -9 the moment the checkpoint of the first epoch's last step (25) is written:
     that checkpoint comes after the epoch's dev evaluation, so the evaluation is on disk
     and the resumed run ends as the straight one (same best epoch, same weights). Saved
     before the evaluation, the resumed run would start in epoch 2 and never score epoch 1."""
@@ -233,7 +234,7 @@ def test_killed_at_an_epoch_end_checkpoint_the_epoch_is_evaluated(tmp_path, tiny
                              stderr=subprocess.STDOUT)
     output = Output(first)
     try:
-        output.wait_for(checkpoint_announced(run_dir / "resume", 50), "step 50's checkpoint")
+        output.wait_for(checkpoint_announced(run_dir / "resume", 25), "step 25's checkpoint")
     finally:
         killed(first)
     assert json.loads(RunDirectory(run_dir).dev_state_file.read_text())["epoch"] == 1
@@ -242,7 +243,7 @@ def test_killed_at_an_epoch_end_checkpoint_the_epoch_is_evaluated(tmp_path, tiny
 
 def test_killed_while_writing_a_resume_checkpoint(tmp_path, tiny_checkpoint, straight_run):
     """kill -9 while TensorFlow writes a resume checkpoint: once the run has announced
-    its checkpoint of step 20, the process is frozen (SIGSTOP) the moment the kernel
+    its checkpoint of step 10, the process is frozen (SIGSTOP) the moment the kernel
     reports a half-written one created (`ckpt-N_temp/` shards or the `checkpoint.tmp*`
     state file: inotify, no polling), and killed if it is still on disk. The
     half-written checkpoint is not read: the run resumes from the last whole one and
@@ -260,7 +261,7 @@ def test_killed_while_writing_a_resume_checkpoint(tmp_path, tiny_checkpoint, str
 
     partial, deadline = [], time.monotonic() + 240
     try:  # mid-run: past the first epoch's start; then the next half-written one
-        output.wait_for(checkpoint_announced(resume_dir, 20), "step 20's checkpoint")
+        output.wait_for(checkpoint_announced(resume_dir, 10), "step 10's checkpoint")
         created = CreatedNames(resume_dir)
         try:
             while not partial:
