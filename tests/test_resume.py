@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, write_tiny_checkpoint
+from tfbert.cli import main
 from tfbert.recipe import load_recipe, recipe_to_dict
 from tfbert.run_directory import RunDirectory
 
@@ -300,18 +301,19 @@ def test_a_finished_run_keeps_its_weights_once(straight_run, tiny_checkpoint):
     assert run.model_file.stat().st_size < 1.1 * weights_bytes + 200_000
 
 
-def test_a_finished_run_is_not_trained_again_unless_forced(straight_run, tiny_checkpoint):
+def test_a_finished_run_is_not_trained_again_unless_forced(straight_run, tiny_checkpoint, capsys):
     """The same command, and one with a changed value, say the run is finished and how
-    to start another; the run's files are untouched."""
+    to start another; the run's files are untouched. (In this process: the refusal
+    comes before any training.)"""
     run = RunDirectory(straight_run)
     before = {p: p.stat().st_mtime_ns for p in straight_run.rglob("*")}
-    again = subprocess.run(train_command(tiny_checkpoint, straight_run)
-                           + ["--set", "training.learning_rate=0.5"],
-                           env=ENV, capture_output=True, text=True, timeout=300)
-    assert again.returncode == 1
-    assert "holds a finished run" in again.stderr and "--force" in again.stderr, again.stderr
-    assert "interrupted" not in again.stderr
-    assert "Traceback" not in again.stderr
+    capsys.readouterr()
+    assert main(train_command(tiny_checkpoint, straight_run)[3:]
+                + ["--set", "training.learning_rate=0.5"]) == 1
+    error = capsys.readouterr().err
+    assert "holds a finished run" in error and "--force" in error, error
+    assert "interrupted" not in error
+    assert "Traceback" not in error
     assert {p: p.stat().st_mtime_ns for p in straight_run.rglob("*")} == before
 
     recipe = load_recipe(ROOT / "recipes" / "sentiment.toml", [f"output_dir={straight_run}"])
@@ -338,7 +340,7 @@ def test_output_dir_that_is_not_a_run_directory_is_refused(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 
-def test_unwritable_directories_fail_before_training(tmp_path):
+def test_unwritable_directories_fail_before_training(tmp_path, capsys):
     """A file where a directory must be (as root, permissions do not stop a write):
     the error names the key and the path, and comes before any training."""
     blocker = tmp_path / "a-file"
@@ -349,13 +351,13 @@ def test_unwritable_directories_fail_before_training(tmp_path):
     with pytest.raises(NotADirectoryError, match="is a file"):
         RunDirectory(blocker).start(recipe)
 
-    result = subprocess.run(
-        [sys.executable, "-m", "tfbert.cli", "train", str(ROOT / "recipes" / "sentiment.toml"),
-         "--set", f"output_dir={tmp_path / 'run'}", "--set", f"export.dir={blocker / 'models'}"],
-        env=ENV, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "export.dir" in result.stderr and "a-file/models" in result.stderr, result.stderr
-    assert "Epoch" not in result.stdout + result.stderr  # before training, not after
+    capsys.readouterr()
+    code = main(["train", str(ROOT / "recipes" / "sentiment.toml"), "--set",
+                 f"output_dir={tmp_path / 'run'}", "--set", f"export.dir={blocker / 'models'}"])
+    result = capsys.readouterr()
+    assert code == 1, result.out + result.err
+    assert "export.dir" in result.err and "a-file/models" in result.err, result.err
+    assert "Epoch" not in result.out + result.err  # before training, not after
 
 
 def test_resume_refuses_a_changed_recipe(tmp_path):
