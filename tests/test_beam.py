@@ -74,7 +74,7 @@ def test_beam_pipeline_writes_the_rows_predict_writes(tmp_path):
 
 def test_beam_pipeline_tags_as_predict_does(tmp_path):
     """A CRF tagger: entities with character offsets, from a CoNLL file read whole by the
-    tagger's own reader, in each worker."""
+    tagger's own reader. In this process (the classifier's test runs the workers)."""
     from tfbert.tasks.token_classifier import TokenClassifier
 
     encoder, tokenizer = tiny(seed=1)
@@ -93,8 +93,7 @@ def test_beam_pipeline_tags_as_predict_does(tmp_path):
                      "--output", str(tmp_path / "local.jsonl"), "--quiet"]) == 0
     assert cli.main(["predict", str(run.path), "--input", str(tmp_path / "in.conll"),
                      "--output", str(tmp_path / "beam" / "rows.jsonl"), "--runner",
-                     "DirectRunner", "--direct_num_workers=2",
-                     "--direct_running_mode=multi_processing"]) == 0
+                     "DirectRunner", "--direct_running_mode=in_memory"]) == 0
     local = rows_of([tmp_path / "local.jsonl"])
     piped = rows_of(sorted((tmp_path / "beam").glob("rows-*-of-*.jsonl")))
     assert len(local) == 40 and sorted(piped) == sorted(local)
