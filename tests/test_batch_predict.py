@@ -224,3 +224,47 @@ def test_bad_inputs_get_clear_errors(classifier_run, tmp_path, capsys):
     blocker.write_text("")
     assert predict(run, [long_line], blocker / "out.jsonl") == 1
     assert str(blocker) in capsys.readouterr().err
+
+
+def test_an_export_alone_is_predicted_as_its_run_is(classifier_run, tmp_path, capsys):
+    """An export carries its task (assets.extra/tfbert_task.json): predicted from it,
+    with no run beside it, the rows are the run's; a sentence-embedding export (which
+    has no run) writes one vector per row."""
+    from tfbert.export import export_for_serving
+    from tfbert.tasks import SentenceEmbedder
+
+    run, model = classifier_run
+    rows_in = texts(150, 5)
+    source = write_tsv(tmp_path / "in.tsv", rows_in)
+    version = export_for_serving(model, tmp_path / "models", "clf", deployment_files=False)
+    assert predict(run, [source], tmp_path / "run.jsonl", "--quiet") == 0
+    # The model folder: its newest version; the export's column is "text" unless --set.
+    assert predict(version.parent, [source], tmp_path / "export.jsonl", "--quiet",
+                   "--set", "data.text_column=sentence") == 0
+    by_run, by_export = read_rows(tmp_path / "run.jsonl"), read_rows(tmp_path / "export.jsonl")
+    assert [r["label"] for r in by_export] == [r["label"] for r in by_run]
+    assert len({r["label"] for r in by_run}) == 3
+    np.testing.assert_allclose([list(r["probabilities"].values()) for r in by_export],
+                               [list(r["probabilities"].values()) for r in by_run], atol=1e-5)
+    assert [(r["source"], r["line"], r["text"]) for r in by_export] == \
+        [(r["source"], r["line"], r["text"]) for r in by_run]
+
+    encoder, tokenizer = tiny()
+    embedder = SentenceEmbedder(encoder, tokenizer, pooling="mean", normalize=False)
+    vectors = export_for_serving(embedder, tmp_path / "models", "vectors", deployment_files=False)
+    plain = tmp_path / "plain.jsonl"
+    plain.write_text("".join(json.dumps({"text": t}) + "\n" for t in rows_in[:40]))
+    assert predict(vectors, [plain], tmp_path / "vectors.jsonl.gz", "--quiet") == 0
+    rows = read_rows(tmp_path / "vectors.jsonl.gz")
+    expected = embedder.predict(rows_in[:40])["embedding"]
+    assert np.std(expected[:, 0]) > 1e-3  # texts get different vectors: a mix-up would show
+    np.testing.assert_allclose([row["embedding"] for row in rows], expected, atol=1e-5)
+    assert [row["line"] for row in rows] == list(range(1, 41))
+
+    # Bad input: a folder that is neither a run nor an export; an export that does
+    # not say what task it answers for.
+    assert predict(tmp_path / "models", [plain], tmp_path / "f.jsonl") == 1
+    assert "is neither a training run (no recipe.json" in capsys.readouterr().err
+    (vectors / "assets.extra" / "tfbert_task.json").unlink()
+    assert predict(vectors, [plain], tmp_path / "g.jsonl") == 1
+    assert "tfbert_task.json is missing: the export does not say what task" in capsys.readouterr().err

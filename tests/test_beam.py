@@ -103,6 +103,20 @@ def test_beam_pipeline_tags_as_predict_does(tmp_path):
         for entity in row["entities"]:
             assert row["text"][entity["start"]:entity["end"]] == entity["text"]
 
+    # The export alone, with no run beside it: sentences in a text column, through
+    # tfbert predict and through the pipeline, tagged as the run tags the CoNLL file.
+    (tmp_path / "in.tsv").write_text("text\n" + "".join(" ".join(words) + "\n" for words in sentences))
+    export = str(tmp_path / "saved_models" / "ner")
+    assert cli.main(["predict", export, "--input", str(tmp_path / "in.tsv"),
+                     "--output", str(tmp_path / "export.jsonl"), "--quiet"]) == 0
+    assert cli.main(["predict", export, "--input", str(tmp_path / "in.tsv"), "--output",
+                     str(tmp_path / "beam-export" / "rows.jsonl"), "--runner", "DirectRunner",
+                     "--direct_running_mode=in_memory"]) == 0
+    by_export = rows_of([tmp_path / "export.jsonl"])
+    assert rows_of(sorted((tmp_path / "beam-export").glob("rows-*-of-*.jsonl"))) == by_export
+    in_order = lambda rows: [(row["text"], row["entities"]) for _, row in sorted(rows.items())]  # noqa: E731
+    assert in_order(by_export) == in_order(local)
+
 
 def test_beam_options_only_with_a_runner(tmp_path, capsys):
     with pytest.raises(SystemExit):

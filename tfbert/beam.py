@@ -1,6 +1,6 @@
 """Batch prediction beyond one machine: an Apache Beam pipeline over an exported model.
 
-    tfbert predict RUN --input 'gs://bucket/texts/*.tsv' --output gs://bucket/preds \\
+    tfbert predict RUN_OR_EXPORT --input 'gs://bucket/texts/*.tsv' --output gs://bucket/preds \\
         --runner DataflowRunner --export gs://bucket/models/intent/3 -- --project P ...
 
     inputs ─► read each file's rows with their line numbers, as tfbert predict does
@@ -12,7 +12,8 @@
 
 Each worker loads the SavedModel once (Beam shares it between a worker's threads) and
 needs only tensorflow and tensorflow-text to run it, as TF Serving does; the rows'
-meaning comes from the run's task.json, read here and shipped with the pipeline.
+meaning comes from the run's task.json (or the export's assets.extra/tfbert_task.json),
+read here and shipped with the pipeline.
 Rows carry their file and line: Beam writes them in no particular order. A file is
 read by one worker from start to end (line numbers need it): give a large input as
 many files for parallel reading. `apache-beam` is an optional extra
@@ -25,7 +26,7 @@ import json
 import apache_beam as beam
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInference
 
-from tfbert.predict import input_windows
+from tfbert.predict import export_recipe, input_windows
 from tfbert.tasks.registry import answers_class_of
 
 
@@ -42,30 +43,14 @@ class ExportedModelHandler(ModelHandler):
         self.top_k, self.batch_size = top_k, int(batch_size)
 
     def load_model(self):
-        import tensorflow as tf
-        import tensorflow_text  # noqa: F401  (registers the tokenizer's ops)
+        from tfbert.serving.local_client import LocalClient
 
-        return tf.saved_model.load(self.export_dir).signatures["serving_default"]
+        return LocalClient(self.export_dir)
 
     def run_inference(self, batch, model, inference_args=None):
-        import numpy as np
-        import tensorflow as tf
-
-        from tfbert.text.offsets import with_char_offsets
-
-        texts = [example["text"] for example in batch]
-        inputs = {"text": tf.constant(texts)}
-        if "text_pair" in batch[0]:
-            inputs["text_pair"] = tf.constant([example["text_pair"] for example in batch])
-        outputs = {}
-        for name, tensor in model(**inputs).items():
-            array = tensor.numpy()
-            if array.dtype == object:
-                array = np.vectorize(lambda item: item.decode("utf-8", "replace"),
-                                     otypes=[object])(array) if array.size else array.astype(str)
-            outputs[name] = array
-        if "entity_start" in outputs:
-            outputs = with_char_offsets(outputs, texts)
+        pairs = ([example["text_pair"] for example in batch] if "text_pair" in batch[0]
+                 else None)
+        outputs = model.predict([example["text"] for example in batch], pairs)
         rows = answers_class_of(self.kind)(self.config).prediction_rows(outputs, top_k=self.top_k)
         return [PredictionResult(example, row) for example, row in zip(batch, rows)]
 
@@ -147,16 +132,24 @@ def build_pipeline(pipeline, inputs, output, export_dir, kind, config, recipe, t
 def run_pipeline(run, inputs, output, runner, export_dir=None, top_k=None, batch_size=64,
                  on_error="error", data_overrides=(), beam_args=()):
     """Runs the pipeline for a run directory (its export, or `export_dir`: on a bucket for
-    a remote runner) and waits for it; `beam_args` are Beam's own options
+    a remote runner) or for an export on this machine (read as `tfbert predict` reads
+    one: text columns), and waits for it; `beam_args` are Beam's own options
     (--project, --region, --temp_location, --flink_master, ...)."""
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from tfbert.run_directory import RunDirectory
+    from tfbert.serving.exports import export_version, task_description
 
-    run = RunDirectory(run)
-    recipe = run.recipe(data_overrides)
-    kind, config = run.task_description()
-    export_dir = export_dir or latest_export(recipe)
+    export = export_version(run)
+    if export is not None:
+        kind, config = task_description(export)
+        recipe = export_recipe(kind, config, data_overrides)
+        export_dir = export_dir or export
+    else:
+        run = RunDirectory(run)
+        recipe = run.recipe(data_overrides)
+        kind, config = run.task_description()
+        export_dir = export_dir or latest_export(recipe)
     answers = answers_class_of(kind)(config)
     top_k = answers.default_top_k() if top_k is None else top_k
     options = PipelineOptions(["--runner", runner, *beam_args])

@@ -1,7 +1,13 @@
-"""Predicting files of texts with a trained run: in this process, or by TF Serving.
+"""Predicting files of texts with a trained run or an export: in this process, or by
+TF Serving.
 
-    tfbert predict RUN --input 'texts/*.tsv' --output preds.jsonl.gz [--shards 4]
-        [--top-k K] [--on-error skip] [--force] [--quiet] [--server HOST:PORT]
+    tfbert predict RUN_OR_EXPORT --input 'texts/*.tsv' --output preds.jsonl.gz
+        [--shards 4] [--top-k K] [--on-error skip] [--force] [--quiet] [--server HOST:PORT]
+
+A run is read as it was trained (its recipe's columns and reader, its Keras model); an
+export (a version folder, or a model folder: its newest version) is asked as TF Serving
+would ask it, with texts from the "text" (and "text_pair") column of TSV, CSV or JSON
+lines (`--set data.text_column=...` to change), whatever its task kind.
 
 Inputs are read in windows (`tfbert.data.streaming`), each window predicted and its
 rows written before the next is read: memory holds one window, whatever the size of
@@ -21,7 +27,9 @@ import time
 from tfbert.data.streaming import (can_stream, count_lines, expand_inputs, file_identity,
                                    open_binary, stream_examples, windows_of)
 from tfbert.io.resumable_output import ResumableOutput
+from tfbert.recipe import RecipeError, parse_override, recipe_from_dict
 from tfbert.run_directory import RunDirectory
+from tfbert.serving.exports import export_version, task_description
 from tfbert.tasks.registry import answers_class_of, read_examples_of_kind
 
 # Rows per window: long enough for length sorting to pay, short enough that a resumed
@@ -34,24 +42,37 @@ def predict_files(run_dir, inputs, output_path, batch_size=64, data_overrides=()
                   on_error="error", force=False, progress=None, log=print):
     """Writes one JSON line per example of the `inputs` (paths or globs: its file, line,
     text(s) and prediction) to `output_path` (a `.gz` name: gzip; `shards` > 1: that
-    many files). With `server` ("HOST:PORT"), TF Serving predicts (no model is loaded
-    here); `model_name` defaults to the run's export. Returns the output's record: rows,
+    many files). `run_dir`: a run directory or an export. With `server` ("HOST:PORT"),
+    TF Serving predicts (no model is loaded here); `model_name` defaults to the run's
+    export (an export's: its model folder's name). Returns the output's record: rows,
     rejected, resumed_from (rows an earlier run had written), seconds (predicting and
     writing, after the model is loaded), files, rejects."""
     if on_error not in ("error", "skip"):
         raise ValueError(f"--on-error must be error or skip; got {on_error!r}.")
     if top_k is not None and top_k < 1:
         raise ValueError(f"--top-k must be 1 or more, got {top_k}.")
-    run = RunDirectory(run_dir)
-    recipe = run.recipe(data_overrides)
-    kind, config = run.task_description()
+    export = export_version(run_dir)
+    if export is not None:
+        kind, config = task_description(export)
+        recipe = export_recipe(kind, config, data_overrides)
+        model_file, served_name = export / "saved_model.pb", export.parent.name
+    else:
+        run = RunDirectory(run_dir)
+        if not run.recipe_file.exists():
+            raise FileNotFoundError(
+                f"{run_dir} is neither a training run (no recipe.json: made by `tfbert "
+                "train`) nor an export (no saved_model.pb in it or in a numbered version "
+                "folder: made by `tfbert export`).")
+        recipe = run.recipe(data_overrides)
+        kind, config = run.task_description()
+        model_file, served_name = run.model_file, recipe.export.name or recipe.name
     paths = expand_inputs([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)
     answers = answers_class_of(kind)(config)
     top_k = answers.default_top_k() if top_k is None else top_k
     window = batch_size * WINDOW_BATCHES
     output = ResumableOutput(output_path, shards, identity={
-        "run": str(run.path.resolve()),
-        "model": file_identity(run.model_file) if run.model_file.exists() else None,
+        "run": os.path.realpath(run_dir),
+        "model": file_identity(model_file) if model_file.exists() else None,
         "server": server, "model_name": model_name, "data": list(data_overrides or ()),
         "inputs": [[str(path), *file_identity(path)] for path in paths],
         "top_k": top_k, "on_error": on_error, "window": window})
@@ -68,8 +89,14 @@ def predict_files(run_dir, inputs, output_path, batch_size=64, data_overrides=()
         file_index, line = 0, 0
 
     if server:
-        rows_of = _served(server, model_name or recipe.export.name or recipe.name, protocol,
-                          timeout, batch_size, answers, top_k)
+        from tfbert.serving import make_client
+
+        client = make_client(server, model_name or served_name, protocol, timeout=timeout)
+        rows_of = _client_rows(client, batch_size, answers, top_k)
+    elif export is not None:
+        from tfbert.serving.local_client import LocalClient
+
+        rows_of = _client_rows(LocalClient(export), batch_size, answers, top_k)
     else:
         task = run.load_task()
         rows_of = lambda examples: task.postprocessor.prediction_rows(  # noqa: E731
@@ -137,13 +164,25 @@ def _line(examples, i, row):
     return json.dumps({**line, **row}, ensure_ascii=False)
 
 
-def _served(address, model_name, protocol, timeout, batch_size, answers, top_k):
-    """A function of a window's examples -> their rows, from the served signature's
-    outputs, asked batch by batch (each batch's outputs become rows on their own: a
-    batch's entities may be wider than another's)."""
-    from tfbert.serving import make_client
+def export_recipe(kind, config, data_overrides=()):
+    """How an export's inputs are read: text columns ("text", and "text_pair" for a
+    pair task), whatever the kind (its served signature takes raw text); data.*
+    overrides as for a run."""
+    data = {"text_pair_column": "text_pair"} if config.get("pair") else {}
+    for text in data_overrides or ():
+        path, value = parse_override(text)
+        if path[0] != "data" or len(path) != 2:
+            raise RecipeError(f"--set {text!r}: only data.* keys can be changed here.")
+        data[path[1]] = value
+    recipe = recipe_from_dict({"task": kind, "data": data}, source="--set")
+    recipe.options = None  # the kind's own reader (a tagger's CoNLL) is not used
+    return recipe
 
-    client = make_client(address, model_name, protocol, timeout=timeout)
+
+def _client_rows(client, batch_size, answers, top_k):
+    """A function of a window's examples -> their rows, from the signature's outputs
+    (TF Serving's, or an export's loaded here), asked batch by batch (each batch's
+    outputs become rows on their own: a batch's entities may be wider than another's)."""
 
     def rows_of(examples):
         rows = []

@@ -5,6 +5,8 @@
       assets/vocab.txt, ...            the tokenizer's vocabulary, and the task's own
                                        files (a classifier's labels.txt)
       assets.extra/tf_serving_warmup_requests
+      assets.extra/tfbert_task.json    the task kind and config: `tfbert predict` and the
+                                       Beam pipeline read an export with no run beside it
     saved_models/models.config, batching_parameters.txt, docker-compose.yml, serve.sh
 
 A version is written to a temporary directory beside it and renamed into place, so
@@ -28,6 +30,7 @@ from tfbert.export.deployment import write_deployment_files, write_warmup_reques
 from tfbert.export.serving_module import ServingModule
 from tfbert.inference.engine import check_chunk_size
 from tfbert.io.names import SAFE_NAME_RULE, is_safe_name
+from tfbert.serving.exports import write_task_description
 
 _STAGING = re.compile(r"^\.\d+\.tmp-")  # the staging directories' names (tempfile prefix)
 COMPUTE_DTYPES = {"float32": None, "float16": "mixed_float16", "bfloat16": "bfloat16"}
@@ -137,6 +140,7 @@ def export_for_serving(task, base_dir="saved_models", name="model", version=None
                                        chunk_size=chunk_size, jit_compile=jit_compile)
                 tf.saved_model.save(module, str(staging), signatures=module.signatures())
             _set_method_names(staging, module.method_names)
+            write_task_description(staging, task.task_name, task.plain_config())
             write_warmup_requests(staging, name, task.pair, module.compiled_lengths())
             if target.exists():
                 # Renamed aside whole and deleted after: deleting it in place, a kill
