@@ -10,7 +10,9 @@ other setting is tfbert's built-in default, as a user gets it by changing only p
 `--set KEY=VALUE` tries a candidate default on all of them (the grid). Printed beside
 each: the per-dataset tuned result of `bench/finetune.py` (bench/results/finetune.json),
 the bag-of-words baseline the run itself fits, and a published BERT-base figure.
-Results: bench/results/defaults.json (one row per dataset and candidate).
+Results: bench/results/defaults.json (one row per dataset and candidate). Classifiers
+are calibrated on dev (a temperature, the default): each row also holds the expected
+calibration error and Brier score before and after, per split, printed as a table.
 """
 
 import json
@@ -96,6 +98,7 @@ def run(names, overrides, quick=False):
                      "value": value, "tuned": tuned, "baseline": baseline, "published": published,
                      "epochs": result["epochs"], "best_epoch": result.get("best_epoch"),
                      "stopped_early": result.get("stopped_early"),
+                     "calibration": calibration_figures(result),
                      "wall_seconds": time.perf_counter() - started, "quick": quick})
         results_file.parent.mkdir(parents=True, exist_ok=True)
         # Read again just before writing: another run may have added its rows meanwhile.
@@ -105,6 +108,35 @@ def run(names, overrides, quick=False):
             [r for r in kept if (r["task"], r.get("candidate")) not in done] + rows, indent=2))
         print_table(rows)
     return rows
+
+
+def calibration_figures(result):
+    """Per split with labels: the temperature fitted on dev, ECE (15 bins) and Brier
+    score at it and at 1 (the logits as trained)."""
+    figures = {}
+    for split in ("dev", "test"):
+        calibration = (result.get(split) or {}).get("calibration")
+        if calibration:
+            before = calibration.get("uncalibrated", calibration)
+            figures[split] = {"temperature": calibration["temperature"],
+                              "ece": calibration["ece"], "ece_uncalibrated": before["ece"],
+                              "brier": calibration["brier"], "brier_uncalibrated": before["brier"]}
+    return figures
+
+
+def print_calibration(rows):
+    lines = []
+    for r in rows:
+        for split, c in (r.get("calibration") or {}).items():
+            t = c["temperature"]
+            shown = f"{t:.3f}" if not isinstance(t, list) else f"{min(t):.2f}-{max(t):.2f}"
+            fitted_on = " (the split T was fitted on)" if split == "dev" else ""
+            lines.append(f"{r['task']:<13}{split:<6}{shown:>12}{c['ece_uncalibrated']:>11.4f}"
+                         f"{c['ece']:>10.4f}{c['brier_uncalibrated']:>13.4f}{c['brier']:>11.4f}{fitted_on}")
+    if lines:
+        print(f"\n{'task':<13}{'split':<6}{'temperature':>12}{'ECE before':>11}{'ECE after':>10}"
+              f"{'Brier before':>13}{'Brier after':>11}")
+        print("\n".join(lines), flush=True)
 
 
 def print_table(rows):
@@ -118,3 +150,4 @@ def print_table(rows):
               f"{percent(r['tuned']):>8}{percent(r['baseline']):>9}{percent(r['published']):>10}"
               f"{above:>8}{versus:>9}  {r['epochs']} ({r['best_epoch']})  {r['candidate']}",
               flush=True)
+    print_calibration(rows)

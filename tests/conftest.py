@@ -27,6 +27,7 @@ SLOW_FILES = {
     "test_export.py",            # SavedModel exports
     "test_export_crash.py",      # exports killed in subprocesses
     "test_export_xla.py",        # XLA-compiled exports
+    "test_explain.py",           # integrated gradients through the real MiniLM encoder
     "test_features.py",          # the real MiniLM encoder, embed exports, the CLI
     "test_multi_worker.py",      # worker processes
     "test_pretraining.py",       # pretraining runs
@@ -46,6 +47,9 @@ SLOW_FILES = {
 }
 SLOW_TESTS = {
     # training runs
+    "test_calibration.py::test_training_calibrates_on_dev_and_keeps_the_temperature",
+    # a SavedModel export
+    "test_calibration.py::test_the_temperature_moves_no_answer_and_reaches_the_export",
     "test_checkpoint_pooling.py::test_training_with_head_auto_uses_the_checkpoint_pooling",
     "test_early_stopping.py::test_a_run_stops_early_and_is_not_trained_on_when_started_again",
     # the real MiniLM encoder

@@ -97,9 +97,10 @@ def test_exports_run_in_tf_serving_runtime(tmp_path, fine_tuned_sentiment):
     regressor = spread(TextRegressor(encoder, tokenizer, pair=True))
     regressor_dir = export_for_serving(regressor, tmp_path / "models", "similarity")
     multi = spread(TextClassifier(tiny()[0], tokenizer, ["fare", "flight", "meal"], multi_label=True,
-                                  threshold=0.5, head="mean"))
+                                  threshold=0.5, head="mean", temperature=[0.5, 2.0, 3.0]))
     multi_dir = export_for_serving(multi, tmp_path / "models", "intent")
-    rejecting = spread(TextClassifier(tiny()[0], tokenizer, ["fare", "flight"], reject_label="oos"))
+    rejecting = spread(TextClassifier(tiny()[0], tokenizer, ["fare", "flight"], reject_label="oos",
+                                      temperature=1.7))  # calibrated: rejection reads it
     rejecting.reject_below = float(np.median(rejecting.predict(texts[:40])["probabilities"].max(-1)))
     rejecting_dir = export_for_serving(rejecting, tmp_path / "models", "rejecting")
     compiled = spread(TextClassifier(tiny()[0], tokenizer, ["fare", "flight", "meal"]))
@@ -188,6 +189,12 @@ def test_exports_run_in_tf_serving_runtime(tmp_path, fine_tuned_sentiment):
     assert 0 < answered["rejected"].sum() < 40  # the median splits the rows
     assert [x.decode() for x in result["rejecting/serving_default/label"]] == answered["label"].tolist()
     np.testing.assert_array_equal(result["rejecting/serving_default/rejected"], answered["rejected"])
+    # The calibrated probabilities, softmax(logits / 1.7), not the model's own.
+    np.testing.assert_allclose(result["rejecting/serving_default/probabilities"],
+                               answered["probabilities"], atol=1e-5)
+    raw = tf.nn.softmax(answered["logits"]).numpy()
+    np.testing.assert_allclose(answered["probabilities"], tf.nn.softmax(answered["logits"] / 1.7), atol=1e-6)
+    assert np.abs(raw - answered["probabilities"]).max() > 0.01
 
 
 def tagging_words():

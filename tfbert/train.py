@@ -197,6 +197,9 @@ def _train(recipe, force, run, export):
         chosen = task.choose_on_dev(recipe.options, dev_examples)
         if chosen:
             print(chosen)
+    elif getattr(recipe.options, "calibrate", False):
+        print("calibration: no dev set (data.dev), so no temperature is fitted: the "
+              "probabilities are the model's own")
     run.save_task(task, keep_optimizer_state=t.keep_optimizer_state)
     task.save_artifacts(run.path)
 

@@ -4,10 +4,12 @@
     predictions.jsonl      one JSON object per example (file line, text, truth, prediction)
     confusion_matrix.json  when the metrics hold a confusion matrix: label names and matrix
     confusion_matrix.png   the same matrix drawn, counts in the cells
+    reliability_diagram.png  when the metrics hold a calibration table: accuracy against
+                           confidence per bin, before and after the temperature
 
 Which files are written follows from the metrics themselves (a confusion matrix is
 drawn when there is one), not from the kind of task. No TensorFlow here; matplotlib
-is imported only to draw the matrix.
+is imported only to draw.
 """
 
 import json
@@ -56,6 +58,9 @@ def write_report(output_dir, metrics, predictions):
              "matrix": matrix}, indent=2) + "\n", encoding="utf-8")
         paths["confusion_matrix_png"] = output_dir / "confusion_matrix.png"
         plot_confusion_matrix(matrix, names, paths["confusion_matrix_png"])
+    if isinstance(metrics.get("calibration"), dict) and "reliability" in metrics["calibration"]:
+        paths["reliability_diagram_png"] = output_dir / "reliability_diagram.png"
+        plot_reliability_diagram(metrics["calibration"], paths["reliability_diagram_png"])
     return paths
 
 
@@ -159,6 +164,42 @@ def plot_confusion_matrix(matrix, label_names, path):
         # "tight" grows or crops the image to hold every text, however long the label
         # names (matplotlib's constrained layout left the y title outside, and is slower).
         figure.savefig(path, format="png", dpi=100, bbox_inches="tight", pad_inches=0.2)
+
+
+def plot_reliability_diagram(calibration, path):
+    """Accuracy against mean confidence in each confidence bin (a perfectly calibrated
+    model lies on the diagonal), at the model's temperature and, when it was fitted, at
+    1 (the logits as trained); the share of examples per bin below."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6, 7.5))
+    FigureCanvasAgg(figure)
+    top, bottom = figure.subplots(2, 1, height_ratios=[3, 1], sharex=True)
+    top.plot([0, 1], [0, 1], color="0.6", linestyle="--", linewidth=1, label="perfect calibration")
+    curves = [("calibrated" if "uncalibrated" in calibration else "model", calibration, "tab:blue")]
+    if "uncalibrated" in calibration:
+        curves.insert(0, ("as trained (temperature 1)", calibration["uncalibrated"], "tab:orange"))
+    for name, figures, colour in curves:
+        bins = [row for row in figures["reliability"] if row["count"]]
+        top.plot([row["confidence"] for row in bins], [row["accuracy"] for row in bins],
+                 marker="o", color=colour, label=f"{name}: ECE {figures['ece']:.4f}")
+    table = calibration["reliability"]
+    total = max(sum(row["count"] for row in table), 1)
+    bottom.bar([(row["low"] + row["high"]) / 2 for row in table],
+               [row["count"] / total for row in table], width=table[0]["high"] - table[0]["low"],
+               color="tab:blue", edgecolor="white")
+    temperature = calibration.get("temperature", 1.0)
+    shown = (f"{temperature:.3f}" if not isinstance(temperature, list)
+             else f"{min(temperature):.2f} to {max(temperature):.2f}, one per label")
+    top.set_title(f"Reliability ({len(table)} bins), temperature {shown}", fontsize=12)
+    top.set_ylabel("accuracy in the bin")
+    top.set_xlim(0, 1)
+    top.set_ylim(0, 1.02)
+    top.legend(loc="upper left", fontsize=9)
+    bottom.set_xlabel("confidence (top probability)")
+    bottom.set_ylabel("share of examples")
+    figure.savefig(path, format="png", dpi=100, bbox_inches="tight", pad_inches=0.2)
 
 
 def _shorten(name, width=24):

@@ -85,6 +85,7 @@ class ClassificationAnswers(Answers):
         self.multi_label = bool(config["multi_label"])
         self.reject_label = config.get("reject_label", "")
         self.reject_below = config.get("reject_below", 0.0)
+        self.temperature = config.get("temperature", 1.0)
 
     @property
     def out_of_scope_id(self):
@@ -144,7 +145,28 @@ class ClassificationAnswers(Answers):
         rows = [{"label": expected, "predicted": row["label"],
                  "correct": same(expected, row["label"]), "probabilities": row["probabilities"]}
                 for expected, row in zip(gold, self.prediction_rows(outputs))]
+        if "logits" in outputs:
+            metrics["calibration"] = self.calibration(targets, outputs)
         return metrics, rows
+
+    def calibration(self, targets, outputs):
+        """How well the probabilities match how often they are right: ECE, Brier score
+        and log loss at the model's temperature, and at 1 (the logits as trained) when
+        it differs; the reliability table of each (tfbert/evaluation/calibration.py).
+        Out-of-scope examples (target -1) have no class: they are left out."""
+        from tfbert.evaluation.calibration import apply_temperature, calibration_metrics
+
+        targets, logits = np.asarray(targets), np.asarray(outputs["logits"])
+        probabilities = np.asarray(outputs["probabilities"])
+        if not self.multi_label:
+            scored = targets >= 0
+            targets, logits, probabilities = targets[scored], logits[scored], probabilities[scored]
+        result = {"temperature": self.temperature,
+                  **calibration_metrics(probabilities, targets, self.multi_label)}
+        if np.any(np.asarray(self.temperature) != 1.0):
+            result["uncalibrated"] = calibration_metrics(
+                apply_temperature(logits, 1.0, self.multi_label), targets, self.multi_label)
+        return result
 
     def metric_summary(self, metrics):
         summary = [("exact match" if self.multi_label else "accuracy", metrics["accuracy"])]
@@ -153,6 +175,11 @@ class ClassificationAnswers(Answers):
         for average in ("macro", "micro", "weighted", "samples"):
             if f"{average}_f1" in metrics:
                 summary.append((f"{average} F1", metrics[f"{average}_f1"]))
+        calibration = metrics.get("calibration")
+        if calibration:
+            summary += [("ECE (15 bins)", calibration["ece"]), ("Brier score", calibration["brier"])]
+            if "uncalibrated" in calibration:
+                summary.append(("ECE before calibration", calibration["uncalibrated"]["ece"]))
         if "in_scope_accuracy" in metrics:
             summary += [(f"in-scope accuracy (reject_below {metrics['reject_below']:.4f})",
                          metrics["in_scope_accuracy"]),

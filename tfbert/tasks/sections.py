@@ -58,6 +58,11 @@ class ClassificationSection:
     reject_below: float = dataclasses.field(default=0.0, metadata={"or_strings": ("auto",)})
     reject_label: str = "oos"
     reject_recall: float = 0.95  # "auto": the share of in-scope dev examples kept
+    # After training, a temperature fitted on the dev set (its log loss) divides the
+    # logits before the softmax (one per label for multi-label): probabilities that mean
+    # what they say, in predict, evaluate and the export; no answer changes
+    # (tfbert/evaluation/calibration.py). Without a dev set nothing is fitted.
+    calibrate: bool = True
 
     def check(self):
         check_head(self.head)

@@ -5,8 +5,9 @@ Served outputs (`serving_default`, and in-process `predict`, from one `postproce
 
     label          string  [B]     the most likely label
     label_id       int32   [B]     its index into the label names
-    probabilities  float32 [B, C]  softmax (multi-label: sigmoid of each label)
-    logits         float32 [B, C]
+    probabilities  float32 [B, C]  softmax of logits / temperature (multi-label: sigmoid
+                                   of each label's logit / its temperature)
+    logits         float32 [B, C]  the model's own, before the temperature
   with rejection (reject_below, single-label only):
     rejected       bool    [B]     the top probability is under reject_below: `label` is
                                    reject_label and `label_id` its index, or -1 when it
@@ -97,8 +98,10 @@ class ClassificationPostprocessor(Postprocessor, ClassificationAnswers):
 
     def postprocess(self, logits, assets):
         names = assets[LABELS_FILE]                                          # [C]
+        # The calibration temperature: a scalar, or one per label [C] (multi-label).
+        calibrated = logits / tf.constant(self.temperature, logits.dtype)    # [B, C]
         if not self.multi_label:
-            probabilities = tf.nn.softmax(logits, axis=-1)                   # [B, C]
+            probabilities = tf.nn.softmax(calibrated, axis=-1)               # [B, C]
             label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
             label = tf.gather(names, label_id)                               # [B]
             outputs = {"label": label, "label_id": label_id,
@@ -109,7 +112,7 @@ class ClassificationPostprocessor(Postprocessor, ClassificationAnswers):
                 outputs["label"] = tf.where(rejected, tf.constant(self.reject_label), label)
                 outputs["label_id"] = tf.where(rejected, self.out_of_scope_id, label_id)
             return outputs
-        probabilities = tf.sigmoid(logits)                                   # [B, C]
+        probabilities = tf.sigmoid(calibrated)                               # [B, C]
         label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
         over_threshold = probabilities > self.threshold
         # With no label over the threshold, the best one: every text gets an answer.
@@ -147,6 +150,8 @@ class TextClassifier(PooledTask):
         it (0: never). `choose_reject_below` sets it from held-out examples.
       reject_label: the answer for rejected inputs ("" : no rejection); examples labelled
         with it that are not one of `label_names` are out-of-scope examples (target -1).
+      temperature: the logits are divided by it before the softmax (1: as trained); a
+        list with one per label for multi-label. `calibrate` fits it on dev examples.
     """
 
     recipe_section = ClassificationSection
@@ -156,7 +161,7 @@ class TextClassifier(PooledTask):
 
     def __init__(self, encoder, tokenizer, label_names, head="cls", pair=False,
                  multi_label=False, label_separator="#", threshold=0.5, reject_below=0.0,
-                 reject_label="", dropout=0.1, **kwargs):
+                 reject_label="", temperature=1.0, dropout=0.1, **kwargs):
         label_names = [str(name) for name in label_names]
         if len(label_names) < (1 if multi_label else 2):
             raise ValueError(f"a classifier needs at least two label names, got {label_names}.")
@@ -174,6 +179,19 @@ class TextClassifier(PooledTask):
             raise ValueError(f"reject_below must be in [0, 1), got {reject_below}.")
         self.reject_below = float(reject_below)
         self.reject_label = str(reject_label)
+        self.temperature = self._checked_temperature(temperature)
+
+    def _checked_temperature(self, temperature):
+        values = temperature if isinstance(temperature, (list, tuple, np.ndarray)) else [temperature]
+        values = [float(value) for value in values]
+        if not all(np.isfinite(value) and value > 0 for value in values):
+            raise ValueError(f"temperature must be positive and finite, got {temperature}.")
+        if len(values) == 1 and not isinstance(temperature, (list, tuple, np.ndarray)):
+            return values[0]
+        if not self.multi_label or len(values) != len(self.label_names):
+            raise ValueError(f"a list of temperatures is for a multi-label classifier, one per "
+                             f"label ({len(self.label_names)}); got {len(values)}.")
+        return values
 
     @classmethod
     def from_recipe(cls, section, train_examples, **common):
@@ -187,12 +205,48 @@ class TextClassifier(PooledTask):
                    reject_label=section.reject_label if section.rejects else "", **common)
 
     def choose_on_dev(self, section, dev_examples):
-        """reject_below = "auto": the threshold chosen on the dev set (a message)."""
-        if getattr(section, "reject_below", None) != "auto":
-            return None
-        threshold, kept = self.choose_reject_below(dev_examples, section.reject_recall)
-        return (f'reject_below = "auto": {threshold:.4f}, which keeps {kept:.1%} of the dev '
-                f"set's in-scope examples (reject_recall = {section.reject_recall})")
+        """What the recipe leaves to the dev set, in this order: the temperature
+        (calibrate = true), then reject_below = "auto" (on calibrated probabilities).
+        Returns what was chosen, as lines to print, or None."""
+        lines = []
+        if getattr(section, "calibrate", False):
+            lines.append(self.calibrate(dev_examples))
+        if getattr(section, "reject_below", None) == "auto":
+            threshold, kept = self.choose_reject_below(dev_examples, section.reject_recall)
+            lines.append(f'reject_below = "auto": {threshold:.4f}, which keeps {kept:.1%} of '
+                         f"the dev set's in-scope examples (reject_recall = {section.reject_recall})")
+        return "\n".join(lines) or None
+
+    def calibrate(self, examples):
+        """Sets the temperature to the one that minimises the log loss of `examples`
+        (held-out: the dev set), as `tfbert.evaluation.calibration.fit_temperature`;
+        returns a line saying what was fitted, and what it did to the expected
+        calibration error (ECE) of those examples. Examples of a class the model does
+        not know (out of scope) are left out; examples of one class only fit nothing
+        (the line says so, and the temperature stays)."""
+        from tfbert.evaluation.calibration import (CalibrationError, apply_temperature,
+                                                   calibration_metrics, fit_temperature)
+
+        data = self.tokenize(examples, on_unknown="skip")
+        targets = np.asarray(data.targets)
+        logits = self.predict(data)["logits"]
+        if not self.multi_label:
+            logits, targets = logits[targets >= 0], targets[targets >= 0]
+        try:
+            temperature = fit_temperature(logits, targets, self.multi_label, self.label_names)
+        except CalibrationError as error:
+            return (f"calibration: not fitted on {examples.source}: {error} "
+                    f"(temperature stays {self.temperature})")
+        before = calibration_metrics(apply_temperature(logits, 1.0, self.multi_label), targets,
+                                     self.multi_label)
+        after = calibration_metrics(apply_temperature(logits, temperature, self.multi_label),
+                                    targets, self.multi_label)
+        self.temperature = temperature
+        shown = (f"{temperature:.3f}" if not self.multi_label else
+                 f"one per label, {min(temperature):.3f} to {max(temperature):.3f}")
+        return (f"calibration: temperature {shown}, fitted on the dev set's {len(targets)} "
+                f"examples: ECE {before['ece']:.4f} -> {after['ece']:.4f}, log loss "
+                f"{before['log_loss']:.4f} -> {after['log_loss']:.4f} (calibrate = false: off)")
 
     def choose_reject_below(self, examples, recall=0.95):
         """Sets reject_below to the highest threshold under which at most 1 - recall of
@@ -243,4 +297,4 @@ class TextClassifier(PooledTask):
         return {**super().plain_config(), "label_names": self.label_names,
                 "multi_label": self.multi_label, "label_separator": self.label_separator,
                 "threshold": self.threshold, "reject_below": self.reject_below,
-                "reject_label": self.reject_label}
+                "reject_label": self.reject_label, "temperature": self.temperature}
