@@ -3,9 +3,11 @@
     tfbert train RECIPE.toml [--set KEY=VALUE ...] [--force] [--workers N]
     tfbert search RECIPE.toml [--set KEY=VALUE ...] [--force]   (the recipe's [search] trials)
     tfbert evaluate RUN_DIR --data FILE [--output DIR] [--set KEY=VALUE ...]
+    tfbert explain RUN_DIR --input FILE --output WHY.html|WHY.jsonl [--steps 50]
+                   [--baseline pad|mask|zero] [--limit N] [--set KEY=VALUE ...]
     tfbert export RUN_DIR [--dir saved_models] [--name NAME] [--version N] [--overwrite]
                   [--compute-dtype float32|float16|bfloat16] [--xla]
-    tfbert predict RUN_DIR --input FILE|GLOB --output FILE.jsonl[.gz] [--shards N] [--top-k K]
+    tfbert predict RUN_OR_EXPORT --input FILE|GLOB --output FILE.jsonl[.gz] [--shards N] [--top-k K]
                    [--on-error skip] [--force] [--quiet] [--set KEY=VALUE ...]
                    [--server HOST:PORT [--protocol grpc|rest] [--model-name NAME]]
     tfbert embed [TEXT ...] [--file F] [--checkpoint NAME_OR_DIR] [--output out.npy]
@@ -80,7 +82,8 @@ def command_embed(args):
         model = SentenceEmbedder.from_pretrained(args.checkpoint, args.pooling, args.normalize)
         path = export_for_serving(model, args.dir, args.export, compute_dtype=args.compute_dtype)
         print(f"exported {path}: serving_default takes text and returns embedding "
-              f"[None, {model.encoder.bert_config.hidden_size}]")
+              f"[None, {model.encoder.bert_config.hidden_size}]; over files: tfbert predict "
+              f"{path} --input TEXTS.jsonl --output VECTORS.jsonl.gz")
         return
     texts, count = embed_texts(args)
     if args.tokens and args.tokens.endswith(".npz"):
@@ -189,6 +192,13 @@ def command_evaluate(args):
     print(f"wrote {output}/metrics.json and predictions")
 
 
+def command_explain(args):
+    from tfbert.explain import explain_file
+
+    explain_file(args.run, args.input, args.output, steps=args.steps, baseline=args.baseline,
+                 limit=args.limit, data_overrides=args.set)
+
+
 def command_baseline(args):
     from tfbert.evaluation.baseline import run_baseline
     from tfbert.recipe import load_recipe
@@ -274,10 +284,28 @@ def build_parser():
                           help="override a data key, e.g. data.text_column=sentence")
     evaluate.set_defaults(handler=command_evaluate)
 
+    explain = commands.add_parser(
+        "explain", help="why a run answered as it did: one attribution per word "
+        "(integrated gradients), as JSON lines or an HTML page")
+    explain.add_argument("run", help="the run directory tfbert train made (runs/NAME)")
+    explain.add_argument("--input", required=True, help="file with the text column(s)")
+    explain.add_argument("--output", required=True, help="WHY.html (one page) or WHY.jsonl")
+    explain.add_argument("--steps", type=positive_int, default=50,
+                         help="points on the path from the baseline (more: a smaller "
+                              "completeness gap, slower)")
+    explain.add_argument("--baseline", choices=("pad", "mask", "zero"), default="pad",
+                         help="what each word piece is replaced by at the path's start")
+    explain.add_argument("--limit", type=positive_int, help="the first N texts only")
+    explain.add_argument("--set", action="append", metavar="data.KEY=VALUE",
+                         help="override a data key, e.g. data.text_column=sentence")
+    explain.set_defaults(handler=command_explain)
+
     predict = commands.add_parser(
         "predict", help="label files of texts with a trained run, window by window; started "
         "again after a kill, goes on where it stopped")
-    predict.add_argument("run", help="the run directory tfbert train made (runs/NAME)")
+    predict.add_argument("run", metavar="RUN_OR_EXPORT",
+                         help="the run directory tfbert train made (runs/NAME), or an export "
+                              "(saved_models/NAME or one of its versions)")
     predict.add_argument("--input", required=True, action="append",
                          help="file with the text column(s): a path, a glob ('texts/*.tsv') or "
                               "a tf.io.gfile path (gs://...); repeatable")

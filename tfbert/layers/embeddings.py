@@ -66,7 +66,13 @@ class BertEmbeddings(keras.layers.Layer):
         self.built = True
 
     def call(self, input_ids, segment_ids, training=None):
-        seq_length = ops.shape(input_ids)[1]
+        return self.from_token_vectors(self.token_embedding(input_ids), segment_ids, training)
+
+    def from_token_vectors(self, token_vectors, segment_ids, training=None):
+        """The rest of `call` after the token lookup, from given token vectors
+        [batch, seq, hidden]: integrated gradients moves them along a path from a
+        baseline, which no id can name."""
+        seq_length = ops.shape(token_vectors)[1]
         tf.debugging.assert_less_equal(
             seq_length, self.max_position_embeddings,
             message=f"sequence longer than max_position_embeddings="
@@ -75,7 +81,7 @@ class BertEmbeddings(keras.layers.Layer):
         )
         positions = ops.cast(self.position_embedding[:seq_length], self.compute_dtype)
         embeddings = (
-            self.token_embedding(input_ids)          # [batch, seq, hidden]
+            token_vectors                            # [batch, seq, hidden]
             + self.segment_embedding(segment_ids)    # [batch, seq, hidden]
             + positions[None, :, :]                  # [1, seq, hidden]
         )

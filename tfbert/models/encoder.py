@@ -122,6 +122,19 @@ class BertEncoder(keras.Model):
         # The other layers are reached by name: get_layer("embeddings"), "pooler".
         self.transformer_blocks = blocks
 
+    def from_token_vectors(self, token_vectors, segment_ids, input_mask):
+        """The encoder's outputs (inference: no dropout) from the token embedding
+        vectors [B, T, H] instead of `input_ids`: the same layers in the same order as
+        the graph built in __init__. Integrated gradients (tfbert/inference/attributions.py)
+        differentiates the model along a path of such vectors."""
+        embeddings = self.get_layer("embeddings")
+        mask_bias = attention_mask_bias(input_mask)                           # [B, 1, 1, T]
+        hidden_states = embeddings.from_token_vectors(token_vectors, segment_ids)  # [B, T, H]
+        for block in self.transformer_blocks:
+            hidden_states = block(hidden_states, mask_bias)
+        pooled_output = self.get_layer("pooler")(hidden_states[:, 0, :])      # [B, H]
+        return {"sequence_output": hidden_states, "pooled_output": pooled_output}
+
     def get_config(self):
         config = {"name": self.name, "trainable": self.trainable}
         config.update(self.bert_config.to_dict())

@@ -7,6 +7,8 @@ What the text classifier and the regressor share; they differ in what the number
 mean (see their modules).
 """
 
+import tensorflow as tf
+
 from tfbert.layers.heads import POOLING_HEADS
 from tfbert.tasks.task import Task
 
@@ -46,6 +48,17 @@ class PooledTask(Task):
     @property
     def reads_only_pooled_output(self):
         return self.head.reads_only_pooled_output
+
+    def explained_output(self, token_vectors, segment_ids, input_mask, target=None):
+        """What `tfbert explain` attributes, from the token embedding vectors [n, T, H]
+        (`BertEncoder.from_token_vectors`): [n], the probability of label `target` (a
+        classifier: calibrated, as the answer) or the score (a regressor)."""
+        encoder_outputs = self.encoder.from_token_vectors(token_vectors, segment_ids, input_mask)
+        raw = tf.cast(self.head(encoder_outputs, input_mask), tf.float32)     # [n, outputs]
+        outputs = self.postprocessor.postprocess(raw, self.asset_tensors())
+        if "probabilities" in outputs:
+            return outputs["probabilities"][:, target]
+        return outputs["score"]
 
     def plain_config(self):
         return {**super().plain_config(), "head": self.head_type, "dropout": self.dropout}

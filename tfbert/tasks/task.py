@@ -338,6 +338,12 @@ class Task(keras.Model):
             features, used_lengths(features["input_mask"]), self.inference_specs(), chunk_size)
         return self.postprocessor.postprocess(outputs, self.asset_tensors() if assets is None else assets)
 
+    def explained_output(self, token_vectors, segment_ids, input_mask, target=None):
+        """The output `tfbert explain` attributes to the input, from token embedding
+        vectors [n, T, H]: [n]. A kind that can be explained says what it is."""
+        raise ValueError(f"tfbert explain is for classifiers and regressors (a pooled head); "
+                         f"a {self.task_name} task cannot be explained yet.")
+
     def extra_signatures(self, assets, infer, chunk_size):
         """Signatures a task kind serves besides text, ids and tf.Examples:
         {name: (function, [tf.TensorSpec of its inputs])}. None here."""
