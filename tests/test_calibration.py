@@ -87,6 +87,22 @@ def test_one_class_or_nothing_varying_is_refused():
         fit_temperature(logits, np.ones(50, int), label_names=LABELS)
     with pytest.raises(CalibrationError, match="no label is both present and absent"):
         fit_temperature(logits, np.zeros((50, 3), int), multi_label=True)
+    # Every answer right: the log loss falls without end as T -> 0; nothing to fit.
+    with pytest.raises(CalibrationError, match="answers all 50 examples right"):
+        fit_temperature(logits, logits.argmax(axis=1))
+    with pytest.raises(CalibrationError, match="answers every label of all 50 examples right"):
+        fit_temperature(logits, (logits > 0).astype(int), multi_label=True)
+
+
+def test_a_label_answered_right_throughout_takes_the_shared_temperature():
+    rng = np.random.default_rng(2)
+    logits = rng.normal(0, 3, (4000, 3))
+    truth = (rng.random((4000, 3)) < 1 / (1 + np.exp(-logits / 2.0))).astype(int)
+    truth[:, 2] = logits[:, 2] > 0  # separable: its own fit would run to T -> 0
+    fitted = fit_temperature(logits, truth, multi_label=True)
+    shared = fit_temperature(logits.ravel()[:, None], truth.ravel()[:, None], multi_label=True)[0]
+    assert fitted[2] == pytest.approx(shared, rel=1e-4)
+    np.testing.assert_allclose(fitted[:2], [2.0, 2.0], rtol=0.15)
 
 
 @pytest.mark.parametrize("temperature, message", [

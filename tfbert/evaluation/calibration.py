@@ -12,11 +12,13 @@ by a positive scalar moves no argmax, so predictions and accuracy stay as they w
 the confidence changes (T > 1 softens it, T < 1 sharpens it). A multi-label classifier's
 labels are independent yes/no questions (sigmoid per label), so each label gets its own
 temperature, fitted on its own column, where the dev set has at least MIN_PER_LABEL
-examples with the label and as many without; a rarer label would be fitted to a
-handful of examples (one positive that the model gets right pushes T towards 0: a
-certainty no test set bears out), so it takes the temperature fitted on every cell of
-every label together. sigmoid(z / T) > 0.5 exactly when z > 0, so a 0.5 threshold picks
-the same labels.
+examples with the label and as many without, and the model gets at least one of them
+wrong. Otherwise the label takes the temperature fitted on every cell of every label
+together: when every example of a column is on the right side of 0, the log loss only
+falls as T -> 0 (ever more certain), a minimum that no test set bears out, and a rare
+label would be fitted to a handful of examples. For the same reason a single-label
+dev set answered right throughout fits nothing. sigmoid(z / T) > 0.5 exactly when
+z > 0, so a 0.5 threshold picks the same labels.
 
 How far off the probabilities are:
 - ECE, the expected calibration error of Guo et al.: the examples fall into 15
@@ -52,8 +54,9 @@ def fit_temperature(logits, targets, multi_label=False, label_names=None):
     sigmoid) of `logits` / T: a float, or for multi-label a list with one per label.
 
     logits: float [n, C]; targets: int class ids [n] (multi-label: 0/1 [n, C]).
-    Raises CalibrationError when every example has the same class (single-label), or
-    when no label has both values (multi-label): nothing to fit."""
+    Raises CalibrationError when every example has the same class or every one is
+    answered right (single-label), or when no label has both values or no cell is
+    answered wrong (multi-label): nothing to fit."""
     logits = np.asarray(logits, np.float64)
     targets = np.asarray(targets)
     if logits.ndim != 2 or len(logits) != len(targets):
@@ -66,18 +69,27 @@ def fit_temperature(logits, targets, multi_label=False, label_names=None):
             raise CalibrationError(
                 f"the examples have one class only ({only!r}, {len(targets)} examples): "
                 "a temperature fitted on them would only make that class more certain.")
+        if np.all(logits.argmax(axis=1) == targets):
+            raise CalibrationError(
+                f"the model answers all {len(targets)} examples right: the log loss falls "
+                "without end as the temperature goes to 0, so there is no temperature to fit.")
         return float(np.exp(_minimise(lambda log_t: _softmax_log_loss(logits, targets, log_t))))
     targets = targets.astype(np.float64)
     if targets.min() == targets.max():
         raise CalibrationError(
             f"no label is both present and absent among the {len(targets)} examples: "
             "there is nothing to fit a temperature on.")
+    wrong = (logits > 0) != (targets > 0.5)                                   # [n, C]
+    if not wrong.any():
+        raise CalibrationError(
+            f"the model answers every label of all {len(targets)} examples right: the log "
+            "loss falls without end as the temperature goes to 0, so there is none to fit.")
     shared = float(np.exp(_minimise(
         lambda log_t: _sigmoid_log_loss(logits.ravel(), targets.ravel(), log_t))))
     temperatures = []
     for j in range(logits.shape[1]):
         column, truth = logits[:, j], targets[:, j]
-        if min(truth.sum(), len(truth) - truth.sum()) < MIN_PER_LABEL:
+        if min(truth.sum(), len(truth) - truth.sum()) < MIN_PER_LABEL or not wrong[:, j].any():
             temperatures.append(shared)
         else:
             temperatures.append(float(np.exp(_minimise(
