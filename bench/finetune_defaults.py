@@ -132,10 +132,10 @@ def print_calibration(rows):
             shown = f"{t:.3f}" if not isinstance(t, list) else f"{min(t):.2f}-{max(t):.2f}"
             fitted_on = " (the split T was fitted on)" if split == "dev" else ""
             lines.append(f"{r['task']:<13}{split:<6}{shown:>12}{c['ece_uncalibrated']:>11.4f}"
-                         f"{c['ece']:>10.4f}{c['brier_uncalibrated']:>13.4f}{c['brier']:>11.4f}{fitted_on}")
+                         f"{c['ece']:>10.4f}{c['brier_uncalibrated']:>13.4f}{c['brier']:>12.4f}{fitted_on}")
     if lines:
         print(f"\n{'task':<13}{'split':<6}{'temperature':>12}{'ECE before':>11}{'ECE after':>10}"
-              f"{'Brier before':>13}{'Brier after':>11}")
+              f"{'Brier before':>13}{'Brier after':>12}")
         print("\n".join(lines), flush=True)
 
 
