@@ -12,7 +12,10 @@ probability (or score) minus its value when every word is replaced by the baseli
 token; `completeness_gap` says how far the sum is from that (a share of it).
 
 Output rows (JSON lines), one per text: its file line, `text` (and `text_pair`), the
-answer, `output` and `baseline_output`, `completeness_gap`, and `words`: each word as
+answer, `output` and `baseline_output`, `completeness_error` (|sum of attributions -
+(output - baseline_output)|) and `completeness_gap` (the same as a share of
+|output - baseline_output|: large when the text barely moves the answer), and
+`words`: each word as
 written (`word`), its character `start` / `end` in its text, `text` (0: the first
 text, 1: the pair's second) and `attribution` (null for words past the model's
 max_length, which it never saw). `.html`: the same as one self-contained page
@@ -80,6 +83,7 @@ def explain_texts(task, texts, text_pairs=None, steps=DEFAULT_STEPS, baseline="p
         change = output - at_baseline
         total = sum(w["attribution"] or 0.0 for w in words)
         row = {"text": text, **answers[i], "output": output, "baseline_output": at_baseline,
+               "completeness_error": abs(total - change),
                "completeness_gap": abs(total - change) / max(abs(change), 1e-12),
                "steps": steps, "baseline": baseline, "words": words}
         if text_pairs is not None:
@@ -122,9 +126,11 @@ def explain_file(run_dir, input_path, output_path, steps=DEFAULT_STEPS, baseline
                              encoding="utf-8")
         temporary.replace(output_path)
     gaps = [row["completeness_gap"] for row in rows]
+    errors = [row["completeness_error"] for row in rows]
     log(f"wrote {output_path}: {count} texts; completeness gap (|sum of attributions - "
         f"(output - baseline output)|, a share of the latter) median {np.median(gaps):.2%}, "
-        f"max {max(gaps):.2%} ({steps} steps; more steps lower it)")
+        f"max {max(gaps):.2%}; largest absolute {max(errors):.4f} ({steps} steps; more steps "
+        "lower it)")
     return count
 
 

@@ -76,7 +76,8 @@ def page(rows, title):
         where = f"{html.escape(str(row['source']))}, line {row['line']}: " if "source" in row else ""
         body.append(f'<div class="meta">{where}attributions sum to {row["output"] - row["baseline_output"]:+.4f} '
                     f"(output {row['output']:.4f} − baseline {row['baseline_output']:.4f}; "
-                    f"gap {row['completeness_gap']:.2%}, {row['steps']} steps, "
+                    f"gap {row['completeness_error']:.4f}, {row['completeness_gap']:.2%} of the "
+                    f"change; {row['steps']} steps, "
                     f"baseline {html.escape(row['baseline'])})</div>")
         body.append(f'<div class="answer">{answer_html(row)}</div>')
         for _, text, index in texts:
