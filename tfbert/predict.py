@@ -27,7 +27,7 @@ import time
 from tfbert.data.streaming import (can_stream, count_lines, expand_inputs, file_identity,
                                    open_binary, stream_examples, windows_of)
 from tfbert.io.resumable_output import ResumableOutput
-from tfbert.recipe import RecipeError, parse_override, recipe_from_dict
+from tfbert.recipe import data_overrides as recipe_data_overrides, recipe_from_dict
 from tfbert.run_directory import RunDirectory
 from tfbert.serving.exports import export_version, task_description
 from tfbert.tasks.registry import answers_class_of, read_examples_of_kind
@@ -169,11 +169,7 @@ def export_recipe(kind, config, data_overrides=()):
     pair task), whatever the kind (its served signature takes raw text); data.*
     overrides as for a run."""
     data = {"text_pair_column": "text_pair"} if config.get("pair") else {}
-    for text in data_overrides or ():
-        path, value = parse_override(text)
-        if path[0] != "data" or len(path) != 2:
-            raise RecipeError(f"--set {text!r}: only data.* keys can be changed here.")
-        data[path[1]] = value
+    data.update(recipe_data_overrides(data_overrides))
     recipe = recipe_from_dict({"task": kind, "data": data}, source="--set")
     recipe.options = None  # the kind's own reader (a tagger's CoNLL) is not used
     return recipe

@@ -393,6 +393,18 @@ def with_values(recipe, values, source):
     return changed
 
 
+def data_overrides(texts):
+    """`--set data.KEY=VALUE` strings -> {KEY: value}: how a file to evaluate or predict
+    may differ from the training data (other columns); any other key is an error."""
+    values = {}
+    for text in texts or ():
+        path, value = parse_override(text)
+        if path[0] != "data" or len(path) != 2:
+            raise RecipeError(f"--set {text!r}: only data.* keys can be changed here.")
+        values[path[1]] = value
+    return values
+
+
 def recipe_to_dict(recipe):
     """Plain values, as a TOML file would hold them (the task's table under its name).
     Infinite bounds are written as strings: JSON has no infinity."""

@@ -28,7 +28,7 @@ import pathlib
 import shutil
 
 from tfbert.io.atomic_files import replacing, write_atomically
-from tfbert.recipe import RecipeError, parse_override, recipe_from_dict, recipe_to_dict
+from tfbert.recipe import data_overrides as recipe_data_overrides, recipe_from_dict, recipe_to_dict
 
 # Keys that may change between an interrupted run and its resumption: they do not
 # change what training computes.
@@ -142,11 +142,7 @@ class RunDirectory:
         evaluate or predict may have other columns than the training data."""
         self.require(self.recipe_file)
         values = json.loads(self.recipe_file.read_text())
-        for text in data_overrides or ():
-            path, value = parse_override(text)
-            if path[0] != "data" or len(path) != 2:
-                raise RecipeError(f"--set {text!r}: only data.* keys can be changed here.")
-            values["data"][path[1]] = value
+        values["data"].update(recipe_data_overrides(data_overrides))
         return recipe_from_dict(values, source=str(self.recipe_file))
 
     def load_task(self):
