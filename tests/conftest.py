@@ -59,6 +59,9 @@ SLOW_TESTS = {
     "test_calibration.py::test_the_temperature_moves_no_answer_and_reaches_the_export",
     "test_checkpoint_pooling.py::test_training_with_head_auto_uses_the_checkpoint_pooling",
     "test_early_stopping.py::test_a_run_stops_early_and_is_not_trained_on_when_started_again",
+    "test_long_text.py::test_training_reads_what_only_the_end_of_a_long_text_says",
+    # a SavedModel export
+    "test_long_text.py::test_the_export_answers_as_predict_and_ids_are_one_window_per_row",
     # the real MiniLM encoder
     "test_checkpoint_writer.py::test_minilm_written_back_equals_its_original_weights",
     # a SavedModel export

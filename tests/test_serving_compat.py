@@ -106,6 +106,9 @@ def test_exports_run_in_tf_serving_runtime(tmp_path, fine_tuned_sentiment):
     compiled = spread(TextClassifier(tiny()[0], tokenizer, ["fare", "flight", "meal"]))
     compiled_dir = export_for_serving(compiled, tmp_path / "models", "compiled", chunk_size=4,
                                       jit_compile=True)
+    long_texts = spread(TextClassifier(*tiny(max_length=8), ["fare", "flight"], head="mean",
+                                       long_text="windows", window_stride=3))
+    long_texts_dir = export_for_serving(long_texts, tmp_path / "models", "long_texts")
     first = ["good movie", "", "bad " * 200, "the flight fare", "a very fine film"]
     second = ["good film", "x", "not bad", "weather", "awful plot"]
 
@@ -135,6 +138,9 @@ def test_exports_run_in_tf_serving_runtime(tmp_path, fine_tuned_sentiment):
             {"signature": "serving_default", "inputs": {"text": "first"}}]},
         {"key": "rejecting", "dir": str(rejecting_dir), "calls": [
             {"signature": "serving_default", "inputs": {"text": "examples_texts"}}]},
+        {"key": "long_texts", "dir": str(long_texts_dir), "calls": [
+            {"signature": "serving_default", "inputs": {"text": "examples_texts"}},
+            {"signature": "serving_default", "inputs": {"text": "first"}, "key": "long_first"}]},
         {"key": "compiled", "dir": str(compiled_dir), "calls": [
             {"signature": "serving_default", "inputs": {"text": "examples_texts"}, "batch_size": 1},
             {"signature": "serving_default", "inputs": {"text": "first"}, "batch_size": 1,
@@ -184,6 +190,11 @@ def test_exports_run_in_tf_serving_runtime(tmp_path, fine_tuned_sentiment):
                                compiled.predict(texts[:40])["logits"], atol=1e-5)
     assert_rows_match(result["compiled_spread/serving_default/logits"],
                       compiled.predict(first)["logits"])
+
+    # Texts read in windows of 6 pieces (most of these are longer): as predict reads them.
+    np.testing.assert_allclose(result["long_texts/serving_default/logits"],
+                               long_texts.predict(texts[:40])["logits"], atol=1e-5)
+    assert_rows_match(result["long_first/serving_default/logits"], long_texts.predict(first)["logits"])
 
     answered = rejecting.predict(texts[:40])
     assert 0 < answered["rejected"].sum() < 40  # the median splits the rows

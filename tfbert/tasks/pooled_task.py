@@ -5,11 +5,26 @@
 
 What the text classifier and the regressor share; they differ in what the numbers
 mean (see their modules).
+
+Long texts (`long_text="windows"`, single texts only): each text is cut into
+overlapping windows (tfbert/data/text_windows.py), every window runs through the
+encoder and the head, and a text's outputs are the mean (or the max) of its windows'
+outputs, before any softmax:
+
+    input_ids [B, W, T] -> [B*W, T] -> encoder, head -> [B*W, n] -> [B, W, n]
+                        -> over the text's real windows: mean | max -> [B, n]
+
+The mean of logits is a product of the windows' evidence (a geometric mean of their
+probabilities); max answers with the window most sure of each output. Token inputs
+without a window axis ([B, T], as a client that tokenizes itself sends them to
+`predict_ids`) are one window per row.
 """
 
 import tensorflow as tf
 
+from tfbert.data.text_windows import TextWindows
 from tfbert.layers.heads import POOLING_HEADS
+from tfbert.tasks.sections import LONG_TEXT, WINDOW_COMBINE
 from tfbert.tasks.task import Task
 
 
@@ -19,9 +34,18 @@ class PooledTask(Task):
     default_head_learning_rate = 1e-3
 
     def __init__(self, encoder, tokenizer, num_outputs, head="cls", pair=False, dropout=0.1,
+                 long_text="truncate", window_stride=None, window_combine="mean", max_windows=8,
                  **kwargs):
         if head not in POOLING_HEADS:
             raise ValueError(f"head {head!r} is not one of: {', '.join(POOLING_HEADS)}.")
+        if long_text not in LONG_TEXT:
+            raise ValueError(f"long_text = {long_text!r} is not one of: {', '.join(LONG_TEXT)}.")
+        if window_combine not in WINDOW_COMBINE:
+            raise ValueError(f"window_combine = {window_combine!r} is not one of: "
+                             f"{', '.join(WINDOW_COMBINE)}.")
+        if long_text == "windows" and pair:
+            raise ValueError('long_text = "windows" is for single texts; a pair task reads '
+                             "both texts in one window (long_text = \"truncate\").")
         super().__init__(encoder, tokenizer, pair=pair, **kwargs)
         head_class = POOLING_HEADS[head]
         if self.encoder.pooled_only and not head_class.reads_only_pooled_output:
@@ -33,13 +57,46 @@ class PooledTask(Task):
         self.head_type = head
         self.dropout = dropout
         self.num_outputs = num_outputs
+        self.long_text = long_text
+        self.window_combine = window_combine
+        # Half a window by default: every piece is read once with context on both sides
+        # (but a text's first and last pieces).
+        self.window_stride = (None if long_text == "truncate" else
+                              int(window_stride) if window_stride is not None
+                              else max(1, self.tokenizer.max_length // 2 - 1))
+        self.max_windows = int(max_windows)
+        if self.long_text == "windows":
+            TextWindows(self.tokenizer, self.window_stride, self.max_windows)  # else ValueError
         self.head = head_class(num_outputs, dropout=dropout, dtype=self.encoder.dtype_policy,
                                name="head")
         self.build_from_tokens()
 
+    @property
+    def packer(self):
+        if self.long_text == "windows":
+            return TextWindows(self.tokenizer, self.window_stride, self.max_windows)
+        return self.tokenizer
+
     def call(self, inputs, training=None):
+        if inputs["input_ids"].shape.rank == 3:
+            return self.call_windows(inputs, training)
         encoder_outputs = self.encoder(inputs, training=training)
         return self.head(encoder_outputs, inputs["input_mask"], training=training)
+
+    def call_windows(self, inputs, training=None):
+        """Inputs with a window axis [B, W, T] -> one output per text [B, n]."""
+        shape = tf.shape(inputs["input_ids"])                                 # [B, W, T]
+        flat = {name: tf.reshape(value, [-1, shape[2]]) for name, value in inputs.items()}
+        encoder_outputs = self.encoder(flat, training=training)
+        outputs = self.head(encoder_outputs, flat["input_mask"], training=training)  # [B*W, n]
+        outputs = tf.reshape(outputs, [shape[0], shape[1], self.num_outputs])  # [B, W, n]
+        real = tf.reduce_max(inputs["input_mask"], axis=2) > 0                 # [B, W]
+        if self.window_combine == "max":
+            lowest = tf.constant(outputs.dtype.min, outputs.dtype)
+            return tf.reduce_max(tf.where(real[:, :, None], outputs, lowest), axis=1)
+        weights = tf.cast(real, outputs.dtype)[:, :, None]                   # [B, W, 1]
+        return (tf.reduce_sum(outputs * weights, axis=1)
+                / tf.maximum(tf.reduce_sum(weights, axis=1), 1))             # [B, n]
 
     @property
     def reads_pooled_output(self):
@@ -61,4 +118,6 @@ class PooledTask(Task):
         return outputs["score"]
 
     def plain_config(self):
-        return {**super().plain_config(), "head": self.head_type, "dropout": self.dropout}
+        return {**super().plain_config(), "head": self.head_type, "dropout": self.dropout,
+                "long_text": self.long_text, "window_stride": self.window_stride,
+                "window_combine": self.window_combine, "max_windows": self.max_windows}

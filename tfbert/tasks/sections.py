@@ -34,8 +34,48 @@ def read_text_examples(path, data, labels=True):
                          format=data.format or None)
 
 
+LONG_TEXT = ("truncate", "windows")
+WINDOW_COMBINE = ("mean", "max")
+
+
 @dataclasses.dataclass
-class ClassificationSection:
+class LongTextSection:
+    """The keys of [classification] and [regression] on texts longer than max_length."""
+
+    # "truncate": a text is cut at training.max_length pieces. "windows": a longer text is
+    # cut into overlapping windows of max_length, each read by the encoder, and the
+    # windows' outputs combined (window_combine), in training, evaluation, predict and the
+    # export alike (tfbert/data/text_windows.py). Single texts only.
+    long_text: str = "truncate"
+    # Pieces between the starts of two windows; "auto": half the window.
+    window_stride: int = dataclasses.field(default="auto", metadata={"or_strings": ("auto",),
+                                                                     "type": int})
+    window_combine: str = "mean"  # mean | max of the windows' logits (scores)
+    # A text is read in at most this many windows (its first; the rest is cut): a batch
+    # runs at most training.batch_size * max_windows sequences.
+    max_windows: int = 8
+
+    def check_long_text(self):
+        if self.long_text not in LONG_TEXT:
+            raise ValueError(f"long_text = {self.long_text!r} is not one of: {', '.join(LONG_TEXT)}.")
+        if self.window_combine not in WINDOW_COMBINE:
+            raise ValueError(f"window_combine = {self.window_combine!r} is not one of: "
+                             f"{', '.join(WINDOW_COMBINE)}.")
+        if self.max_windows < 1:
+            raise ValueError(f"max_windows must be at least 1, got {self.max_windows}.")
+        if self.window_stride != "auto" and self.window_stride < 1:
+            raise ValueError(f"window_stride must be a positive number of pieces or \"auto\", "
+                             f"got {self.window_stride}.")
+
+    def long_text_options(self):
+        """The task's constructor arguments for long texts."""
+        return {"long_text": self.long_text, "window_combine": self.window_combine,
+                "max_windows": self.max_windows,
+                "window_stride": None if self.window_stride == "auto" else self.window_stride}
+
+
+@dataclasses.dataclass
+class ClassificationSection(LongTextSection):
     """The [classification] table of a recipe."""
 
     task_name = "classification"
@@ -66,6 +106,7 @@ class ClassificationSection:
 
     def check(self):
         check_head(self.head)
+        self.check_long_text()
         if not 0.0 < self.threshold < 1.0:
             raise ValueError(f"threshold must be in (0, 1), got {self.threshold}.")
         if not self.label_separator:
@@ -99,7 +140,7 @@ class ClassificationSection:
 
 
 @dataclasses.dataclass
-class RegressionSection:
+class RegressionSection(LongTextSection):
     """The [regression] table of a recipe."""
 
     task_name = "regression"
@@ -113,6 +154,7 @@ class RegressionSection:
 
     def check(self):
         check_head(self.head)
+        self.check_long_text()
         if not self.min_score < self.max_score:
             raise ValueError(f"min_score ({self.min_score}) must be below max_score "
                              f"({self.max_score}).")

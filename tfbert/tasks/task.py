@@ -101,7 +101,13 @@ class Task(keras.Model):
     @property
     def preprocessor(self):
         """The task's `Preprocessor` (examples -> Keras' x, y), for its current settings."""
-        return _part(self, self.preprocessor_class, self.tokenizer)
+        return _part(self, self.preprocessor_class, self.packer)
+
+    @property
+    def packer(self):
+        """What packs token pieces into the model's inputs (`tokenize`, `packed_lengths`,
+        `pack`): the tokenizer, or a long-text task's windows (data/text_windows.py)."""
+        return self.tokenizer
 
     @property
     def postprocessor(self):
@@ -213,7 +219,7 @@ class Task(keras.Model):
         if validation_data is not None and not isinstance(validation_data, tf.data.Dataset):
             held_out = (self.tokenize(validation_data) if isinstance(validation_data, TextExamples)
                         else self.tokenize(*validation_data))
-            validation_data = held_out.dataset(self.tokenizer, held_out.plan(batch_size, shuffle=False),
+            validation_data = held_out.dataset(self.packer, held_out.plan(batch_size, shuffle=False),
                                                self.preprocessor.preprocess)
         steps = data.steps_per_epoch(batch_size)
         plan = lambda epoch: data.plan(batch_size, shuffle=shuffle, seed=seed, epoch=epoch)
@@ -223,7 +229,7 @@ class Task(keras.Model):
         preprocess = self.preprocessor.preprocess
 
         def run(batches, first_epoch, last_epoch, steps_per_epoch, first_step):
-            dataset = data.dataset(self.tokenizer, batches, preprocess, first_step=first_step)
+            dataset = data.dataset(self.packer, batches, preprocess, first_step=first_step)
             self.build_training_state(dataset)
             # shuffle=False: the plan is already shuffled, per epoch and seed.
             return super(Task, self).fit(
@@ -265,7 +271,7 @@ class Task(keras.Model):
                 self.build_training_state(x)
             return super().evaluate(x, y, **kwargs)
         data = self.tokenize(x, y)
-        dataset = data.dataset(self.tokenizer, data.plan(batch_size, shuffle=False),
+        dataset = data.dataset(self.packer, data.plan(batch_size, shuffle=False),
                                self.preprocessor.preprocess)
         self.build_training_state(dataset)
         return super().evaluate(dataset, **kwargs)
@@ -317,12 +323,13 @@ class Task(keras.Model):
         `postprocess` (default: the task's own, as constants); `infer`: the function
         run on each chunk (default `self.infer`; an export passes its XLA one)."""
         infer = infer or self.infer
-        rows = {"first": self.tokenizer.tokenize(texts)}
+        packer = self.packer
+        rows = {"first": packer.tokenize(texts)}
         if pairs is not None:
-            rows["second"] = self.tokenizer.tokenize(pairs)
-        lengths = self.tokenizer.packed_lengths(rows["first"], rows.get("second"))
+            rows["second"] = packer.tokenize(pairs)
+        lengths = packer.packed_lengths(rows["first"], rows.get("second"))
         outputs = run_by_length(
-            lambda chunk, longest: infer(self.tokenizer.pack(chunk["first"], chunk.get("second"))),
+            lambda chunk, longest: infer(packer.pack(chunk["first"], chunk.get("second"))),
             rows, lengths, self.inference_specs(), chunk_size)
         return self.postprocessor.postprocess(outputs, self.asset_tensors() if assets is None else assets)
 

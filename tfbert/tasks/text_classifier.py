@@ -202,7 +202,8 @@ class TextClassifier(PooledTask):
         return cls(label_names=vocabulary.names, head=section.head, multi_label=section.multi_label,
                    label_separator=section.label_separator, threshold=section.threshold,
                    reject_below=reject_below,
-                   reject_label=section.reject_label if section.rejects else "", **common)
+                   reject_label=section.reject_label if section.rejects else "",
+                   **section.long_text_options(), **common)
 
     def choose_on_dev(self, section, dev_examples):
         """What the recipe leaves to the dev set, in this order: the temperature

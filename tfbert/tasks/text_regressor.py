@@ -65,7 +65,7 @@ class TextRegressor(PooledTask):
     def from_recipe(cls, section, train_examples, **common):
         bound = lambda value: value if math.isfinite(value) else None
         return cls(head=section.head, min_score=bound(section.min_score),
-                   max_score=bound(section.max_score), **common)
+                   max_score=bound(section.max_score), **section.long_text_options(), **common)
 
     def default_loss(self):
         return keras.losses.MeanSquaredError()
