@@ -11,7 +11,7 @@ import tensorflow_text  # noqa: F401 (the served graph's tokenizer ops)
 from tfbert.export import export_for_serving
 from tfbert.export.deployment import XLA_FLAG, warmup_batches
 from tfbert.inference.xla_buckets import length_buckets, run_single_rows_compiled
-from tfbert.recipe import RecipeError, load_recipe
+from tfbert.recipe import load_recipe
 from tfbert.tasks import TextClassifier, TextRegressor
 from tfbert.tasks.token_classifier import TokenClassifier
 from tiny_models import assert_rows_match, spread, tiny

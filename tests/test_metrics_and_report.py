@@ -12,7 +12,6 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT
 from tfbert.evaluation import metrics as evaluation
 from tfbert.evaluation import report
 

@@ -9,9 +9,10 @@
       -> preprocess       in the tf.data graph: a batch's features and targets -> Keras'
                           (x, y[, sample_weight])
 
-A task builds its preprocessor from its tokenizer and its plain config
-(`Task.preprocessor`), so the preprocessor knows what the task knows (label names, a
-tagger's scheme) and nothing of the Keras model.
+A task builds its preprocessor from its packer (`Task.packer`: the tokenizer, or a
+long-text task's windows, which tokenize alike and pack with a window axis) and its
+plain config (`Task.preprocessor`), so the preprocessor knows what the task knows
+(label names, a tagger's scheme) and nothing of the Keras model.
 """
 
 import numpy as np
