@@ -43,10 +43,11 @@ class BertEmbeddings(keras.layers.Layer):
             vocab_size, hidden_size, embeddings_initializer=initializer,
             dtype=self.dtype_policy, name="token_embedding",
         )
+        # type_vocab_size 0: no segment table (DistilBERT); segment ids are not read.
         self.segment_embedding = keras.layers.Embedding(
             type_vocab_size, hidden_size, embeddings_initializer=initializer,
             dtype=self.dtype_policy, name="segment_embedding",
-        )
+        ) if type_vocab_size else None
         self.layer_norm = BertLayerNorm(
             epsilon=layer_norm_epsilon, dtype=self.dtype_policy, name="layer_norm"
         )
@@ -54,7 +55,8 @@ class BertEmbeddings(keras.layers.Layer):
 
     def build(self, input_shape=None):
         self.token_embedding.build((None, None))
-        self.segment_embedding.build((None, None))
+        if self.segment_embedding is not None:
+            self.segment_embedding.build((None, None))
         # A plain weight rather than an Embedding layer: positions are always
         # 0..seq-1, so a slice is all the lookup there is.
         self.position_embedding = self.add_weight(
@@ -80,11 +82,9 @@ class BertEmbeddings(keras.layers.Layer):
             "max_length does this)",
         )
         positions = ops.cast(self.position_embedding[:seq_length], self.compute_dtype)
-        embeddings = (
-            token_vectors                            # [batch, seq, hidden]
-            + self.segment_embedding(segment_ids)    # [batch, seq, hidden]
-            + positions[None, :, :]                  # [1, seq, hidden]
-        )
+        embeddings = token_vectors + positions[None, :, :]  # [batch, seq, hidden]
+        if self.segment_embedding is not None:
+            embeddings += self.segment_embedding(segment_ids)  # [batch, seq, hidden]
         embeddings = self.layer_norm(embeddings, training=training)
         return self.dropout_layer(embeddings, training=training)
 

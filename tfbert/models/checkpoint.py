@@ -23,6 +23,7 @@ import re
 
 import numpy as np
 
+from tfbert.models import distilbert
 from tfbert.models.config import BertConfig
 
 logger = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ logger = logging.getLogger(__name__)
 # Weights a BERT checkpoint may carry beyond the encoder: pretraining and task heads,
 # optimizer state, buffers. They are skipped with a log line, not an error.
 _NOT_ENCODER_WEIGHTS = re.compile(
-    r"^(cls\.|classifier\.|qa_outputs\.|global_step$|output_weights$|output_bias$)"
+    r"^(cls\.|classifier\.|pre_classifier\.|qa_outputs\.|global_step$|output_weights$|output_bias$)"
     r"|(^|\.)position_ids$|adam_[mv]$"
 )
 
@@ -92,10 +93,13 @@ def _read_hugging_face(directory):
             for name in f.keys():
                 stored[name] = _as_float32(f.get_tensor(name))
 
-    prefix = "bert." if any(name.startswith("bert.") for name in stored) else ""
+    family_prefix = distilbert.PREFIX if config.model_type == distilbert.MODEL_TYPE else "bert."
+    prefix = family_prefix if any(name.startswith(family_prefix) for name in stored) else ""
     weights, original_names = {}, {}
     for name, value in stored.items():
         canonical = name[len(prefix):] if name.startswith(prefix) else name
+        if config.model_type == distilbert.MODEL_TYPE:
+            canonical = distilbert.canonical_name(canonical)
         canonical = re.sub(r"LayerNorm\.gamma$", "LayerNorm.weight", canonical)
         canonical = re.sub(r"LayerNorm\.beta$", "LayerNorm.bias", canonical)
         if value.ndim == 2 and not canonical.startswith("embeddings."):
@@ -107,7 +111,9 @@ def _read_hugging_face(directory):
         weights=weights,
         original_names=original_names,
         path=", ".join(str(p) for p in files),
-        to_original_name=lambda canonical: prefix + canonical,
+        to_original_name=lambda canonical: prefix + (
+            distilbert.stored_name(canonical) if config.model_type == distilbert.MODEL_TYPE
+            else canonical),
     )
 
 
@@ -192,11 +198,13 @@ def encoder_weight_names(encoder):
     embeddings = encoder.get_layer("embeddings")
     pairs = [
         (embeddings.token_embedding.embeddings, ["embeddings.word_embeddings.weight"]),
-        (embeddings.segment_embedding.embeddings, ["embeddings.token_type_embeddings.weight"]),
         (embeddings.position_embedding, ["embeddings.position_embeddings.weight"]),
         (embeddings.layer_norm.gamma, ["embeddings.LayerNorm.weight"]),
         (embeddings.layer_norm.beta, ["embeddings.LayerNorm.bias"]),
     ]
+    if embeddings.segment_embedding is not None:  # none in DistilBERT
+        pairs.insert(1, (embeddings.segment_embedding.embeddings,
+                         ["embeddings.token_type_embeddings.weight"]))
     for i, block in enumerate(encoder.transformer_blocks):
         layer = f"encoder.layer.{i}"
         qkv = [f"{layer}.attention.self.{part}" for part in ("query", "key", "value")]
@@ -214,11 +222,12 @@ def encoder_weight_names(encoder):
             (block.output_layer_norm.gamma, [f"{layer}.output.LayerNorm.weight"]),
             (block.output_layer_norm.beta, [f"{layer}.output.LayerNorm.bias"]),
         ]
-    pooler = encoder.get_layer("pooler")
-    pairs += [
-        (pooler.kernel, ["pooler.dense.weight"]),
-        (pooler.bias, ["pooler.dense.bias"]),
-    ]
+    if encoder.bert_config.model_type != distilbert.MODEL_TYPE:  # DistilBERT has no pooler
+        pooler = encoder.get_layer("pooler")
+        pairs += [
+            (pooler.kernel, ["pooler.dense.weight"]),
+            (pooler.bias, ["pooler.dense.bias"]),
+        ]
     return pairs
 
 

@@ -19,12 +19,32 @@ import tempfile
 
 import numpy as np
 
+from tfbert.models import distilbert
 from tfbert.models.checkpoint import encoder_weight_names
 
 WEIGHTS_FILE = "model.safetensors"
 
 
-def encoder_state(encoder, prefix="bert."):
+def stored_name(config, canonical):
+    """An encoder weight's canonical name as its family stores it: "bert.*", or
+    "distilbert.*" in DistilBERT's own names."""
+    if config.model_type == distilbert.MODEL_TYPE:
+        return distilbert.PREFIX + distilbert.stored_name(canonical)
+    return "bert." + canonical
+
+
+def stored_head_name(config, name):
+    """A head weight's name ("cls.*", as `head_state` gives them) as the family stores
+    it: BERT's as they are, DistilBERT's masked-LM head as vocab_transform, ..."""
+    if config.model_type != distilbert.MODEL_TYPE:
+        return name
+    if name.startswith("cls.seq_relationship."):
+        raise ValueError("DistilBERT has no next-sentence head: pretrain a DistilBERT "
+                         "encoder with next_sentence = false.")
+    return distilbert.stored_name(name)
+
+
+def encoder_state(encoder):
     """{Hugging Face name: float32 numpy array} of every encoder weight."""
     state = {}
     for variable, names in encoder_weight_names(encoder):
@@ -33,7 +53,7 @@ def encoder_state(encoder, prefix="bert."):
         for name, part in zip(names, parts):
             if part.ndim == 2 and not name.startswith("embeddings."):
                 part = part.T  # Keras [in, out] -> torch.nn.Linear's [out, in]
-            state[prefix + name] = np.ascontiguousarray(part)
+            state[stored_name(encoder.bert_config, name)] = np.ascontiguousarray(part)
     return state
 
 
@@ -54,6 +74,7 @@ def save_hugging_face(directory, encoder, tokenizer, head_weights=None, architec
                               "pass overwrite=True (--overwrite) to replace it.")
     state = encoder_state(encoder)
     for name, value in (head_weights or {}).items():
+        name = stored_head_name(encoder.bert_config, name)
         if name in state:
             raise ValueError(f"head weight {name!r} would overwrite an encoder weight.")
         state[name] = np.ascontiguousarray(np.asarray(value, np.float32))
@@ -66,6 +87,9 @@ def save_hugging_face(directory, encoder, tokenizer, head_weights=None, architec
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
     try:
+        if config.model_type == distilbert.MODEL_TYPE:  # BertModel -> DistilBertModel, ...
+            architecture = architecture.replace("ForPreTraining", "ForMaskedLM").replace(
+                "Bert", "DistilBert")
         hugging_face = {"architectures": [architecture], **config.to_hugging_face_dict(),
                         "initializer_range": encoder.initializer_range,
                         "pad_token_id": tokenizer.pad_id}
@@ -73,7 +97,8 @@ def save_hugging_face(directory, encoder, tokenizer, head_weights=None, architec
         (staging / "vocab.txt").write_text("".join(f"{token}\n" for token in vocabulary),
                                            encoding="utf-8")
         (staging / "tokenizer_config.json").write_text(json.dumps({
-            "tokenizer_class": "BertTokenizer", "do_lower_case": tokenizer.lowercase,
+            "tokenizer_class": ("DistilBertTokenizer" if config.model_type == distilbert.MODEL_TYPE
+                                else "BertTokenizer"), "do_lower_case": tokenizer.lowercase,
             "strip_accents": tokenizer.strip_accents, "tokenize_chinese_chars": True,
             "model_max_length": config.max_position_embeddings,
             "unk_token": tokenizer.unk_token, "sep_token": tokenizer.sep_token,

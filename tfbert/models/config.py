@@ -6,7 +6,9 @@ from them. Kept free of TensorFlow so that reading a config is cheap.
 
 It reads the two config files BERT checkpoints ship with:
 - Hugging Face `config.json` (`num_hidden_layers`, `layer_norm_eps`, `model_type`, ...),
-- Google `bert_config.json` (the same names, minus the Hugging Face bookkeeping).
+- Google `bert_config.json` (the same names, minus the Hugging Face bookkeeping);
+and DistilBERT's `config.json` (`model_type` "distilbert": `dim`, `n_layers`, ...),
+a BERT without segment embeddings (tfbert/models/distilbert.py says what differs).
 
 An unknown key is an error rather than something skipped: a key we do not understand
 may change the architecture (`embedding_size`, `position_embedding_type`, ...), and
@@ -16,6 +18,8 @@ ignoring it would load weights into the wrong model without a word.
 import dataclasses
 import json
 import pathlib
+
+from tfbert.models import distilbert
 
 # The hidden_act names tfbert implements. The functions themselves need TensorFlow and
 # live in tfbert/layers/transformer_block.py (ACTIVATIONS); a test keeps the two equal.
@@ -37,6 +41,9 @@ IGNORED_HF_KEYS = frozenset(
         "position_embedding_type", "is_decoder", "add_cross_attention",
     }
 )
+
+# The checkpoint families an encoder is read from and written back as.
+MODEL_TYPES = ("bert", distilbert.MODEL_TYPE)
 
 # Hugging Face name -> BertConfig field. Google's bert_config.json uses the same names.
 _FIELD_FOR_KEY = {
@@ -66,6 +73,9 @@ class BertConfig:
     hidden_dropout, attention_dropout: dropout rates on hidden states and on
         attention probabilities.
     layer_norm_epsilon: LayerNorm's epsilon (1e-12 in the original BERT).
+    type_vocab_size 0: no segment embedding at all (DistilBERT).
+    model_type: the checkpoint family whose names and config.json the encoder is
+        written back in: "bert" or "distilbert" (MODEL_TYPES).
     """
 
     vocab_size: int
@@ -79,6 +89,7 @@ class BertConfig:
     max_position_embeddings: int = 512
     type_vocab_size: int = 2
     layer_norm_epsilon: float = 1e-12
+    model_type: str = "bert"
 
     def __post_init__(self):
         self.validate()
@@ -93,11 +104,21 @@ class BertConfig:
         key = lambda field: (key_names or {}).get(field, field)
         for name in (
             "vocab_size", "hidden_size", "num_layers", "num_heads",
-            "intermediate_size", "max_position_embeddings", "type_vocab_size",
+            "intermediate_size", "max_position_embeddings",
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{key(name)} must be a positive integer, got {value!r}.")
+        value = self.type_vocab_size
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{key('type_vocab_size')} must be an integer >= 0 (0: no segment "
+                             f"embedding), got {value!r}.")
+        if self.model_type not in MODEL_TYPES:
+            raise ValueError(f"model_type {self.model_type!r} is not one of: "
+                             f"{', '.join(MODEL_TYPES)}.")
+        if self.model_type == distilbert.MODEL_TYPE and self.type_vocab_size:
+            raise ValueError(f"a distilbert encoder has no segment embedding: type_vocab_size "
+                             f"must be 0, got {self.type_vocab_size}.")
         for name in ("hidden_dropout", "attention_dropout"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
@@ -135,7 +156,9 @@ class BertConfig:
         return dataclasses.asdict(self)
 
     def to_hugging_face_dict(self):
-        """The fields under Hugging Face's `config.json` names (`model_type` "bert")."""
+        """The fields under Hugging Face's `config.json` names, in the family's layout."""
+        if self.model_type == distilbert.MODEL_TYPE:
+            return distilbert.hugging_face_config(self)
         values = {key: getattr(self, field) for key, field in _FIELD_FOR_KEY.items()}
         return {"model_type": "bert", "position_embedding_type": "absolute", **values}
 
@@ -180,6 +203,18 @@ class BertConfig:
     @classmethod
     def from_checkpoint_dict(cls, values, source="config"):
         """Maps checkpoint key names (Hugging Face or Google) onto a BertConfig."""
+        model_type = values.get("model_type", "bert")
+        if model_type == distilbert.MODEL_TYPE:
+            known = set(distilbert.CONFIG_FIELDS) | distilbert.IGNORED_KEYS | IGNORED_HF_KEYS
+            unknown = sorted(set(values) - known)
+            if unknown:
+                raise ValueError(
+                    f"{source}: unknown key(s) {', '.join(unknown)} for model_type "
+                    f"'distilbert'. tfbert reads {', '.join(sorted(distilbert.CONFIG_FIELDS))}; "
+                    "a key it does not know may change the architecture, so it refuses to guess."
+                )
+            fields, key_names = distilbert.config_fields(values, source)
+            return cls.from_dict(fields, source=source, key_names=key_names)
         unknown = sorted(set(values) - set(_FIELD_FOR_KEY) - IGNORED_HF_KEYS)
         if unknown:
             raise ValueError(
@@ -188,11 +223,10 @@ class BertConfig:
                 "bookkeeping keys); a key it does not know may change the "
                 "architecture, so it refuses to guess."
             )
-        model_type = values.get("model_type", "bert")
         if model_type != "bert":
             raise ValueError(
                 f"{source}: model_type {model_type!r} is not supported; tfbert loads "
-                "model_type 'bert'."
+                f"model_type {' and '.join(repr(t) for t in MODEL_TYPES)}."
             )
         position_type = values.get("position_embedding_type", "absolute")
         if position_type != "absolute":

@@ -110,6 +110,10 @@ class MaskedLanguageModel(Task):
             raise ValueError(f"the tokenizer has {len(vocabulary)} tokens but the encoder's "
                              f"vocab_size is {encoder.bert_config.vocab_size}.")
         self.mask_id = vocabulary.index("[MASK]")
+        if next_sentence and encoder.bert_config.type_vocab_size == 0:
+            raise ValueError(f"next-sentence prediction tells a pair's two segments apart, and a "
+                             f"{encoder.bert_config.model_type} encoder has no segment embedding: "
+                             "set next_sentence = false ([pretraining]).")
         self.next_sentence = bool(next_sentence)
         self.mask_rate = float(mask_rate)
         self.whole_word_masking = bool(whole_word_masking)
