@@ -7,10 +7,13 @@ texts itself and must give the same ids and the same outputs, and writes the enc
 back in the family's own layout.
 
 DistilBERT: BERT without segment embeddings and pooler (tfbert/models/distilbert.py).
+ELECTRA: BERT with narrower embeddings projected to the blocks, no pooler
+(tfbert/models/electra.py); its fixture's embeddings are 16 wide, its blocks 32.
 
 Bad input tried: a DistilBERT config with an unknown key, a DistilBERT encoder given a
 segment table, a next-sentence head written as DistilBERT, a family tfbert does not
-read (roberta), next-sentence prediction on DistilBERT.
+read (roberta), next-sentence prediction on DistilBERT, masked-LM pretraining on
+ELECTRA's narrow embeddings, an embedding_size on a BERT, an ELECTRA decoder.
 """
 
 import json
@@ -30,6 +33,7 @@ from tfbert.layers.pretraining_heads import head_state, load_head_weights
 from tfbert.tasks.masked_lm import MaskedLanguageModel
 
 DISTILBERT = FIXTURES / "families" / "distilbert"
+ELECTRA = FIXTURES / "families" / "electra"
 # The texts tools/make_family_fixtures.py ran, in its order: singles, then pairs.
 TEXTS = ["good movie", "the plot was very bad .", "not a fine film , unlike the fare",
          "weather", "the flight was awful , the fare was poor , the film was great ."]
@@ -143,7 +147,7 @@ def test_next_sentence_prediction_is_refused_for_distilbert(tmp_path, distilbert
     with pytest.raises(ValueError, match="a distilbert encoder has no segment embedding: set "
                                          "next_sentence = false"):
         MaskedLanguageModel(encoder, tokenizer, next_sentence=True)
-    with pytest.raises(ValueError, match="DistilBERT has no next-sentence head"):
+    with pytest.raises(ValueError, match="distilbert has no next-sentence head"):
         save_hugging_face(tmp_path / "nsp", encoder, tokenizer,
                           head_weights={"cls.seq_relationship.bias": np.zeros(2, np.float32)})
     assert not (tmp_path / "nsp").exists()
@@ -155,3 +159,47 @@ def test_head_weights_read_from_a_distilbert_checkpoint_are_the_vocab_heads(dist
     checkpoint = read_checkpoint(DISTILBERT)
     assert "cls.predictions.transform.dense.weight" in checkpoint.weights
     assert load_head_weights(checkpoint, model.masked_lm) == ["masked LM"]
+
+
+def test_electra_tokens_and_outputs_equal_transformers():
+    reference = dict(np.load(ELECTRA / "reference.npz"))
+    encoder, tokenizer = BertEncoder.from_pretrained(ELECTRA), BertTokenizer.from_pretrained(ELECTRA)
+    assert (encoder.bert_config.model_type, encoder.bert_config.embedding_width,
+            encoder.bert_config.hidden_size) == ("electra", 16, 32)
+    ours = features(tokenizer, reference["input_ids"].shape[1])
+    np.testing.assert_array_equal(ours["input_ids"].numpy(), reference["input_ids"])
+    np.testing.assert_array_equal(ours["segment_ids"].numpy(), reference["token_type_ids"])
+    hidden = encoder(ours)["sequence_output"].numpy()
+    real = reference["attention_mask"].astype(bool)
+    assert np.abs(reference["last_hidden_state"][real]).max() > 1.0
+    np.testing.assert_allclose(hidden[real], reference["last_hidden_state"][real], atol=2e-5)
+
+
+def test_electra_is_written_back_in_its_own_layout(tmp_path):
+    encoder, tokenizer = BertEncoder.from_pretrained(ELECTRA), BertTokenizer.from_pretrained(ELECTRA)
+    written = save_hugging_face(tmp_path / "again", encoder, tokenizer)
+    original, again = load_file(ELECTRA / "model.safetensors"), load_file(written / "model.safetensors")
+    encoder_names = sorted(name for name in original if name.startswith("electra."))
+    assert sorted(again) == encoder_names  # the discriminator's head is not the encoder's
+    for name in encoder_names:
+        np.testing.assert_array_equal(again[name], original[name], err_msg=name)
+    config = json.loads((written / "config.json").read_text())
+    assert (config["model_type"], config["embedding_size"], config["hidden_size"],
+            config["architectures"]) == ("electra", 16, 32, ["ElectraModel"])
+    assert BertConfig.from_json_file(written / "config.json") == encoder.bert_config
+    with pytest.raises(ValueError, match=re.escape("must be as wide as the hidden states (32); "
+                                                   "this electra encoder's is 16")):
+        MaskedLanguageModel(encoder, tokenizer)
+
+
+def test_bad_electra_configs():
+    values = json.loads((ELECTRA / "config.json").read_text())
+    with pytest.raises(ValueError, match=re.escape("is_decoder=true is not supported")):
+        BertConfig.from_checkpoint_dict({**values, "is_decoder": True})
+    with pytest.raises(ValueError, match=re.escape("embedding_size must be an integer >= 0")):
+        BertConfig.from_checkpoint_dict({**values, "embedding_size": -1})
+    with pytest.raises(ValueError, match=re.escape("an embedding_size (16) other than hidden_size "
+                                                   "(32) is ELECTRA's")):
+        BertConfig(vocab_size=10, hidden_size=32, num_heads=4, embedding_size=16)
+    with pytest.raises(ValueError, match=re.escape("unknown key(s) embedding_size")):
+        BertConfig.from_checkpoint_dict({"vocab_size": 10, "embedding_size": 16})  # a BERT config

@@ -12,8 +12,9 @@ with no torch. This script is the only place that runs torch.
     /tmp/torchvenv/bin/python tools/make_family_fixtures.py
 
 Per family: the checkpoint (config.json, model.safetensors, vocab.txt,
-tokenizer_config.json) and reference.npz (input_ids, attention_mask,
-last_hidden_state, and the masked-LM logits where the family has a masked-LM head).
+tokenizer_config.json) and reference.npz (input_ids, attention_mask, token_type_ids
+where the family has them, last_hidden_state, and the masked-LM logits where the
+family has a masked-LM head).
 """
 
 import pathlib
@@ -73,7 +74,32 @@ def distilbert(directory):
             "last_hidden_state": hidden.numpy(), "masked_lm_logits": logits.numpy()}
 
 
-FAMILIES = {"distilbert": distilbert}
+def electra(directory):
+    """A discriminator whose embeddings (16 wide) are narrower than its blocks (32)."""
+    from transformers import ElectraConfig, ElectraForPreTraining
+
+    torch.manual_seed(0)
+    config = ElectraConfig(vocab_size=len(VOCAB), embedding_size=16, hidden_size=32,
+                           num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+                           max_position_embeddings=64, type_vocab_size=2, pad_token_id=0)
+    model = spread(ElectraForPreTraining(config), seed=1).eval()
+    model.save_pretrained(directory, safe_serialization=True)
+    (directory / "vocab.txt").write_text("".join(f"{token}\n" for token in VOCAB), encoding="utf-8")
+    tokenizer = transformers.ElectraTokenizer(str(directory / "vocab.txt"), do_lower_case=True)
+    tokenizer.save_pretrained(directory)
+    rows = [tokenizer(a) for a in TEXTS] + [tokenizer(a, b) for a, b in PAIRS]
+    length = max(len(row["input_ids"]) for row in rows)
+    arrays = {name: np.zeros((len(rows), length), np.int64)
+              for name in ("input_ids", "token_type_ids", "attention_mask")}
+    for i, row in enumerate(rows):
+        for name, array in arrays.items():
+            array[i, :len(row[name])] = row[name]
+    with torch.no_grad():
+        hidden = model.electra(**{k: torch.tensor(v) for k, v in arrays.items()}).last_hidden_state
+    return {**arrays, "last_hidden_state": hidden.numpy()}
+
+
+FAMILIES = {"distilbert": distilbert, "electra": electra}
 
 
 def main():

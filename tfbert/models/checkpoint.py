@@ -23,15 +23,15 @@ import re
 
 import numpy as np
 
-from tfbert.models import distilbert
-from tfbert.models.config import BertConfig
+from tfbert.models.config import FAMILIES, BertConfig
 
 logger = logging.getLogger(__name__)
 
 # Weights a BERT checkpoint may carry beyond the encoder: pretraining and task heads,
 # optimizer state, buffers. They are skipped with a log line, not an error.
 _NOT_ENCODER_WEIGHTS = re.compile(
-    r"^(cls\.|classifier\.|pre_classifier\.|qa_outputs\.|global_step$|output_weights$|output_bias$)"
+    r"^(cls\.|classifier\.|pre_classifier\.|qa_outputs\.|discriminator_predictions\.|"
+    r"global_step$|output_weights$|output_bias$)"
     r"|(^|\.)position_ids$|adam_[mv]$"
 )
 
@@ -93,13 +93,14 @@ def _read_hugging_face(directory):
             for name in f.keys():
                 stored[name] = _as_float32(f.get_tensor(name))
 
-    family_prefix = distilbert.PREFIX if config.model_type == distilbert.MODEL_TYPE else "bert."
+    family = FAMILIES.get(config.model_type)
+    family_prefix = family.PREFIX if family else "bert."
     prefix = family_prefix if any(name.startswith(family_prefix) for name in stored) else ""
     weights, original_names = {}, {}
     for name, value in stored.items():
         canonical = name[len(prefix):] if name.startswith(prefix) else name
-        if config.model_type == distilbert.MODEL_TYPE:
-            canonical = distilbert.canonical_name(canonical)
+        if family:
+            canonical = family.canonical_name(canonical)
         canonical = re.sub(r"LayerNorm\.gamma$", "LayerNorm.weight", canonical)
         canonical = re.sub(r"LayerNorm\.beta$", "LayerNorm.bias", canonical)
         if value.ndim == 2 and not canonical.startswith("embeddings."):
@@ -112,8 +113,7 @@ def _read_hugging_face(directory):
         original_names=original_names,
         path=", ".join(str(p) for p in files),
         to_original_name=lambda canonical: prefix + (
-            distilbert.stored_name(canonical) if config.model_type == distilbert.MODEL_TYPE
-            else canonical),
+            family.stored_name(canonical) if family else canonical),
     )
 
 
@@ -205,6 +205,11 @@ def encoder_weight_names(encoder):
     if embeddings.segment_embedding is not None:  # none in DistilBERT
         pairs.insert(1, (embeddings.segment_embedding.embeddings,
                          ["embeddings.token_type_embeddings.weight"]))
+    config = encoder.bert_config
+    if config.embedding_width != config.hidden_size:  # ELECTRA's projection
+        projection = encoder.get_layer("embedding_projection")
+        pairs += [(projection.kernel, ["embeddings_project.weight"]),
+                  (projection.bias, ["embeddings_project.bias"])]
     for i, block in enumerate(encoder.transformer_blocks):
         layer = f"encoder.layer.{i}"
         qkv = [f"{layer}.attention.self.{part}" for part in ("query", "key", "value")]
@@ -222,7 +227,8 @@ def encoder_weight_names(encoder):
             (block.output_layer_norm.gamma, [f"{layer}.output.LayerNorm.weight"]),
             (block.output_layer_norm.beta, [f"{layer}.output.LayerNorm.bias"]),
         ]
-    if encoder.bert_config.model_type != distilbert.MODEL_TYPE:  # DistilBERT has no pooler
+    family = FAMILIES.get(config.model_type)
+    if family is None or family.HAS_POOLER:  # DistilBERT and ELECTRA have none
         pooler = encoder.get_layer("pooler")
         pairs += [
             (pooler.kernel, ["pooler.dense.weight"]),

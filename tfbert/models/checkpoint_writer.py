@@ -19,29 +19,35 @@ import tempfile
 
 import numpy as np
 
-from tfbert.models import distilbert
 from tfbert.models.checkpoint import encoder_weight_names
+from tfbert.models.config import FAMILIES
 
 WEIGHTS_FILE = "model.safetensors"
 
 
 def stored_name(config, canonical):
-    """An encoder weight's canonical name as its family stores it: "bert.*", or
-    "distilbert.*" in DistilBERT's own names."""
-    if config.model_type == distilbert.MODEL_TYPE:
-        return distilbert.PREFIX + distilbert.stored_name(canonical)
+    """An encoder weight's canonical name as its family stores it: "bert.*", or the
+    family's prefix and names ("distilbert.transformer.layer.0...")."""
+    family = FAMILIES.get(config.model_type)
+    if family:
+        return family.PREFIX + family.stored_name(canonical)
     return "bert." + canonical
 
 
 def stored_head_name(config, name):
     """A head weight's name ("cls.*", as `head_state` gives them) as the family stores
     it: BERT's as they are, DistilBERT's masked-LM head as vocab_transform, ..."""
-    if config.model_type != distilbert.MODEL_TYPE:
+    family = FAMILIES.get(config.model_type)
+    if family is None:
         return name
     if name.startswith("cls.seq_relationship."):
-        raise ValueError("DistilBERT has no next-sentence head: pretrain a DistilBERT "
-                         "encoder with next_sentence = false.")
-    return distilbert.stored_name(name)
+        raise ValueError(f"{config.model_type} has no next-sentence head: pretrain a "
+                         f"{config.model_type} encoder with next_sentence = false.")
+    stored = family.stored_name(name)
+    if stored == name:  # a head the family's checkpoints have no names for
+        raise ValueError(f"{config.model_type} checkpoints have no weight {name!r}: its heads "
+                         "cannot be written in that layout.")
+    return stored
 
 
 def encoder_state(encoder):
@@ -87,9 +93,9 @@ def save_hugging_face(directory, encoder, tokenizer, head_weights=None, architec
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
     try:
-        if config.model_type == distilbert.MODEL_TYPE:  # BertModel -> DistilBertModel, ...
-            architecture = architecture.replace("ForPreTraining", "ForMaskedLM").replace(
-                "Bert", "DistilBert")
+        family = FAMILIES.get(config.model_type)
+        if family:  # BertModel -> DistilBertModel, ...
+            architecture = family.architecture(architecture)
         hugging_face = {"architectures": [architecture], **config.to_hugging_face_dict(),
                         "initializer_range": encoder.initializer_range,
                         "pad_token_id": tokenizer.pad_id}
@@ -97,8 +103,8 @@ def save_hugging_face(directory, encoder, tokenizer, head_weights=None, architec
         (staging / "vocab.txt").write_text("".join(f"{token}\n" for token in vocabulary),
                                            encoding="utf-8")
         (staging / "tokenizer_config.json").write_text(json.dumps({
-            "tokenizer_class": ("DistilBertTokenizer" if config.model_type == distilbert.MODEL_TYPE
-                                else "BertTokenizer"), "do_lower_case": tokenizer.lowercase,
+            "tokenizer_class": family.TOKENIZER_CLASS if family else "BertTokenizer",
+            "do_lower_case": tokenizer.lowercase,
             "strip_accents": tokenizer.strip_accents, "tokenize_chinese_chars": True,
             "model_max_length": config.max_position_embeddings,
             "unk_token": tokenizer.unk_token, "sep_token": tokenizer.sep_token,

@@ -7,8 +7,10 @@ from them. Kept free of TensorFlow so that reading a config is cheap.
 It reads the two config files BERT checkpoints ship with:
 - Hugging Face `config.json` (`num_hidden_layers`, `layer_norm_eps`, `model_type`, ...),
 - Google `bert_config.json` (the same names, minus the Hugging Face bookkeeping);
-and DistilBERT's `config.json` (`model_type` "distilbert": `dim`, `n_layers`, ...),
-a BERT without segment embeddings (tfbert/models/distilbert.py says what differs).
+and the `config.json` of the other families read as a BERT (`FAMILIES`): DistilBERT
+(`model_type` "distilbert": `dim`, `n_layers`, ...; no segment embeddings) and ELECTRA
+(`model_type` "electra": a narrower embedding); tfbert/models/<family>.py says what
+differs.
 
 An unknown key is an error rather than something skipped: a key we do not understand
 may change the architecture (`embedding_size`, `position_embedding_type`, ...), and
@@ -19,7 +21,7 @@ import dataclasses
 import json
 import pathlib
 
-from tfbert.models import distilbert
+from tfbert.models import distilbert, electra
 
 # The hidden_act names tfbert implements. The functions themselves need TensorFlow and
 # live in tfbert/layers/transformer_block.py (ACTIVATIONS); a test keeps the two equal.
@@ -42,8 +44,13 @@ IGNORED_HF_KEYS = frozenset(
     }
 )
 
-# The checkpoint families an encoder is read from and written back as.
-MODEL_TYPES = ("bert", distilbert.MODEL_TYPE)
+# The checkpoint families read into a BertEncoder besides BERT itself, by model_type.
+# Each module says what differs: CONFIG_FIELDS and IGNORED_KEYS (its config.json),
+# config_fields / hugging_face_config (reading and writing it), canonical_name /
+# stored_name (its weight names <-> BERT's canonical ones), PREFIX (of its task models'
+# weights), HAS_POOLER, TOKENIZER_CLASS and architecture (what a written one names).
+FAMILIES = {family.MODEL_TYPE: family for family in (distilbert, electra)}
+MODEL_TYPES = ("bert", *FAMILIES)
 
 # Hugging Face name -> BertConfig field. Google's bert_config.json uses the same names.
 _FIELD_FOR_KEY = {
@@ -75,7 +82,9 @@ class BertConfig:
     layer_norm_epsilon: LayerNorm's epsilon (1e-12 in the original BERT).
     type_vocab_size 0: no segment embedding at all (DistilBERT).
     model_type: the checkpoint family whose names and config.json the encoder is
-        written back in: "bert" or "distilbert" (MODEL_TYPES).
+        written back in: "bert" or one of FAMILIES.
+    embedding_size: the width of the embedding tables (ELECTRA's can be narrower than
+        hidden_size, then projected to it); 0: hidden_size, as in BERT.
     """
 
     vocab_size: int
@@ -90,6 +99,7 @@ class BertConfig:
     type_vocab_size: int = 2
     layer_norm_epsilon: float = 1e-12
     model_type: str = "bert"
+    embedding_size: int = 0
 
     def __post_init__(self):
         self.validate()
@@ -113,9 +123,17 @@ class BertConfig:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{key('type_vocab_size')} must be an integer >= 0 (0: no segment "
                              f"embedding), got {value!r}.")
+        value = self.embedding_size
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{key('embedding_size')} must be an integer >= 0 (0: hidden_size), "
+                             f"got {value!r}.")
         if self.model_type not in MODEL_TYPES:
             raise ValueError(f"model_type {self.model_type!r} is not one of: "
                              f"{', '.join(MODEL_TYPES)}.")
+        if self.model_type != electra.MODEL_TYPE and self.embedding_size not in (0, self.hidden_size):
+            raise ValueError(f"an embedding_size ({self.embedding_size}) other than hidden_size "
+                             f"({self.hidden_size}) is ELECTRA's (model_type 'electra'), not "
+                             f"{self.model_type!r}'s.")
         if self.model_type == distilbert.MODEL_TYPE and self.type_vocab_size:
             raise ValueError(f"a distilbert encoder has no segment embedding: type_vocab_size "
                              f"must be 0, got {self.type_vocab_size}.")
@@ -144,6 +162,11 @@ class BertConfig:
             )
 
     @property
+    def embedding_width(self):
+        """The width of the embedding tables: embedding_size, or hidden_size when 0."""
+        return self.embedding_size or self.hidden_size
+
+    @property
     def head_size(self):
         return self.hidden_size // self.num_heads
 
@@ -157,8 +180,8 @@ class BertConfig:
 
     def to_hugging_face_dict(self):
         """The fields under Hugging Face's `config.json` names, in the family's layout."""
-        if self.model_type == distilbert.MODEL_TYPE:
-            return distilbert.hugging_face_config(self)
+        if self.model_type in FAMILIES:
+            return FAMILIES[self.model_type].hugging_face_config(self)
         values = {key: getattr(self, field) for key, field in _FIELD_FOR_KEY.items()}
         return {"model_type": "bert", "position_embedding_type": "absolute", **values}
 
@@ -204,16 +227,24 @@ class BertConfig:
     def from_checkpoint_dict(cls, values, source="config"):
         """Maps checkpoint key names (Hugging Face or Google) onto a BertConfig."""
         model_type = values.get("model_type", "bert")
-        if model_type == distilbert.MODEL_TYPE:
-            known = set(distilbert.CONFIG_FIELDS) | distilbert.IGNORED_KEYS | IGNORED_HF_KEYS
-            unknown = sorted(set(values) - known)
+        if model_type in FAMILIES:
+            family = FAMILIES[model_type]
+            unknown = sorted(set(values) - set(family.CONFIG_FIELDS) - family.IGNORED_KEYS
+                             - IGNORED_HF_KEYS)
             if unknown:
                 raise ValueError(
                     f"{source}: unknown key(s) {', '.join(unknown)} for model_type "
-                    f"'distilbert'. tfbert reads {', '.join(sorted(distilbert.CONFIG_FIELDS))}; "
+                    f"{model_type!r}. tfbert reads {', '.join(sorted(family.CONFIG_FIELDS))}; "
                     "a key it does not know may change the architecture, so it refuses to guess."
                 )
-            fields, key_names = distilbert.config_fields(values, source)
+            position_type = values.get("position_embedding_type", "absolute")
+            if position_type != "absolute":
+                raise ValueError(f"{source}: position_embedding_type {position_type!r} is not "
+                                 "supported; tfbert implements 'absolute'.")
+            for flag in ("is_decoder", "add_cross_attention"):
+                if values.get(flag):
+                    raise ValueError(f"{source}: {flag}=true is not supported; tfbert is an encoder.")
+            fields, key_names = family.config_fields(values, source)
             return cls.from_dict(fields, source=source, key_names=key_names)
         unknown = sorted(set(values) - set(_FIELD_FOR_KEY) - IGNORED_HF_KEYS)
         if unknown:

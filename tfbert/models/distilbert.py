@@ -29,6 +29,8 @@ import re
 
 MODEL_TYPE = "distilbert"
 PREFIX = "distilbert."
+HAS_POOLER = False
+TOKENIZER_CLASS = "DistilBertTokenizer"
 LAYER_NORM_EPSILON = 1e-12  # fixed in DistilBERT's code, not in its config
 
 # config.json key -> BertConfig field.
@@ -95,6 +97,12 @@ def canonical_name(stored):
 def stored_name(canonical):
     """BERT's canonical name -> DistilBERT's (no prefix): the inverse of canonical_name."""
     return _renamed(canonical, _FROM_BERT)
+
+
+def architecture(bert_architecture):
+    """The config.json architecture of a written DistilBERT, for BERT's ("BertModel",
+    "BertForMaskedLM"); DistilBERT has no next-sentence head, so no ForPreTraining."""
+    return bert_architecture.replace("ForPreTraining", "ForMaskedLM").replace("Bert", "DistilBert")
 
 
 def config_fields(values, source):

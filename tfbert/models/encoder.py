@@ -68,7 +68,7 @@ class BertEncoder(keras.Model):
             dtype=dtype,
         )
         embeddings = BertEmbeddings(
-            config.vocab_size, config.hidden_size,
+            config.vocab_size, config.embedding_width,
             max_position_embeddings=config.max_position_embeddings,
             type_vocab_size=config.type_vocab_size,
             dropout=config.hidden_dropout, name="embeddings", **shared,
@@ -83,6 +83,11 @@ class BertEncoder(keras.Model):
             )
             for i in range(config.num_layers)
         ]
+        # ELECTRA's narrower embeddings are projected to the blocks' width.
+        projection = keras.layers.Dense(
+            config.hidden_size, kernel_initializer=truncated_normal(initializer_range),
+            dtype=dtype, name="embedding_projection",
+        ) if config.embedding_width != config.hidden_size else None
         pooler = keras.layers.Dense(
             config.hidden_size,
             activation="tanh",
@@ -96,7 +101,9 @@ class BertEncoder(keras.Model):
         input_mask = keras.Input(shape=(None,), dtype="int32", name="input_mask")
 
         mask_bias = attention_mask_bias(input_mask)          # float32 [B, 1, 1, T]
-        hidden_states = embeddings(input_ids, segment_ids)   # [B, T, H]
+        hidden_states = embeddings(input_ids, segment_ids)   # [B, T, E]
+        if projection is not None:
+            hidden_states = projection(hidden_states)        # [B, T, H]
         for index, block in enumerate(blocks):
             last = index == len(blocks) - 1
             hidden_states = block(hidden_states, mask_bias, first_position_only=pooled_only and last)
@@ -124,12 +131,14 @@ class BertEncoder(keras.Model):
 
     def from_token_vectors(self, token_vectors, segment_ids, input_mask):
         """The encoder's outputs (inference: no dropout) from the token embedding
-        vectors [B, T, H] instead of `input_ids`: the same layers in the same order as
+        vectors [B, T, E] (E: the embedding width) instead of `input_ids`: the same layers in the same order as
         the graph built in __init__. Integrated gradients (tfbert/inference/attributions.py)
         differentiates the model along a path of such vectors."""
         embeddings = self.get_layer("embeddings")
         mask_bias = attention_mask_bias(input_mask)                           # [B, 1, 1, T]
-        hidden_states = embeddings.from_token_vectors(token_vectors, segment_ids)  # [B, T, H]
+        hidden_states = embeddings.from_token_vectors(token_vectors, segment_ids)  # [B, T, E]
+        if self.bert_config.embedding_width != self.bert_config.hidden_size:
+            hidden_states = self.get_layer("embedding_projection")(hidden_states)  # [B, T, H]
         for block in self.transformer_blocks:
             hidden_states = block(hidden_states, mask_bias)
         pooled_output = self.get_layer("pooler")(hidden_states[:, 0, :])      # [B, H]

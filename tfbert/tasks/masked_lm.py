@@ -110,6 +110,11 @@ class MaskedLanguageModel(Task):
             raise ValueError(f"the tokenizer has {len(vocabulary)} tokens but the encoder's "
                              f"vocab_size is {encoder.bert_config.vocab_size}.")
         self.mask_id = vocabulary.index("[MASK]")
+        if encoder.bert_config.embedding_width != encoder.bert_config.hidden_size:
+            raise ValueError(f"masked-LM pretraining scores words against the token embedding "
+                             f"table, which must be as wide as the hidden states "
+                             f"({encoder.bert_config.hidden_size}); this {encoder.bert_config.model_type} "
+                             f"encoder's is {encoder.bert_config.embedding_width}.")
         if next_sentence and encoder.bert_config.type_vocab_size == 0:
             raise ValueError(f"next-sentence prediction tells a pair's two segments apart, and a "
                              f"{encoder.bert_config.model_type} encoder has no segment embedding: "
