@@ -63,6 +63,7 @@ SLOW_TESTS = {
     # a SavedModel export
     "test_long_text.py::test_the_export_answers_as_predict_and_ids_are_one_window_per_row",
     "test_families.py::test_a_distilbert_recipe_trains_evaluates_and_exports",
+    "test_families.py::test_an_electra_classifier_serves_what_it_predicts",
     # the real MiniLM encoder
     "test_checkpoint_writer.py::test_minilm_written_back_equals_its_original_weights",
     # a SavedModel export
