@@ -112,6 +112,28 @@ def test_a_text_is_read_in_at_most_max_windows_windows():
         windowed(max_windows=0)
 
 
+def test_attention_weighs_the_windows_pooled_vectors():
+    encoder, tokenizer = tiny(max_length=8)
+    model = spread(TextClassifier(encoder, tokenizer, ["neg", "pos", "mixed"], long_text="windows",
+                                  window_stride=3, window_combine="attention", head="mean"))
+    rng = np.random.default_rng(1)
+    texts = [" ".join(rng.choice(WORDS_OF_TEN, size=n)) for n in (3, 13, 20)]
+    logits = model.predict(texts)["logits"]
+    for text, row in zip(texts, logits):
+        pieces = text.split()
+        starts, ends, _ = ranges([len(pieces)], window=6, stride=3)
+        windows = tokenizer([" ".join(pieces[s:e]) for s, e in zip(starts, ends)])
+        pooled = model.head.pool(model.encoder(windows), windows["input_mask"]).numpy()  # [W, H]
+        kernel, bias = (w.numpy() for w in model.window_attention.weights)
+        scores = pooled @ kernel[:, 0] + bias[0]
+        weights = np.exp(scores - scores.max()) / np.exp(scores - scores.max()).sum()
+        expected = model.head.output_dense((weights[:, None] * pooled).sum(0)[None]).numpy()[0]
+        np.testing.assert_allclose(row, expected, atol=1e-5)
+    again = TextClassifier.from_config(model.get_config())  # the scorer is built and saved
+    again.set_weights(model.get_weights())
+    np.testing.assert_allclose(again.predict(texts)["logits"], logits, atol=1e-6)
+
+
 def test_the_export_answers_as_predict_and_ids_are_one_window_per_row(tmp_path):
     model, _ = windowed(model_class=TextRegressor, pair=False)
     texts = ["good movie", " ".join(WORDS_OF_TEN), " ".join(WORDS_OF_TEN[::-1] * 2), "", "bad"]
@@ -134,23 +156,24 @@ def test_training_reads_what_only_the_end_of_a_long_text_says():
         texts.append(f"{filler} {'good' if label == 'pos' else 'bad'}")
         labels.append(label)
     accuracy = {}
-    for long_text in ("truncate", "windows"):
+    for long_text, combine in (("truncate", "mean"), ("windows", "mean"), ("windows", "attention")):
         encoder, tokenizer = tiny(max_length=8)
         model = TextClassifier(encoder, tokenizer, ["neg", "pos"], long_text=long_text,
-                               window_stride=3, head="mean")
+                               window_stride=3, window_combine=combine, head="mean")
         model.compile(optimizer=keras.optimizers.Adam(3e-3))
         model.fit(texts[:128], labels[:128], batch_size=8, epochs=16, verbose=0)
         answered = model.predict(texts[128:])["label"]
-        accuracy[long_text] = float(np.mean(answered == np.array(labels[128:])))
+        accuracy[long_text, combine] = float(np.mean(answered == np.array(labels[128:])))
         evaluated = model.evaluate(texts[128:], labels[128:], verbose=0, return_dict=True)
-        assert evaluated["accuracy"] == pytest.approx(accuracy[long_text], abs=1e-6)
-    assert accuracy["windows"] >= 0.9, accuracy
-    assert accuracy["truncate"] <= 0.75, accuracy
+        assert evaluated["accuracy"] == pytest.approx(accuracy[long_text, combine], abs=1e-6)
+    assert accuracy["windows", "mean"] >= 0.9, accuracy
+    assert accuracy["windows", "attention"] >= 0.9, accuracy
+    assert accuracy["truncate", "mean"] <= 0.75, accuracy
 
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(long_text="window"), "long_text = 'window' is not one of: truncate, windows"),
-    (dict(long_text="windows", window_combine="sum"), "window_combine = 'sum' is not one of: mean, max"),
+    (dict(long_text="windows", window_combine="sum"), "window_combine = 'sum' is not one of: mean, max, attention"),
     (dict(long_text="windows", window_stride=0), "window stride must be in [1, 6]"),
     (dict(long_text="windows", window_stride=7), "window stride must be in [1, 6]"),
     (dict(long_text="windows", pair=True), 'long_text = "windows" is for single texts'),
@@ -168,7 +191,7 @@ def test_an_xla_export_of_windows_is_refused(tmp_path):
 
 @pytest.mark.parametrize("override, message", [
     ("classification.long_text=all", "long_text = 'all' is not one of: truncate, windows"),
-    ("classification.window_combine=sum", "window_combine = 'sum' is not one of: mean, max"),
+    ("classification.window_combine=sum", "window_combine = 'sum' is not one of: mean, max, attention"),
     ("classification.window_stride=0", 'window_stride must be a positive number of pieces or "auto"'),
     ("classification.window_stride=half", "window_stride must be an integer or one of 'auto'"),
     ("classification.max_windows=0", "max_windows must be at least 1, got 0"),

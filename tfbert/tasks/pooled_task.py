@@ -15,11 +15,14 @@ outputs, before any softmax:
                         -> over the text's real windows: mean | max -> [B, n]
 
 The mean of logits is a product of the windows' evidence (a geometric mean of their
-probabilities); max answers with the window most sure of each output. Token inputs
+probabilities); max answers with the window most sure of each output; "attention"
+weighs the windows' pooled vectors by a learned score (a softmax over the text's
+windows) and runs the head's output layer once on their weighted sum. Token inputs
 without a window axis ([B, T], as a client that tokenizes itself sends them to
 `predict_ids`) are one window per row.
 """
 
+import keras
 import tensorflow as tf
 
 from tfbert.data.text_windows import TextWindows
@@ -69,6 +72,13 @@ class PooledTask(Task):
             TextWindows(self.tokenizer, self.window_stride, self.max_windows)  # else ValueError
         self.head = head_class(num_outputs, dropout=dropout, dtype=self.encoder.dtype_policy,
                                name="head")
+        # window_combine = "attention": one learned score per window's pooled vector.
+        self.window_attention = None
+        if long_text == "windows" and window_combine == "attention":
+            self.window_attention = keras.layers.Dense(
+                1, kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+                dtype="float32", name="window_attention")
+            self.window_attention.build((None, self.encoder.bert_config.hidden_size))
         self.build_from_tokens()
 
     @property
@@ -88,15 +98,30 @@ class PooledTask(Task):
         shape = tf.shape(inputs["input_ids"])                                 # [B, W, T]
         flat = {name: tf.reshape(value, [-1, shape[2]]) for name, value in inputs.items()}
         encoder_outputs = self.encoder(flat, training=training)
+        real = tf.reduce_max(inputs["input_mask"], axis=2) > 0                 # [B, W]
+        if self.window_attention is not None:
+            return self.attend_to_windows(encoder_outputs, flat["input_mask"], real, training)
         outputs = self.head(encoder_outputs, flat["input_mask"], training=training)  # [B*W, n]
         outputs = tf.reshape(outputs, [shape[0], shape[1], self.num_outputs])  # [B, W, n]
-        real = tf.reduce_max(inputs["input_mask"], axis=2) > 0                 # [B, W]
         if self.window_combine == "max":
             lowest = tf.constant(outputs.dtype.min, outputs.dtype)
             return tf.reduce_max(tf.where(real[:, :, None], outputs, lowest), axis=1)
         weights = tf.cast(real, outputs.dtype)[:, :, None]                   # [B, W, 1]
         return (tf.reduce_sum(outputs * weights, axis=1)
                 / tf.maximum(tf.reduce_sum(weights, axis=1), 1))             # [B, n]
+
+    def attend_to_windows(self, encoder_outputs, flat_mask, real, training=None):
+        """window_combine = "attention": the head's pooled vector of each window, a
+        softmax over the text's real windows of a learned score of each, and the head's
+        output layer on their weighted sum (one vector per text, not one per window)."""
+        head = self.head
+        pooled = tf.cast(head.pool(encoder_outputs, flat_mask), tf.float32)  # [B*W, H]
+        pooled = tf.reshape(pooled, [tf.shape(real)[0], tf.shape(real)[1], -1])  # [B, W, H]
+        scores = self.window_attention(pooled)[:, :, 0]                       # [B, W]
+        scores = tf.where(real, scores, tf.constant(-1e9, tf.float32))
+        weights = tf.nn.softmax(scores, axis=1)[:, :, None]                  # [B, W, 1]
+        text_vector = tf.reduce_sum(weights * pooled, axis=1)                 # [B, H]
+        return head.output_dense(head.dropout_layer(text_vector, training=training))  # [B, n]
 
     @property
     def reads_pooled_output(self):

@@ -35,7 +35,7 @@ def read_text_examples(path, data, labels=True):
 
 
 LONG_TEXT = ("truncate", "windows")
-WINDOW_COMBINE = ("mean", "max")
+WINDOW_COMBINE = ("mean", "max", "attention")
 
 
 @dataclasses.dataclass
@@ -50,7 +50,9 @@ class LongTextSection:
     # Pieces between the starts of two windows; "auto": half the window.
     window_stride: int = dataclasses.field(default="auto", metadata={"or_strings": ("auto",),
                                                                      "type": int})
-    window_combine: str = "mean"  # mean | max of the windows' logits (scores)
+    # mean | max of the windows' logits (scores) | attention: a learned weighting of the
+    # windows' pooled vectors (tfbert/tasks/pooled_task.py)
+    window_combine: str = "mean"
     # A text is read in at most this many windows (its first; the rest is cut): a batch
     # runs at most training.batch_size * max_windows sequences.
     max_windows: int = 8
