@@ -22,6 +22,7 @@ import json
 import pathlib
 
 from tfbert.models import distilbert, electra
+from tfbert.models.bert_keys import BERT_CONFIG_FIELDS
 
 # The hidden_act names tfbert implements. The functions themselves need TensorFlow and
 # live in tfbert/layers/transformer_block.py (ACTIVATIONS); a test keeps the two equal.
@@ -53,19 +54,7 @@ FAMILIES = {family.MODEL_TYPE: family for family in (distilbert, electra)}
 MODEL_TYPES = ("bert", *FAMILIES)
 
 # Hugging Face name -> BertConfig field. Google's bert_config.json uses the same names.
-_FIELD_FOR_KEY = {
-    "vocab_size": "vocab_size",
-    "hidden_size": "hidden_size",
-    "num_hidden_layers": "num_layers",
-    "num_attention_heads": "num_heads",
-    "intermediate_size": "intermediate_size",
-    "hidden_act": "hidden_act",
-    "hidden_dropout_prob": "hidden_dropout",
-    "attention_probs_dropout_prob": "attention_dropout",
-    "max_position_embeddings": "max_position_embeddings",
-    "type_vocab_size": "type_vocab_size",
-    "layer_norm_eps": "layer_norm_epsilon",
-}
+_FIELD_FOR_KEY = BERT_CONFIG_FIELDS
 
 
 @dataclasses.dataclass(frozen=True)

@@ -51,34 +51,33 @@ CONFIG_FIELDS = {
 IGNORED_KEYS = frozenset({"qa_dropout", "seq_classif_dropout", "tie_weights_",
                           "sinusoidal_pos_embds"})
 
-# DistilBERT name -> BERT's canonical name (tfbert/models/checkpoint.py), as regexes.
-_TO_BERT = [
-    (r"^transformer\.layer\.(\d+)\.attention\.q_lin\.", r"encoder.layer.\1.attention.self.query."),
-    (r"^transformer\.layer\.(\d+)\.attention\.k_lin\.", r"encoder.layer.\1.attention.self.key."),
-    (r"^transformer\.layer\.(\d+)\.attention\.v_lin\.", r"encoder.layer.\1.attention.self.value."),
-    (r"^transformer\.layer\.(\d+)\.attention\.out_lin\.", r"encoder.layer.\1.attention.output.dense."),
-    (r"^transformer\.layer\.(\d+)\.sa_layer_norm\.", r"encoder.layer.\1.attention.output.LayerNorm."),
-    (r"^transformer\.layer\.(\d+)\.ffn\.lin1\.", r"encoder.layer.\1.intermediate.dense."),
-    (r"^transformer\.layer\.(\d+)\.ffn\.lin2\.", r"encoder.layer.\1.output.dense."),
-    (r"^transformer\.layer\.(\d+)\.output_layer_norm\.", r"encoder.layer.\1.output.LayerNorm."),
-    (r"^vocab_transform\.", "cls.predictions.transform.dense."),
-    (r"^vocab_layer_norm\.", "cls.predictions.transform.LayerNorm."),
-    (r"^vocab_projector\.bias$", "cls.predictions.bias"),
-    (r"^vocab_projector\.weight$", "cls.predictions.decoder.weight"),  # tied to the token table
+# (DistilBERT's name, BERT's canonical name), {i} a layer's index; a name ending in "."
+# renames every weight under it. The masked-LM head's output weights are the token
+# table's (tied): read, then skipped; never written.
+_NAMES = [
+    ("transformer.layer.{i}.attention.q_lin.", "encoder.layer.{i}.attention.self.query."),
+    ("transformer.layer.{i}.attention.k_lin.", "encoder.layer.{i}.attention.self.key."),
+    ("transformer.layer.{i}.attention.v_lin.", "encoder.layer.{i}.attention.self.value."),
+    ("transformer.layer.{i}.attention.out_lin.", "encoder.layer.{i}.attention.output.dense."),
+    ("transformer.layer.{i}.sa_layer_norm.", "encoder.layer.{i}.attention.output.LayerNorm."),
+    ("transformer.layer.{i}.ffn.lin1.", "encoder.layer.{i}.intermediate.dense."),
+    ("transformer.layer.{i}.ffn.lin2.", "encoder.layer.{i}.output.dense."),
+    ("transformer.layer.{i}.output_layer_norm.", "encoder.layer.{i}.output.LayerNorm."),
+    ("vocab_transform.", "cls.predictions.transform.dense."),
+    ("vocab_layer_norm.", "cls.predictions.transform.LayerNorm."),
+    ("vocab_projector.bias", "cls.predictions.bias"),
+    ("vocab_projector.weight", "cls.predictions.decoder.weight"),
 ]
-_FROM_BERT = [
-    (r"^encoder\.layer\.(\d+)\.attention\.self\.query\.", r"transformer.layer.\1.attention.q_lin."),
-    (r"^encoder\.layer\.(\d+)\.attention\.self\.key\.", r"transformer.layer.\1.attention.k_lin."),
-    (r"^encoder\.layer\.(\d+)\.attention\.self\.value\.", r"transformer.layer.\1.attention.v_lin."),
-    (r"^encoder\.layer\.(\d+)\.attention\.output\.dense\.", r"transformer.layer.\1.attention.out_lin."),
-    (r"^encoder\.layer\.(\d+)\.attention\.output\.LayerNorm\.", r"transformer.layer.\1.sa_layer_norm."),
-    (r"^encoder\.layer\.(\d+)\.intermediate\.dense\.", r"transformer.layer.\1.ffn.lin1."),
-    (r"^encoder\.layer\.(\d+)\.output\.dense\.", r"transformer.layer.\1.ffn.lin2."),
-    (r"^encoder\.layer\.(\d+)\.output\.LayerNorm\.", r"transformer.layer.\1.output_layer_norm."),
-    (r"^cls\.predictions\.transform\.dense\.", "vocab_transform."),
-    (r"^cls\.predictions\.transform\.LayerNorm\.", "vocab_layer_norm."),
-    (r"^cls\.predictions\.bias$", "vocab_projector.bias"),
-]
+
+
+def _rule(source, target):
+    """A (regex, replacement) that renames `source`-spelled names into `target`'s."""
+    pattern = re.escape(source).replace(re.escape("{i}"), r"(\d+)")
+    return "^" + pattern + ("" if source.endswith(".") else "$"), target.replace("{i}", r"\1")
+
+
+_TO_BERT = [_rule(distil, bert) for distil, bert in _NAMES]
+_FROM_BERT = [_rule(bert, distil) for distil, bert in _NAMES]
 
 
 def _renamed(name, rules):

@@ -19,26 +19,15 @@ Names (Hugging Face, without the `electra.` prefix of its task models) are BERT'
 plus `embeddings_project.{weight,bias}`. Pure Python (no TensorFlow).
 """
 
+from tfbert.models.bert_keys import BERT_CONFIG_FIELDS
+
 MODEL_TYPE = "electra"
 PREFIX = "electra."
 HAS_POOLER = False
 TOKENIZER_CLASS = "ElectraTokenizer"
 
 # config.json key -> BertConfig field: BERT's names, plus the embedding width.
-CONFIG_FIELDS = {
-    "vocab_size": "vocab_size",
-    "embedding_size": "embedding_size",
-    "hidden_size": "hidden_size",
-    "num_hidden_layers": "num_layers",
-    "num_attention_heads": "num_heads",
-    "intermediate_size": "intermediate_size",
-    "hidden_act": "hidden_act",
-    "hidden_dropout_prob": "hidden_dropout",
-    "attention_probs_dropout_prob": "attention_dropout",
-    "max_position_embeddings": "max_position_embeddings",
-    "type_vocab_size": "type_vocab_size",
-    "layer_norm_eps": "layer_norm_epsilon",
-}
+CONFIG_FIELDS = {**BERT_CONFIG_FIELDS, "embedding_size": "embedding_size"}
 # The sequence-summary keys configure a task head of transformers', not the encoder.
 IGNORED_KEYS = frozenset({"summary_type", "summary_use_proj", "summary_activation",
                           "summary_last_dropout"})
