@@ -106,9 +106,11 @@ class PooledTask(Task):
         if self.window_combine == "max":
             lowest = tf.constant(outputs.dtype.min, outputs.dtype)
             return tf.reduce_max(tf.where(real[:, :, None], outputs, lowest), axis=1)
-        weights = tf.cast(real, outputs.dtype)[:, :, None]                   # [B, W, 1]
-        return (tf.reduce_sum(outputs * weights, axis=1)
-                / tf.maximum(tf.reduce_sum(weights, axis=1), 1))             # [B, n]
+        # tf.where, not a product with the mask: a padding window's output never
+        # reaches the sum, whatever it is.
+        kept = tf.where(real[:, :, None], outputs, tf.zeros_like(outputs))   # [B, W, n]
+        count = tf.reduce_sum(tf.cast(real, outputs.dtype), axis=1)[:, None]  # [B, 1]
+        return tf.reduce_sum(kept, axis=1) / tf.maximum(count, 1)            # [B, n]
 
     def attend_to_windows(self, encoder_outputs, flat_mask, real, training=None):
         """window_combine = "attention": the head's pooled vector of each window, a
