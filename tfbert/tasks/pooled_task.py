@@ -8,11 +8,12 @@ mean (see their modules).
 
 Long texts (`long_text="windows"`, single texts only): each text is cut into
 overlapping windows (tfbert/data/text_windows.py), every window runs through the
-encoder and the head, and a text's outputs are the mean (or the max) of its windows'
-outputs, before any softmax:
+encoder, and a text's windows are combined into one output (`window_combine`):
 
     input_ids [B, W, T] -> [B*W, T] -> encoder, head -> [B*W, n] -> [B, W, n]
                         -> over the text's real windows: mean | max -> [B, n]
+    attention: encoder, head's pool -> [B, W, H] -> softmax-weighted sum over the
+               real windows [B, H] -> head's output layer -> [B, n]
 
 The mean of logits is a product of the windows' evidence (a geometric mean of their
 probabilities); max answers with the window most sure of each output; "attention"
