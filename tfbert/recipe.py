@@ -186,7 +186,11 @@ class RecipeError(ValueError):
 
 
 def _fields(cls):
-    return {f.name: f for f in dataclasses.fields(cls) if f.name not in ("source", "options")}
+    """A table's keys, its own before those it shares with other tables (a base class's:
+    [classification]'s long-text keys come after head, multi_label, ...)."""
+    own = set(getattr(cls, "__annotations__", {}))
+    fields = [f for f in dataclasses.fields(cls) if f.name not in ("source", "options")]
+    return {f.name: f for f in sorted(fields, key=lambda f: f.name not in own)}
 
 
 def _check_value(where, key_path, value, field, or_strings=()):
