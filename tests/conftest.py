@@ -60,10 +60,7 @@ SLOW_TESTS = {
     "test_checkpoint_pooling.py::test_training_with_head_auto_uses_the_checkpoint_pooling",
     "test_early_stopping.py::test_a_run_stops_early_and_is_not_trained_on_when_started_again",
     "test_long_text.py::test_training_reads_what_only_the_end_of_a_long_text_says",
-    # a SavedModel export
-    "test_long_text.py::test_the_export_answers_as_predict_and_ids_are_one_window_per_row",
     "test_families.py::test_a_distilbert_recipe_trains_evaluates_and_exports",
-    "test_families.py::test_an_electra_classifier_serves_what_it_predicts",
     # the real MiniLM encoder
     "test_checkpoint_writer.py::test_minilm_written_back_equals_its_original_weights",
     # a SavedModel export
@@ -105,7 +102,8 @@ LONGEST_FILES = ["test_serving_compat.py", "test_multi_worker.py", "test_resume.
                  "test_batch_predict.py", "test_beam.py",
                  "test_tokenizer_fuzz.py", "test_distribute.py", "test_quiet_logs.py",
                  "test_pretraining.py", "test_features.py", "test_serving_client.py",
-                 "test_serving_soak.py", "test_reject_below.py", "test_tokenizer.py"]
+                 "test_serving_soak.py", "test_reject_below.py", "test_long_text.py",
+                 "test_calibration.py", "test_tokenizer.py", "test_explain.py", "test_families.py"]
 
 
 def pytest_collection_modifyitems(config, items):

@@ -204,15 +204,3 @@ def test_bad_electra_configs():
     with pytest.raises(ValueError, match=re.escape("unknown key(s) embedding_size")):
         BertConfig.from_checkpoint_dict({"vocab_size": 10, "embedding_size": 16})  # a BERT config
 
-
-def test_an_electra_classifier_serves_what_it_predicts(tmp_path):
-    from tfbert.export import export_for_serving
-    from tfbert.tasks import TextClassifier
-    from tiny_models import assert_rows_match, spread
-
-    model = spread(TextClassifier(BertEncoder.from_pretrained(ELECTRA), BertTokenizer.from_pretrained(ELECTRA),
-                                  ["neg", "pos", "mixed"], head="cls"), scale=0.1)
-    served = tf.saved_model.load(str(export_for_serving(model, tmp_path, "electra")))
-    texts = TEXTS + [a + " " + b for a, b in PAIRS]
-    assert_rows_match(served.signatures["serving_default"](text=tf.constant(texts))["logits"].numpy(),
-                      model.predict(texts)["logits"])
