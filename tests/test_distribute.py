@@ -59,7 +59,8 @@ SCRIPT = textwrap.dedent("""
     for distribute in ("none", "mirrored"):
         recipe = load_recipe("recipes/sentiment.toml", [
             f"checkpoint={checkpoint}", f"output_dir={out}/{distribute}", f"export.dir={out}/models",
-            f"export.name={distribute}", "training.epochs=1", "training.batch_size=16",
+            f"export.name={distribute}", f"export.enabled={str(distribute == 'mirrored').lower()}",
+            "training.epochs=1", "training.batch_size=16",
             "data.max_train_examples=240", "training.learning_rate=1e-3", "training.dropout=0.0",
             "training.patience=0", "training.baseline=false", f"training.distribute={distribute}"])
         result[distribute] = train(recipe)
