@@ -5,10 +5,15 @@ to the output minus the output at the baseline, within 1 % of that difference) f
 classifier and a pair regressor; words with their offsets, in order,
 for texts and pairs, truncated words marked; the page parses and holds every word.
 
+The export's `explain` signature (export.explain) serves what `tfbert explain` gives:
+the same words, byte offsets and attributions (within 1e-5) for texts and pairs, with
+the padding it documents, and the answer serving_default gives.
+
 Bad input tried: an empty text (a row with no words), an HTML path that is a
 directory, an output name of another kind, a run without a dev set (explained all
 the same), a tagger (not explainable yet: a clear message), steps 0, an unknown
-baseline.
+baseline; for the export, explain_steps 0 (and in a recipe), a long_text = "windows"
+task (refused: its answer reads windows the explanation would not).
 """
 
 import html.parser
@@ -17,12 +22,14 @@ import re
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from conftest import ROOT
 from tfbert import BertTokenizer, cli
 from tfbert.evaluation.explanation_page import page
 from tfbert.explain import explain_texts
-from tfbert.recipe import load_recipe
+from tfbert.export import export_for_serving
+from tfbert.recipe import RecipeError, load_recipe
 from tfbert.run_directory import RunDirectory
 from tfbert.tasks import TextClassifier, TextRegressor
 from tfbert.tasks.token_classifier import TokenClassifier
@@ -115,7 +122,8 @@ def test_explain_command_writes_jsonl_and_html(tmp_path, capsys):
     model = spread(TextClassifier(encoder, tokenizer, ["negative", "positive"]))
     run = RunDirectory(tmp_path / "run")
     run.start(load_recipe(ROOT / "recipes" / "sentiment.toml", [f"output_dir={run.path}",
-                                                                 "data.dev="]))  # no dev set
+                                                                 "data.dev=",  # no dev set
+                                                                 "export.explain_steps=2"]))
     run.save_task(model)
     source = tmp_path / "in.jsonl"
     source.write_text("".join(json.dumps({"sentence": text}) + "\n" for text in
@@ -130,6 +138,10 @@ def test_explain_command_writes_jsonl_and_html(tmp_path, capsys):
     assert cli.main(["explain", str(run.path), "--input", str(source), "--output",
                      str(tmp_path / "why.html"), "--limit", "2"]) == 0
     assert (tmp_path / "why.html").read_text().count('<div class="text">') == 2
+    # `tfbert export --explain` adds the signature to the run's export.
+    assert cli.main(["export", str(run.path), "--dir", str(tmp_path / "models"), "--explain"]) == 0
+    exported = tf.saved_model.load(str(tmp_path / "models" / "sentiment" / "1"))
+    assert {"serving_default", "explain"} <= set(exported.signatures)
 
     (tmp_path / "folder.html").mkdir()
     for output, message in ((tmp_path / "folder.html", "is a directory"),
@@ -150,3 +162,61 @@ def test_a_tagger_is_refused_with_a_reason():
     tagger = TokenClassifier(encoder, tokenizer, ["O", "B-X", "I-X"], crf=False)
     with pytest.raises(ValueError, match="tfbert explain is for classifiers and regressors"):
         next(explain_texts(tagger, ["good movie"], steps=2))
+
+
+def test_the_export_explains_as_tfbert_explain_does(tmp_path):
+    """The `explain` signature of a classifier (some words past max_length) and of a
+    pair regressor gives what `tfbert explain` gives, row by row, in one batch."""
+    encoder, tokenizer = tiny(max_length=10)
+    classifier = spread(TextClassifier(encoder, tokenizer, ["negative", "positive", "other"]))
+    regressor = spread(TextRegressor(tiny(seed=1, max_length=10)[0], tokenizer, pair=True))
+    texts = ["good movie", "the plot was not very good , a bad bad film", ""]
+    pairs = ["great film", "awful", "not bad at all , not at all"]
+    for task, pair_texts in ((classifier, None), (regressor, pairs)):
+        path = export_for_serving(task, tmp_path, "why", explain_steps=4, deployment_files=False)
+        explain = tf.saved_model.load(str(path)).signatures["explain"]
+        inputs = {"text": tf.constant(texts)}
+        if pair_texts is not None:
+            inputs["text_pair"] = tf.constant(pair_texts)
+        served = {key: value.numpy() for key, value in explain(**inputs).items()}
+        expected = list(explain_texts(task, texts, pair_texts, steps=4))
+        widest = max(len(row["words"]) for row in expected)
+        assert served["word"].shape == (len(texts), widest)
+        for i, (row, text) in enumerate(zip(expected, texts)):
+            count = len(row["words"])
+            parts = [text.encode()] if pair_texts is None else [text.encode(), pair_texts[i].encode()]
+            words = [parts[t][b:e].decode() for t, b, e in zip(
+                served["word_text"][i, :count], served["word_begin"][i, :count], served["word_end"][i, :count])]
+            assert words == [w["word"] for w in row["words"]]
+            assert [x.decode() for x in served["word"][i, :count]] == words
+            assert served["word_text"][i, :count].tolist() == [w["text"] for w in row["words"]]
+            want = np.array([np.nan if w["attribution"] is None else w["attribution"] for w in row["words"]])
+            np.testing.assert_allclose(served["word_attribution"][i, :count], want, atol=1e-5)
+            assert served["output"][i] == pytest.approx(row["output"], abs=1e-5)
+            assert served["baseline_output"][i] == pytest.approx(row["baseline_output"], abs=1e-5)
+            # Padding: no word, offsets and part -1, attribution NaN.
+            assert (served["word"][i, count:] == b"").all() and (served["word_text"][i, count:] == -1).all()
+            assert np.isnan(served["word_attribution"][i, count:]).all()
+        seen = served["word_attribution"][~np.isnan(served["word_attribution"])]
+        assert np.unique(seen.round(6)).size > 5  # attributions that differ word to word
+        if pair_texts is None:
+            assert np.isnan(served["word_attribution"][1]).sum() > 0  # words past max_length
+            assert [x.decode() for x in served["label"]] == [row["label"] for row in expected]
+            assert served["output"] == pytest.approx(served["probabilities"].max(axis=-1), abs=1e-5)
+        else:
+            assert set(served["word_text"][0, :len(expected[0]["words"])].tolist()) == {0, 1}
+            np.testing.assert_allclose(served["output"], served["score"], atol=1e-5)
+
+
+def test_bad_explain_exports_are_refused(tmp_path):
+    encoder, tokenizer = tiny()
+    classifier = TextClassifier(encoder, tokenizer, ["a", "b"])
+    for steps in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="explain_steps must be a positive integer or None"):
+            export_for_serving(classifier, tmp_path, "why", explain_steps=steps)
+    windows = TextClassifier(*tiny(max_length=8), ["a", "b"], long_text="windows")
+    with pytest.raises(ValueError, match='long_text = "windows" task are not supported yet'):
+        export_for_serving(windows, tmp_path, "windows", explain_steps=4)
+    assert not (tmp_path / "windows").exists() or not any((tmp_path / "windows").iterdir())
+    with pytest.raises(RecipeError, match="export.explain_steps must be positive, got 0"):
+        load_recipe(ROOT / "recipes" / "sentiment.toml", ["export.explain=true", "export.explain_steps=0"])

@@ -95,14 +95,14 @@ def test_exports_run_in_tf_serving_runtime(tmp_path, fine_tuned_sentiment):
 
     encoder, tokenizer = tiny()
     regressor = spread(TextRegressor(encoder, tokenizer, pair=True))
-    regressor_dir = export_for_serving(regressor, tmp_path / "models", "similarity")
+    regressor_dir = export_for_serving(regressor, tmp_path / "models", "similarity", explain_steps=4)
     multi = spread(TextClassifier(tiny()[0], tokenizer, ["fare", "flight", "meal"], multi_label=True,
                                   threshold=0.5, head="mean", temperature=[0.5, 2.0, 3.0]))
     multi_dir = export_for_serving(multi, tmp_path / "models", "intent")
     rejecting = spread(TextClassifier(tiny()[0], tokenizer, ["fare", "flight"], reject_label="oos",
                                       temperature=1.7))  # calibrated: rejection reads it
     rejecting.reject_below = float(np.median(rejecting.predict(texts[:40])["probabilities"].max(-1)))
-    rejecting_dir = export_for_serving(rejecting, tmp_path / "models", "rejecting")
+    rejecting_dir = export_for_serving(rejecting, tmp_path / "models", "rejecting", explain_steps=4)
     compiled = spread(TextClassifier(tiny()[0], tokenizer, ["fare", "flight", "meal"]))
     compiled_dir = export_for_serving(compiled, tmp_path / "models", "compiled", chunk_size=4,
                                       jit_compile=True)
@@ -133,11 +133,13 @@ def test_exports_run_in_tf_serving_runtime(tmp_path, fine_tuned_sentiment):
         {"key": "similarity", "dir": str(regressor_dir), "calls": [
             {"signature": "serving_default", "inputs": {"text": "first", "text_pair": "second"}},
             {"signature": "regress", "inputs": {"inputs": "pair_examples"}},
+            {"signature": "explain", "inputs": {"text": "first", "text_pair": "second"}},
         ]},
         {"key": "intent", "dir": str(multi_dir), "calls": [
             {"signature": "serving_default", "inputs": {"text": "first"}}]},
         {"key": "rejecting", "dir": str(rejecting_dir), "calls": [
-            {"signature": "serving_default", "inputs": {"text": "examples_texts"}}]},
+            {"signature": "serving_default", "inputs": {"text": "examples_texts"}},
+            {"signature": "explain", "inputs": {"text": "first"}}]},
         {"key": "long_texts", "dir": str(long_texts_dir), "calls": [
             {"signature": "serving_default", "inputs": {"text": "examples_texts"}},
             {"signature": "serving_default", "inputs": {"text": "first"}, "key": "long_first"}]},
@@ -195,6 +197,20 @@ def test_exports_run_in_tf_serving_runtime(tmp_path, fine_tuned_sentiment):
     np.testing.assert_allclose(result["long_texts/serving_default/logits"],
                                long_texts.predict(texts[:40])["logits"], atol=1e-5)
     assert_rows_match(result["long_first/serving_default/logits"], long_texts.predict(first)["logits"])
+
+    # The explain signatures (attributions by integrated gradients, gradients in the
+    # graph) answer in the serving runtime as in this process.
+    for key, path, inputs in (("similarity", regressor_dir, {"text": first, "text_pair": second}),
+                              ("rejecting", rejecting_dir, {"text": first})):
+        here = tf.saved_model.load(str(path)).signatures["explain"](
+            **{name: tf.constant(value) for name, value in inputs.items()})
+        assert np.isfinite(here["word_attribution"].numpy()).sum() > 10
+        for name, value in here.items():
+            if value.dtype == tf.string:
+                assert result[f"{key}/explain/{name}"].tolist() == value.numpy().tolist(), name
+            else:
+                np.testing.assert_allclose(result[f"{key}/explain/{name}"], value.numpy(), atol=1e-5,
+                                           err_msg=name)
 
     answered = rejecting.predict(texts[:40])
     assert 0 < answered["rejected"].sum() < 40  # the median splits the rows

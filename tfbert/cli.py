@@ -6,7 +6,7 @@
     tfbert explain RUN_DIR --input FILE --output WHY.html|WHY.jsonl [--steps 50]
                    [--baseline pad|mask|zero] [--limit N] [--set KEY=VALUE ...]
     tfbert export RUN_DIR [--dir saved_models] [--name NAME] [--version N] [--overwrite]
-                  [--compute-dtype float32|float16|bfloat16] [--xla]
+                  [--compute-dtype float32|float16|bfloat16] [--xla] [--explain]
     tfbert predict RUN_OR_EXPORT --input FILE|GLOB --output FILE.jsonl[.gz] [--shards N] [--top-k K]
                    [--on-error skip] [--force] [--quiet] [--set KEY=VALUE ...]
                    [--server HOST:PORT [--protocol grpc|rest] [--model-name NAME]]
@@ -180,7 +180,7 @@ def command_export(args):
 
     path = export_run(args.run, args.dir, args.name, version=args.version,
                       overwrite=args.overwrite, compute_dtype=args.compute_dtype,
-                      jit_compile=args.xla)
+                      jit_compile=args.xla, explain=args.explain)
     print(f"exported {path} (serve it with {pathlib.Path(path).parent.parent / 'serve.sh'})")
 
 
@@ -348,6 +348,9 @@ def build_parser():
     export.add_argument("--xla", action=argparse.BooleanOptionalAction, default=None,
                         help="the encoder XLA-compiled on bucketed shapes (faster single "
                              "requests on CPU; default: the recipe's export.xla)")
+    export.add_argument("--explain", action=argparse.BooleanOptionalAction, default=None,
+                        help="also serve an `explain` signature: each word's attribution "
+                             "(default: the recipe's export.explain)")
     export.set_defaults(handler=command_export)
 
     embed = commands.add_parser("embed", help="sentence vectors from a pretrained encoder")

@@ -29,57 +29,36 @@ import numpy as np
 import tensorflow as tf
 
 from tfbert.evaluation.explanation_page import write_page
-from tfbert.inference.attributions import BASELINES, DEFAULT_STEPS, integrated_gradients
+from tfbert.inference.attributions import DEFAULT_STEPS, baseline_id, word_attributions
 from tfbert.run_directory import RunDirectory
 from tfbert.text.offsets import char_offsets
 
 
 def explain_texts(task, texts, text_pairs=None, steps=DEFAULT_STEPS, baseline="pad"):
     """One explanation (a dict, as in the module docstring) per text, in order."""
-    if baseline not in BASELINES:
-        raise ValueError(f"baseline {baseline!r} is not one of: {', '.join(BASELINES)}.")
+    baseline_id(task.tokenizer, baseline)  # an unknown baseline fails before any work
     if steps < 1:
         raise ValueError(f"steps must be 1 or more, got {steps}.")
-    tokenizer = task.tokenizer
-    baseline_id = {"pad": tokenizer.pad_id, "zero": None,
-                   "mask": _vocabulary_id(tokenizer, "[MASK]")}[baseline]
-    embedding = task.encoder.get_layer("embeddings").token_embedding
     predicted = task.predict_texts(list(texts), None if text_pairs is None else list(text_pairs))
     answers = task.postprocessor.prediction_rows(predicted)
     for i, text in enumerate(texts):
-        parts = [_words(tokenizer, text)]
-        if text_pairs is not None:
-            parts.append(_words(tokenizer, text_pairs[i]))
-        features = tokenizer.pack(*[tf.ragged.constant([part["ids"]], tf.int32, ragged_rank=1,
-                                                       row_splits_dtype=tf.int64)
-                                    for part in parts])
-        ids = features["input_ids"]                                           # [1, T]
-        word_of_position = _word_positions(parts, features["segment_ids"][0].numpy())
-        vectors = embedding(ids)[0]                                           # [T, H]
-        words_at = np.array([w >= 0 for _, w in word_of_position])            # [T]
-        if baseline_id is None:
-            baseline_vectors = tf.where(words_at[:, None], tf.zeros_like(vectors), vectors)
-        else:
-            baseline_vectors = embedding(tf.where(words_at[None], baseline_id, ids))[0]
-        target = int(predicted["label_id"][i]) if "label_id" in predicted else None
-
-        def output_of(path, features=features, target=target):
-            count = tf.shape(path)[0]
-            repeat = lambda key: tf.repeat(features[key], count, axis=0)  # noqa: E731
-            return task.explained_output(path, repeat("segment_ids"), repeat("input_mask"), target)
-
-        attributions, output, at_baseline = integrated_gradients(
-            output_of, vectors, baseline_vectors, steps)
-        # A word the model saw gets the sum of its pieces' attributions (0 for a word
-        # of only removed characters, which has none); words cut off by max_length, None.
-        seen = [max([w for p, w in word_of_position if p == index], default=-1)
-                for index in range(len(parts))]
-        words = [dict(word, text=index, attribution=0.0 if w <= seen[index] else None)
-                 for index, part in enumerate(parts) for w, word in enumerate(part["words"])]
-        offsets = np.cumsum([0] + [len(part["words"]) for part in parts])
-        for position, (part, word) in enumerate(word_of_position):
-            if word >= 0:
-                words[offsets[part] + word]["attribution"] += float(attributions[position])
+        parts = [text] if text_pairs is None else [text, text_pairs[i]]
+        # A classifier's most probable label (a rejected answer's too) is explained.
+        targets = (None if "probabilities" not in predicted
+                   else tf.constant([int(np.argmax(predicted["probabilities"][i]))]))
+        found = word_attributions(task, *[tf.constant([part]) for part in parts], targets=targets,
+                                  steps=steps, baseline=baseline)
+        found = {key: value[0].numpy() for key, value in found.items()}
+        words = []
+        for index, part in enumerate(parts):  # byte offsets -> character offsets
+            in_part = found["word_text"] == index
+            starts = char_offsets(part, found["word_begin"][in_part])
+            stops = char_offsets(part, found["word_end"][in_part])
+            values = found["word_attribution"][in_part]
+            words += [{"word": part[a:b], "start": a, "end": b, "text": index,
+                       "attribution": None if np.isnan(value) else float(value)}
+                      for a, b, value in zip(starts, stops, values)]
+        output, at_baseline = float(found["output"]), float(found["baseline_output"])
         change = output - at_baseline
         total = sum(w["attribution"] or 0.0 for w in words)
         row = {"text": text, **answers[i], "output": output, "baseline_output": at_baseline,
@@ -132,36 +111,3 @@ def explain_file(run_dir, input_path, output_path, steps=DEFAULT_STEPS, baseline
         f"max {max(gaps):.2%}; largest absolute {max(errors):.4f} ({steps} steps; more steps "
         "lower it)")
     return count
-
-
-def _vocabulary_id(tokenizer, token):
-    try:
-        return tokenizer.vocabulary.index(token)
-    except ValueError:
-        raise ValueError(f"the baseline 'mask' needs {token} in the vocabulary, which this "
-                         "model's has not; use 'pad' or 'zero'.") from None
-
-
-def _words(tokenizer, text):
-    """A text's words as the tokenizer splits it, with character offsets and pieces."""
-    words, begins, ends = tokenizer.split_words_with_offsets(tf.constant([text]))
-    pieces = tokenizer.tokenize_words(words)[0]                              # [(words), (pieces)]
-    starts = char_offsets(text, begins[0].numpy())
-    stops = char_offsets(text, ends[0].numpy())
-    per_word = pieces.to_list()
-    return {"words": [{"word": text[a:b], "start": a, "end": b} for a, b in zip(starts, stops)],
-            "pieces_per_word": [len(p) for p in per_word],
-            "ids": [i for p in per_word for i in p]}
-
-
-def _word_positions(parts, segment_ids):
-    """Per position of the packed row: (part, word index), word -1 at [CLS], [SEP] and
-    padding. The pack keeps each part's first pieces (longest-first truncation)."""
-    kept = [int(np.sum(segment_ids == 0)) - 2]
-    if len(parts) > 1:
-        kept.append(int(np.sum(segment_ids == 1)) - 1)
-    positions = [(0, -1)]  # [CLS]
-    for p, part in enumerate(parts):
-        word_of_piece = np.repeat(np.arange(len(part["words"])), part["pieces_per_word"])
-        positions += [(p, int(w)) for w in word_of_piece[:kept[p]]] + [(p, -1)]  # its [SEP]
-    return positions + [(0, -1)] * (len(segment_ids) - len(positions))

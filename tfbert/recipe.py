@@ -103,6 +103,10 @@ class ExportSection:
     # The encoder XLA-compiled on bucketed shapes: faster one-sentence requests on CPU
     # (bench/RESULTS.md); TF Serving then needs --xla_cpu_compilation_enabled=true.
     xla: bool = False
+    # An `explain` signature: each word's attribution to the answer, as `tfbert
+    # explain` gives it (integrated gradients over explain_steps points, baseline [PAD]).
+    explain: bool = False
+    explain_steps: int = 50
 
 
 def _values(item_type):
@@ -173,7 +177,7 @@ _CHOICES = {
 }
 _POSITIVE = {("training", "epochs"), ("training", "batch_size"), ("training", "max_length"),
              ("training", "checkpoint_every"), ("training", "worker_timeout"),
-             ("search", "max_trials")}
+             ("search", "max_trials"), ("export", "explain_steps")}
 _PATH_KEYS = {("data", "train"), ("data", "dev"), ("data", "test"), ("output_dir",),
               ("export", "dir"), ("checkpoint",)}
 # Keys that moved into the task's own table: the error says where they went.

@@ -189,15 +189,24 @@ def _flatten(values, prefix=""):
 
 
 def export_run(run_dir, base_dir=None, name=None, version=None, overwrite=False,
-               compute_dtype="float32", jit_compile=None):
-    """Exports the trained model of a run directory; the base directory, name and
-    jit_compile default to the run's recipe (its [export] table: name, dir, xla)."""
+               compute_dtype="float32", jit_compile=None, explain=None):
+    """Exports the trained model of a run directory; the base directory, name,
+    jit_compile and explain default to the run's recipe (its [export] table: name,
+    dir, xla, explain and explain_steps)."""
     from tfbert.export import export_for_serving
 
     run = RunDirectory(run_dir)
     recipe = run.recipe()
+    if explain is not None:
+        recipe.export.explain = explain
     return export_for_serving(run.load_task(), base_dir or recipe.export.dir,
                               name or recipe.export.name or recipe.name, version=version,
                               overwrite=overwrite, compute_dtype=compute_dtype,
                               jit_compile=recipe.export.xla if jit_compile is None
-                              else jit_compile)
+                              else jit_compile, explain_steps=explain_steps(recipe))
+
+
+def explain_steps(recipe):
+    """The export's `explain_steps` argument from a recipe's [export] table: None
+    unless export.explain is on."""
+    return recipe.export.explain_steps if recipe.export.explain else None

@@ -31,7 +31,7 @@ from tfbert.evaluation.evaluate import evaluate_task
 from tfbert.export import export_for_serving
 from tfbert.models.pretrained import resolve_checkpoint_dir
 from tfbert.recipe import epochs_to_run
-from tfbert.run_directory import RunDirectory
+from tfbert.run_directory import RunDirectory, explain_steps
 from tfbert.text.tokenizer import BertTokenizer
 from tfbert.training.callbacks import DevEvaluation, ResumeCheckpoint, resume_manager
 from tfbert.training.distribute import describe as describe_strategy
@@ -228,7 +228,8 @@ def _train(recipe, force, run, export):
     if export:
         result["export"] = str(export_for_serving(task, recipe.export.dir, recipe.export.name,
                                                     compute_dtype=recipe.export.compute_dtype,
-                                                    jit_compile=recipe.export.xla))
+                                                    jit_compile=recipe.export.xla,
+                                                    explain_steps=explain_steps(recipe)))
         print(f"exported {result['export']}")
     run.finish(result)
     return result

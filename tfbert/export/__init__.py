@@ -107,7 +107,7 @@ def _set_method_names(saved_model_dir, method_names):
 
 def export_for_serving(task, base_dir="saved_models", name="model", version=None,
                        overwrite=False, compute_dtype="float32", deployment_files=True,
-                       chunk_size=16, jit_compile=False):
+                       chunk_size=16, jit_compile=False, explain_steps=None):
     """Writes base_dir/name/version/ (and the server files in base_dir); returns its path.
 
     version: the next free number by default. An existing version is an error
@@ -117,8 +117,13 @@ def export_for_serving(task, base_dir="saved_models", name="model", version=None
     jit_compile: one-row chunks run XLA-compiled, padded to a few bucketed lengths
     (xla_buckets.py): faster single-sentence requests on CPU; TF Serving then needs
     `--xla_cpu_compilation_enabled=true` (the deployment files pass it).
+    explain_steps: also serve an `explain` signature (each word's attribution by
+    integrated gradients over this many points; serving_module.py); None: not.
     """
     check_chunk_size(chunk_size)  # before the export's slow work
+    if explain_steps is not None and (isinstance(explain_steps, bool) or not isinstance(explain_steps, int)
+                                      or explain_steps < 1):
+        raise ValueError(f"explain_steps must be a positive integer or None, got {explain_steps!r}.")
     check_export_name(name)
     model_dir = pathlib.Path(base_dir) / name
     version = next_version(model_dir) if version is None else int(version)
@@ -137,7 +142,8 @@ def export_for_serving(task, base_dir="saved_models", name="model", version=None
         try:
             with tempfile.TemporaryDirectory() as asset_folder:
                 module = ServingModule(served, _write_assets(served, asset_folder),
-                                       chunk_size=chunk_size, jit_compile=jit_compile)
+                                       chunk_size=chunk_size, jit_compile=jit_compile,
+                                       explain_steps=explain_steps)
                 tf.saved_model.save(module, str(staging), signatures=module.signatures())
             _set_method_names(staging, module.method_names)
             write_task_description(staging, task.task_name, task.plain_config())

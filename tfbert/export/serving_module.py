@@ -11,6 +11,15 @@ Signatures (TF Serving calls them by name), the same for every task kind:
       serialized tf.Examples with bytes features "text" [, "text_pair"], as TF
       Serving's Classify / Regress APIs send them.
   and the task's `extra_signatures` (a tagger's predict_words).
+  explain (with `explain_steps`)  text [, text_pair]  tf.string [None]
+      -> serving_default's outputs and, per word of each text (then of its pair),
+         integrated gradients of the answer (tfbert/inference/attributions.py; the
+         baseline [PAD]): word (tf.string), word_begin / word_end (int64 UTF-8 byte
+         offsets into its text), word_text (int32: 0 the text, 1 the pair),
+         word_attribution (float32, NaN for a word past max_length) [B, W], padded to
+         the row with most words (word "", offsets and word_text -1, attribution NaN);
+         output, baseline_output float32 [B]: the explained probability (of the most
+         probable label) or score, and its value at the baseline.
 
 Every signature runs the model through the inference engine (`tfbert.inference`):
 rows sorted by length, chunks of `chunk_size` rows; with `jit_compile`, one-row
@@ -25,6 +34,7 @@ import types
 
 import tensorflow as tf
 
+from tfbert.inference.attributions import word_attributions
 from tfbert.inference.xla_buckets import length_buckets, run_single_rows_compiled
 
 
@@ -37,10 +47,13 @@ class ServingModule(tf.Module):
     request as one batch padded to its longest row.
     jit_compile: run one-row chunks XLA-compiled, padded to a length bucket (see
     xla_buckets.py).
+    explain_steps: serve an `explain` signature, integrated gradients over this many
+    points; None: none.
     """
 
-    def __init__(self, task, asset_files, chunk_size=16, jit_compile=False):
+    def __init__(self, task, asset_files, chunk_size=16, jit_compile=False, explain_steps=None):
         super().__init__()
+        self.explain_steps = explain_steps
         # The task is held by a plain object that tf.Module does not track: tracked,
         # tf.saved_model.save would also save its Keras objects and trace Keras' own
         # default signature for it (a whole extra trace, with float32 inputs that warn).
@@ -116,6 +129,17 @@ class ServingModule(tf.Module):
         features = tf.io.parse_example(serialized, spec)
         return features["text"], features.get("text_pair")
 
+    def explain(self, texts, pairs=None):
+        """serving_default's answers and each word's attribution (the module docstring)."""
+        answers = self.text_outputs(texts, pairs)
+        targets = (tf.argmax(answers["probabilities"], axis=-1, output_type=tf.int32)
+                   if "probabilities" in answers else None)
+        found = word_attributions(self.task, texts, pairs, targets, self.explain_steps)
+        padding = {"word": "", "word_begin": -1, "word_end": -1, "word_text": -1,
+                   "word_attribution": float("nan")}
+        return {**answers, **{key: value.to_tensor(default_value=padding[key]) if key in padding
+                              else value for key, value in found.items()}}
+
     # ------------------------------------------------------------ signatures
 
     def signatures(self):
@@ -147,6 +171,14 @@ class ServingModule(tf.Module):
             signatures[name] = tf.function(from_examples, autograph=False).get_concrete_function(
                 tf.TensorSpec([None], tf.string, name="inputs"))
             self.method_names[name] = method_name
+        if self.explain_steps is not None:
+            if self.pair:
+                explain = tf.function(lambda text, text_pair: self.explain(text, text_pair),
+                                      autograph=False)
+                signatures["explain"] = explain.get_concrete_function(text, text_pair)
+            else:
+                explain = tf.function(lambda text: self.explain(text), autograph=False)
+                signatures["explain"] = explain.get_concrete_function(text)
         extra = self.task.extra_signatures(self.assets, self.infer, self.chunk_size)
         for name, (function, specs) in extra.items():
             signatures[name] = tf.function(function, autograph=False).get_concrete_function(*specs)

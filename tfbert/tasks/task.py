@@ -36,6 +36,7 @@ reads the kind's files. Both parts are built from the task's tokenizer and
 `plain_config()`: what the model knows, they know, and nothing of its weights.
 """
 
+import copy
 import json
 import weakref
 
@@ -311,11 +312,15 @@ class Task(keras.Model):
 
     def inference_specs(self):
         """`(dtype, row_shape)` of `infer`'s output (a dict of them for a dict): what
-        the engine stitches chunks into."""
-        with tf.init_scope():  # eagerly, also while a tf.function is traced
-            example = self.infer(self.tiny_batch())
-        spec = lambda t: (t.dtype, t.shape[1:].as_list())
-        return {k: spec(v) for k, v in example.items()} if isinstance(example, dict) else spec(example)
+        the engine stitches chunks into. Found once per task by running it on one
+        example: each trace of a predict or serving function asks."""
+        if self not in _INFERENCE_SPECS:
+            with tf.init_scope():  # eagerly, also while a tf.function is traced
+                example = self.infer(self.tiny_batch())
+            spec = lambda t: (t.dtype, t.shape[1:].as_list())
+            _INFERENCE_SPECS[self] = ({k: spec(v) for k, v in example.items()}
+                                      if isinstance(example, dict) else spec(example))
+        return copy.deepcopy(_INFERENCE_SPECS[self])
 
     def named_outputs(self, texts, pairs=None, assets=None, infer=None, chunk_size=CHUNK_SIZE):
         """Raw texts tf.string [B] (pairs too for pair tasks) -> the named outputs, in
@@ -422,6 +427,9 @@ def _part(task, part_class, *args):
         parts[part_class, settings] = part_class(*args, config)
     return parts[part_class, settings]
 
+
+# What `infer` returns per row, per task (Task.inference_specs).
+_INFERENCE_SPECS = weakref.WeakKeyDictionary()
 
 # tf.functions of a task's methods, made once per task (an attribute of the task would be
 # found and traced again by tf.saved_model.save).
