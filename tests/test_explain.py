@@ -220,3 +220,33 @@ def test_bad_explain_exports_are_refused(tmp_path):
     assert not (tmp_path / "windows").exists() or not any((tmp_path / "windows").iterdir())
     with pytest.raises(RecipeError, match="export.explain_steps must be positive, got 0"):
         load_recipe(ROOT / "recipes" / "sentiment.toml", ["export.explain=true", "export.explain_steps=0"])
+
+
+def test_each_word_gets_its_own_pieces_attribution():
+    """Every word of these texts is one word piece, so word i's attribution is that of
+    position i + 1 (after [CLS]; the pair's after the text's [SEP]), computed here by
+    integrated gradients over the packed row directly: a word given a neighbour's
+    piece, or the pair's words counted from the wrong place, fails."""
+    from tfbert.inference.attributions import integrated_gradients, word_attributions
+
+    encoder, tokenizer = tiny()
+    regressor = spread(TextRegressor(encoder, tokenizer, pair=True))
+    text, pair = "good movie was very bad", "the plot fine"
+    found = word_attributions(regressor, tf.constant([text]), tf.constant([pair]), steps=6)
+    features = tokenizer([text], [pair])
+    embedding = encoder.get_layer("embeddings").token_embedding
+    ids = features["input_ids"][0]
+    at_word = tf.logical_and(ids != tokenizer.cls_id, ids != tokenizer.sep_id)
+
+    def output_of(path):
+        n = tf.shape(path)[0]
+        return regressor.explained_output(path, tf.repeat(features["segment_ids"], n, axis=0),
+                                          tf.repeat(features["input_mask"], n, axis=0))
+
+    per_position, _, _ = integrated_gradients(
+        output_of, embedding(ids), embedding(tf.where(at_word, tokenizer.pad_id, ids)), 6)
+    per_position = per_position.numpy()
+    expected = np.concatenate([per_position[1:6], per_position[7:10]])  # [CLS] 5 [SEP] 3 [SEP]
+    assert np.unique(expected.round(6)).size == 8  # neighbours differ: a shift would show
+    np.testing.assert_allclose(found["word_attribution"][0].numpy(), expected, atol=1e-6)
+    assert [w.decode() for w in found["word"][0].numpy()] == (text + " " + pair).split()
