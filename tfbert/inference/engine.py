@@ -14,7 +14,7 @@ words), and `tfbert embed`. What differs between them is only what a row is (tok
 of a text or a pair, a tagger's window of word pieces, a client's padded ids) and what
 a chunk of rows is turned into before the model runs; the caller says both.
 
-Everything here is graph code (argsort, while_loop, TensorArray, scatter_nd): core
+Everything here is graph code (argsort, while_loop, tensor_scatter_nd_update): core
 TensorFlow ops that TF Serving's runtime has.
 """
 
@@ -72,7 +72,7 @@ def run_by_length(run_chunk, rows, lengths, output_specs, chunk_size=CHUNK_SIZE)
     sorted_lengths = tf.gather(lengths, order)
     num_chunks = (count + size - 1) // size
 
-    def run_one(index, arrays):
+    def run_one(index, results):
         start = index * size
         end = tf.minimum(start + size, count)
         # Sorted, so the chunk's last row is its longest; at least one position, so
@@ -81,24 +81,16 @@ def run_by_length(run_chunk, rows, lengths, output_specs, chunk_size=CHUNK_SIZE)
         outputs = run_chunk(tf.nest.map_structure(lambda value: value[start:end], sorted_rows),
                             longest)
         outputs = [outputs[name] for name in names] if named else [outputs]
-        return index + 1, [array.write(index, _fitted(output, dtype, shape))
-                           for array, output, (dtype, shape) in zip(arrays, outputs, specs)]
+        rows_in_input_order = order[start:end, None]                      # [b, 1]
+        return index + 1, [tf.tensor_scatter_nd_update(result, rows_in_input_order,
+                                                       _fitted(output, dtype, shape))
+                           for result, output, (dtype, shape) in zip(results, outputs, specs)]
 
-    def run_all():
-        arrays = [tf.TensorArray(dtype, size=num_chunks, infer_shape=False,
-                                 element_shape=[None, *[d if isinstance(d, int) else None
-                                                        for d in shape]])
-                  for dtype, shape in specs]
-        _, arrays = tf.while_loop(lambda index, _: index < num_chunks, run_one,
-                                  [tf.constant(0), arrays])
-        return [tf.scatter_nd(order[:, None], array.concat(), tf.stack([count, *shape]))
-                for array, (_, shape) in zip(arrays, specs)]                # [N, ...]
-
-    def nothing():  # no rows: no chunk to run, and TensorArray.concat of none fails
-        return [tf.zeros(tf.stack([0, *shape]), dtype) for dtype, shape in specs]
-
-    restored = tf.cond(count > 0, run_all, nothing)
-    return dict(zip(names, restored)) if named else restored[0]
+    # Each chunk's rows are written straight to their places in the input order. No
+    # rows: the loop runs no chunk and the outputs are [0, ...].
+    results = [tf.zeros(tf.stack([count, *shape]), dtype) for dtype, shape in specs]  # [N, ...]
+    _, results = tf.while_loop(lambda index, _: index < num_chunks, run_one, [tf.constant(0), results])
+    return dict(zip(names, results)) if named else results[0]
 
 
 def _fitted(output, dtype, row_shape):

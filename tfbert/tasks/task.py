@@ -292,6 +292,11 @@ class Task(keras.Model):
         memory holds one window's outputs on their way to numpy."""
         run = compiled(self, "named_outputs")
         assets = self.asset_tensors()
+        # Traced for any number of texts up front: else the first window's count is
+        # traced, and the next count traces the whole graph again.
+        any_count = tf.TensorSpec([None], tf.string)
+        run.get_concrete_function(any_count, None if pairs is None else any_count, assets,
+                                  chunk_size=batch_size)
         parts = []
         window = batch_size * PREDICT_WINDOW_BATCHES
         for start in range(0, max(len(texts), 1), window):

@@ -8,8 +8,8 @@ import tensorflow as tf
 from tfbert.training.schedule import LinearWarmupLinearDecay
 
 # Keras versions whose optimizer internals this class overrides (`_apply_weight_decay`,
-# `_clip_gradients`, `_all_reduce_sum_gradients`, `_var_key`, `_momentums`,
-# `_velocities`): they are private and may change in any release.
+# `_clip_gradients`, `_all_reduce_sum_gradients`, `_distributed_tf_update_step`,
+# `_var_key`, `_momentums`, `_velocities`): they are private and may change in any release.
 WRITTEN_FOR = ("3.15.",)
 
 
@@ -52,6 +52,7 @@ class AdamWWithHeadRate(keras.optimizers.AdamW):
         self.head_rate_multiplier = float(head_rate_multiplier)
         self._scaled_keys = set()
         self._row_multipliers = {}  # variable key -> float32 [rows, 1]
+        self._step_scalars = None  # during a step: dtype -> (beta_1, beta_2, powers)
 
     def scale_rows(self, variable, rows, multiplier):
         """Steps the rows `rows` of the 2-D `variable` at `multiplier` x the learning
@@ -84,12 +85,23 @@ class AdamWWithHeadRate(keras.optimizers.AdamW):
             super()._apply_weight_decay(variables)
         # fused: each variable decays in update_step, just before its Adam step
 
+    def _distributed_tf_update_step(self, distribution, grads_and_vars, learning_rate):
+        # The scalars every variable's step shares (Adam's beta powers) are made once
+        # per step here, not once per variable: BERT-base has ~200 variables, and each
+        # would add its own few scalar ops to every step and every traced graph.
+        self._step_scalars = {}
+        try:
+            return super()._distributed_tf_update_step(distribution, grads_and_vars, learning_rate)
+        finally:
+            self._step_scalars = None
+
     def update_step(self, gradient, variable, learning_rate):
         decay = None
         if self.fused and self.weight_decay and self._use_weight_decay(variable):
-            # Keras' decoupled decay, w -= w * weight_decay * lr (the base rate), as one
-            # multiply (or inside the sparse step): Keras' own form is three passes.
-            decay = tf.cast(self.learning_rate * self.weight_decay, variable.dtype)
+            # Keras' decoupled decay, w -= w * weight_decay * lr (the base rate, which
+            # `learning_rate` is until the head's multiplier below), as one multiply (or
+            # inside the sparse step): Keras' own form is three passes.
+            decay = tf.cast(learning_rate * self.weight_decay, variable.dtype)
         if self.head_rate_multiplier != 1.0 and self._var_key(variable) in self._scaled_keys:
             learning_rate = learning_rate * self.head_rate_multiplier
         factors = self._row_multipliers.get(self._var_key(variable))
@@ -154,9 +166,14 @@ class AdamWWithHeadRate(keras.optimizers.AdamW):
 
     def _betas_and_powers(self, dtype):
         """(beta_1, beta_2, beta_1 ** t, beta_2 ** t) as `dtype`, t this step's number."""
+        if self._step_scalars is not None and dtype in self._step_scalars:
+            return self._step_scalars[dtype]
         step = tf.cast(self.iterations + 1, dtype)
         beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
-        return beta_1, beta_2, tf.pow(beta_1, step), tf.pow(beta_2, step)
+        scalars = beta_1, beta_2, tf.pow(beta_1, step), tf.pow(beta_2, step)
+        if self._step_scalars is not None:
+            self._step_scalars[dtype] = scalars
+        return scalars
 
     def apply(self, grads, trainable_variables=None):
         """Keras' apply, with sparse gradients (embedding lookups') summed per row first:
