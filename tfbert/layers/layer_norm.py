@@ -1,4 +1,5 @@
-"""Keras' LayerNormalization over the last axis, with its backward pass written out."""
+"""Keras' LayerNormalization over the last axis (its weights and config), with the
+formula and its backward pass written out."""
 
 import keras
 import tensorflow as tf
@@ -15,11 +16,7 @@ def _normalize_with_gradient(x, gamma, beta, epsilon):
 
     @tf.custom_gradient
     def normalize(x, gamma, beta):                                   # x [..., H]
-        mean = tf.reduce_mean(x, axis=-1, keepdims=True)              # [..., 1]
-        centered = x - mean
-        inverse_std = tf.math.rsqrt(
-            tf.reduce_mean(tf.square(centered), axis=-1, keepdims=True) + epsilon)
-        normalized = centered * inverse_std                           # [..., H]
+        normalized, inverse_std = _normalized(x, epsilon)             # [..., H], [..., 1]
 
         def gradient(upstream):                                       # [..., H]
             d_normalized = upstream * gamma
@@ -36,10 +33,20 @@ def _normalize_with_gradient(x, gamma, beta, epsilon):
     return normalize(x, gamma, beta)
 
 
+def _normalized(x, epsilon):
+    """((x - mean) / sqrt(var + epsilon), 1 / sqrt(var + epsilon)) over the last axis."""
+    mean = tf.reduce_mean(x, axis=-1, keepdims=True)                  # [..., 1]
+    centered = x - mean
+    inverse_std = tf.math.rsqrt(tf.reduce_mean(tf.square(centered), axis=-1, keepdims=True) + epsilon)
+    return centered * inverse_std, inverse_std
+
+
 @keras.saving.register_keras_serializable(package="tfbert")
 class BertLayerNorm(keras.layers.LayerNormalization):
-    """keras.layers.LayerNormalization (last axis, scale and center) whose training
-    graph uses a written-out backward pass; outside training it is Keras' own call.
+    """keras.layers.LayerNormalization (last axis, scale and center) computed by the
+    textbook formula, with a written-out backward pass in training. Keras' own call
+    is the same formula in about twice the ops, which every traced graph (and every
+    served request) pays for.
 
     The weights (gamma, beta), their names and the config are Keras' own, so
     checkpoints and saved models read them as before. Computed in float32 and cast
@@ -54,9 +61,9 @@ class BertLayerNorm(keras.layers.LayerNormalization):
                              f"rms_scaling={self.rms_scaling}.")
 
     def call(self, inputs, training=None):
-        if not training:
-            return super().call(inputs)
-        outputs = _normalize_with_gradient(
-            tf.cast(inputs, "float32"), tf.convert_to_tensor(self.gamma),
-            tf.convert_to_tensor(self.beta), self.epsilon)
+        x, gamma, beta = tf.cast(inputs, "float32"), tf.convert_to_tensor(self.gamma), tf.convert_to_tensor(self.beta)
+        if training:
+            outputs = _normalize_with_gradient(x, gamma, beta, self.epsilon)
+        else:  # the same formula, without the custom gradient's bookkeeping
+            outputs = _normalized(x, self.epsilon)[0] * gamma + beta
         return tf.cast(outputs, self.compute_dtype)
