@@ -250,3 +250,23 @@ def test_each_word_gets_its_own_pieces_attribution():
     assert np.unique(expected.round(6)).size == 8  # neighbours differ: a shift would show
     np.testing.assert_allclose(found["word_attribution"][0].numpy(), expected, atol=1e-6)
     assert [w.decode() for w in found["word"][0].numpy()] == (text + " " + pair).split()
+
+
+def test_a_rejected_answer_is_explained_by_its_most_probable_label(tmp_path):
+    """With every answer below reject_below, the rows say the reject label, and what is
+    explained (the attributions' target, whose probability is `output`) is the most
+    probable real label, in `tfbert explain` and in the export's explain signature alike."""
+    encoder, tokenizer = tiny()
+    rejecting = spread(TextClassifier(encoder, tokenizer, ["fare", "flight", "meal"], reject_label="oos"))
+    rejecting.reject_below = 0.999
+    texts = ["good movie", "the flight fare was bad", "a very fine film", "not the plot"]
+    probabilities = rejecting.predict(texts)["probabilities"]
+    assert len(set(probabilities.argmax(-1))) > 1  # the most probable label differs by text
+    rows = list(explain_texts(rejecting, texts, steps=4))
+    assert [row["label"] for row in rows] == ["oos"] * len(texts)
+    # output: the probability of the label whose attributions these are
+    np.testing.assert_allclose([row["output"] for row in rows], probabilities.max(-1), atol=1e-5)
+    path = export_for_serving(rejecting, tmp_path, "why", explain_steps=4, deployment_files=False)
+    served = tf.saved_model.load(str(path)).signatures["explain"](text=tf.constant(texts))
+    assert [x.decode() for x in served["label"].numpy()] == ["oos"] * len(texts)
+    np.testing.assert_allclose(served["output"].numpy(), probabilities.max(-1), atol=1e-5)
