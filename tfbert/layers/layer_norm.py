@@ -61,7 +61,9 @@ class BertLayerNorm(keras.layers.LayerNormalization):
                              f"rms_scaling={self.rms_scaling}.")
 
     def call(self, inputs, training=None):
-        x, gamma, beta = tf.cast(inputs, "float32"), tf.convert_to_tensor(self.gamma), tf.convert_to_tensor(self.beta)
+        # float32 throughout, whatever the inputs' and the weights' dtype (a bfloat16
+        # export stores bfloat16 weights).
+        x, gamma, beta = (tf.cast(t, "float32") for t in (inputs, self.gamma, self.beta))
         if training:
             outputs = _normalize_with_gradient(x, gamma, beta, self.epsilon)
         else:  # the same formula, without the custom gradient's bookkeeping
