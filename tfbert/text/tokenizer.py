@@ -434,13 +434,11 @@ class BertTokenizer(tf.Module):
         p = tf.range(width, dtype=lengths.dtype)[None, :]                      # [1, T]
         in_row = p < lengths[:, None]                                          # [B, T]
         ids = tf.where(p <= k1, _values_at(first, p - 1), self.sep_id)         # [B, T]
-        segments = tf.zeros_like(p > k1)
+        segments = tf.zeros_like(in_row)
         if second is not None:
-            in_second = p > k1 + 1
-            ids = tf.where(in_second & (p <= k1 + keep_second[:, None] + 1),
-                           _values_at(second, p - k1 - 2), ids)
-            ids = tf.where(in_second & ~(p <= k1 + keep_second[:, None] + 1), self.sep_id, ids)
-            segments = in_second
+            segments = p > k1 + 1                                              # the pair's part
+            in_second_text = segments & (p <= k1 + keep_second[:, None] + 1)
+            ids = tf.where(in_second_text, _values_at(second, p - k1 - 2), ids)  # its [SEP] stays
         ids = tf.where(p == 0, self.cls_id, ids)
         # Keys in sorted order, the order Keras' functional encoder declares its
         # inputs in (TensorFlow sorts dict keys when it flattens them).
